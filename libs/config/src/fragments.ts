@@ -1,0 +1,81 @@
+import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { DEFAULT_NAMES, type ResourceNames } from '@tributary/contracts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Ctor<T = object> = new (...args: any[]) => T;
+
+const NAME = /^[A-Za-z0-9_-]+$/;
+const SUBJECT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/** What every service shares: NATS, identity, logging, resource names, shutdown. */
+export class BaseConfig {
+  @IsString() @Matches(/^(nats|tls|ws|wss):\/\/\S+$|^[^\s/]+:\d+$/, { message: 'must be a NATS URL such as nats://127.0.0.1:4222' })
+  NATS_URL = 'nats://127.0.0.1:4222';
+
+  @IsOptional()
+  @IsString()
+  NATS_TOKEN?: string;
+
+  @IsIn(['fatal', 'error', 'warn', 'log', 'info', 'debug', 'verbose'])
+  LOG_LEVEL = 'info';
+
+  @Matches(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, { message: 'must be an AWS region such as us-east-1' })
+  AWS_REGION = 'us-east-1';
+
+  @Matches(/^\d{12}$/, { message: 'must be 12 digits' })
+  TRIBUTARY_ACCOUNT_ID = '000000000000';
+
+  @IsInt() @Min(0) @Max(3_600_000)
+  SHUTDOWN_GRACE_MS: number = 30_000;
+
+  @Matches(NAME) EVENTS_STREAM: string = DEFAULT_NAMES.eventsStream;
+  @Matches(SUBJECT) EVENTS_SUBJECT_ROOT = 'events';
+  @Matches(NAME) DISPATCHER_CONSUMER: string = DEFAULT_NAMES.dispatcherConsumer;
+  @Matches(NAME) FUNCTIONS_BUCKET: string = DEFAULT_NAMES.functionsBucket;
+  @Matches(NAME) CODE_STORE: string = DEFAULT_NAMES.codeStore;
+  @Matches(NAME) PAYLOAD_STORE: string = DEFAULT_NAMES.payloadStore;
+  @Matches(NAME) QUEUE_PREFIX: string = DEFAULT_NAMES.queuePrefix;
+  @Matches(SUBJECT) SUBJECT_PREFIX: string = DEFAULT_NAMES.subjectPrefix;
+
+  /** Payloads above this many bytes travel through the payload store instead of inline. */
+  @IsInt() @Min(1024) @Max(900 * 1024)
+  INLINE_PAYLOAD_BYTES: number = 256 * 1024;
+
+  /** JetStream de-duplication window of the events stream. */
+  @IsInt() @Min(120_000)
+  DEDUPE_WINDOW_MS: number = 120_000;
+
+  get names(): ResourceNames {
+    return {
+      eventsStream: this.EVENTS_STREAM,
+      dispatcherConsumer: this.DISPATCHER_CONSUMER,
+      functionsBucket: this.FUNCTIONS_BUCKET,
+      codeStore: this.CODE_STORE,
+      payloadStore: this.PAYLOAD_STORE,
+      queuePrefix: this.QUEUE_PREFIX,
+      subjectPrefix: this.SUBJECT_PREFIX,
+    };
+  }
+}
+
+/** Adds an HTTP listener (the service's API, or just /health and /metrics). */
+export const WithHttp = <B extends Ctor>(Base: B, defaultPort: number) => {
+  class HttpConfig extends Base {
+    @IsString() @IsNotEmpty()
+    HOST = '127.0.0.1';
+
+    @IsInt() @Min(0) @Max(65_535)
+    PORT: number = defaultPort;
+  }
+  return HttpConfig;
+};
+
+/** Adds Redis, for the services that touch BullMQ. */
+export const WithRedis = <B extends Ctor>(Base: B) => {
+  class RedisConfig extends Base {
+    @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a Redis URL such as redis://127.0.0.1:6379' })
+    REDIS_URL = 'redis://127.0.0.1:6379';
+  }
+  return RedisConfig;
+};
+

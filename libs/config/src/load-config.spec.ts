@@ -1,0 +1,34 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { BaseConfig, ConfigError, WithHttp, WithRedis, loadConfig } from './index.js';
+
+class TestConfig extends WithRedis(WithHttp(BaseConfig, 9999)) {}
+
+describe('loadConfig', () => {
+  it('applies defaults for a local run', () => {
+    const config = loadConfig('test', TestConfig, {});
+    assert.equal(config.PORT, 9999);
+    assert.equal(config.NATS_URL, 'nats://127.0.0.1:4222');
+    assert.equal(config.REDIS_URL, 'redis://127.0.0.1:6379');
+    assert.equal(config.names.eventsStream, 'EVENTS');
+  });
+
+  it('converts numbers and keeps overrides', () => {
+    const config = loadConfig('test', TestConfig, { PORT: '1234', EVENTS_STREAM: 'T_1' });
+    assert.equal(config.PORT, 1234);
+    assert.equal(config.names.eventsStream, 'T_1');
+  });
+
+  it('names every offending variable', () => {
+    assert.throws(
+      () => loadConfig('svc', TestConfig, { PORT: 'abc', REDIS_URL: 'localhost', AWS_REGION: 'mars' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /^svc: invalid configuration/);
+        for (const name of ['PORT', 'REDIS_URL', 'AWS_REGION']) assert.match(error.message, new RegExp(`${name}:`));
+        assert.equal(error.problems.length >= 3, true);
+        return true;
+      },
+    );
+  });
+});

@@ -1,0 +1,44 @@
+/**
+ * CloudEvents 1.0 envelope (JSON, structured mode) of everything on the events stream.
+ * `id` is stable for one source change, so JetStream de-duplicates it by `Nats-Msg-Id`.
+ */
+export interface CloudEvent<T = unknown> {
+  specversion: '1.0';
+  id: string;
+  source: string;
+  type: string;
+  subject?: string;
+  time: string;
+  datacontenttype?: string;
+  /** CloudEvents partitioning extension: the ordering key. */
+  partitionkey?: string;
+  /** CloudEvents claim-check extension: payload-store key of a payload too big to inline. */
+  dataref?: string;
+  data?: T;
+}
+
+export const EVENT_TYPES = {
+  invoke: 'invoke',
+} as const;
+
+export type InvocationType = 'RequestResponse' | 'Event';
+export type LogType = 'None' | 'Tail';
+
+/** Extension attributes of an `invoke` event (CloudEvents extension names are lower-case). */
+export interface InvokeEventExtensions {
+  /** Target function name. */
+  targetfunction: string;
+  qualifier: string;
+  invocationtype: InvocationType;
+  logtype: LogType;
+  /** Registry revision of the function the API saw; a worker with an older index reads KV. */
+  functionrevision: number;
+  /** Sync only: core-NATS subject the caller waits on. */
+  replyto?: string;
+  /** Sync only: epoch ms after which nobody waits for the answer. */
+  deadline?: number;
+  /** Base64 client context (X-Amz-Client-Context). */
+  clientcontext?: string;
+}
+
+export type InvokeEvent = CloudEvent<unknown> & InvokeEventExtensions;

@@ -1,0 +1,43 @@
+/**
+ * A function as the registry stores it (one KV entry per function, keyed by name).
+ * Persisted: add fields as optional, never rename one.
+ */
+export interface FunctionRecord {
+  v: 1;
+  name: string;
+  runtime: string;
+  handler: string;
+  role: string;
+  description: string;
+  /** Seconds. */
+  timeout: number;
+  /** MB. */
+  memorySize: number;
+  environment: Record<string, string>;
+  architectures: string[];
+  ephemeralStorageMb: number;
+  /** SHA-256 of the zip, base64, as the Lambda API reports it. */
+  codeSha256: string;
+  /** Object-store key of the zip: the SHA-256 in hex. */
+  codeKey: string;
+  codeSize: number;
+  /** Changes with every update of code or configuration (the API's RevisionId). */
+  revisionId: string;
+  /** ISO 8601 with milliseconds and `+0000`, as the Lambda API writes it. */
+  lastModified: string;
+  createdAt: string;
+}
+
+/** What a sandbox needs to run one revision of a function. */
+export interface FunctionSpec {
+  name: string;
+  version: string;
+  arn: string;
+  runtime: string;
+  handler: string;
+  timeout: number;
+  memorySize: number;
+  environment: Record<string, string>;
+  codeKey: string;
+  revisionId: string;
+}

@@ -1,0 +1,87 @@
+/** Limits and identifiers of the AWS Lambda API that Tributary reproduces. */
+export const LAMBDA_LIMITS = {
+  /** Invoke payload, RequestResponse (6 MB). */
+  syncPayloadBytes: 6 * 1024 * 1024,
+  /** Invoke payload, Event (AWS raised it from 256 KB to 1 MB in October 2025). */
+  asyncPayloadBytes: 1024 * 1024,
+  /** Result of a synchronous invocation (6 MB). */
+  syncResponseBytes: 6 * 1024 * 1024,
+  /** Zipped deployment package uploaded directly (50 MB). */
+  zipBytes: 50 * 1024 * 1024,
+  /** Request body of CreateFunction / UpdateFunctionCode: the zip, base64-encoded, plus JSON. */
+  codeRequestBytes: 69_905_067,
+  timeoutMin: 1,
+  timeoutMax: 900,
+  timeoutDefault: 3,
+  memoryMin: 128,
+  memoryMax: 10_240,
+  memoryDefault: 128,
+  /** Bytes of log output returned by `X-Amz-Log-Type: Tail`. */
+  logTailBytes: 4096,
+  /** Total size of environment variables (4 KB). */
+  environmentBytes: 4096,
+  descriptionMax: 256,
+  handlerMax: 128,
+  functionNameMax: 64,
+  listMaxItems: 50,
+} as const;
+
+/** Runtimes this build can execute. */
+export const SUPPORTED_RUNTIMES = ['nodejs18.x', 'nodejs20.x', 'nodejs22.x'] as const;
+export type SupportedRuntime = (typeof SUPPORTED_RUNTIMES)[number];
+
+/**
+ * Every value of the Runtime enum in the Lambda API model. A value outside this list is a
+ * ValidationException; a value in it that we cannot run is an InvalidParameterValueException.
+ */
+export const KNOWN_RUNTIMES = [
+  'nodejs', 'nodejs4.3', 'nodejs6.10', 'nodejs8.10', 'nodejs10.x', 'nodejs12.x', 'nodejs14.x',
+  'nodejs16.x', 'nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x', 'nodejs4.3-edge',
+  'java8', 'java8.al2', 'java11', 'java17', 'java21', 'java25',
+  'python2.7', 'python3.6', 'python3.7', 'python3.8', 'python3.9', 'python3.10', 'python3.11',
+  'python3.12', 'python3.13', 'python3.14',
+  'dotnetcore1.0', 'dotnetcore2.0', 'dotnetcore2.1', 'dotnetcore3.1', 'dotnet6', 'dotnet8', 'dotnet10',
+  'go1.x', 'ruby2.5', 'ruby2.7', 'ruby3.2', 'ruby3.3', 'ruby3.4',
+  'provided', 'provided.al2', 'provided.al2023',
+] as const;
+
+export const isSupportedRuntime = (runtime: string): runtime is SupportedRuntime =>
+  (SUPPORTED_RUNTIMES as readonly string[]).includes(runtime);
+
+/** `[A-Za-z0-9_-]{1,64}`: a bare function name as the Lambda API accepts it. */
+export const FUNCTION_NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
+
+/** The FunctionName member as the API model constrains it: a name, a partial ARN or a full ARN. */
+export const FUNCTION_NAME_OR_ARN_PATTERN =
+  /^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?$/;
+
+export const LATEST = '$LATEST';
+
+/** Environment variable names the platform sets and a user may not (as on AWS). */
+export const RESERVED_ENVIRONMENT_KEYS = [
+  '_HANDLER', '_X_AMZN_TRACE_ID', 'AWS_DEFAULT_REGION', 'AWS_REGION', 'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE', 'AWS_LAMBDA_LOG_GROUP_NAME', 'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API', 'LAMBDA_TASK_ROOT', 'LAMBDA_RUNTIME_DIR',
+] as const;
+
+export interface LambdaIdentity {
+  region: string;
+  accountId: string;
+}
+
+export const functionArn = (id: LambdaIdentity, name: string, qualifier?: string): string =>
+  `arn:aws:lambda:${id.region}:${id.accountId}:function:${name}${qualifier ? `:${qualifier}` : ''}`;
+
+/** Splits `name`, `name:qual`, `123456789012:function:name[:qual]` or a full ARN. */
+export const parseFunctionName = (value: string): { name: string; qualifier?: string } | undefined => {
+  const match = FUNCTION_NAME_OR_ARN_PATTERN.exec(value);
+  if (!match) return undefined;
+  const [, arnPrefix, , region, , account, functionPart, name, , qualifier] = match;
+  if (!name || name.length > LAMBDA_LIMITS.functionNameMax) return undefined;
+  // A full ARN needs every part; `acct:name` without `function:` is not a function name.
+  if (arnPrefix && !(region && account && functionPart)) return undefined;
+  if (account && !functionPart) return undefined;
+  return qualifier ? { name, qualifier } : { name };
+};

@@ -1,0 +1,112 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  jetstream,
+  jetstreamManager,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+
+export interface NatsClientOptions {
+  url: string;
+  token?: string;
+  /** Connection name, shown by the server's monitoring. */
+  name: string;
+}
+
+const nanos = (ms: number): number => ms * 1_000_000;
+
+/** One NATS connection with its JetStream, KV and object-store handles. */
+export class NatsClient {
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+  ) {}
+
+  static async connect(options: NatsClientOptions): Promise<NatsClient> {
+    const servers = options.url.replace(/^nats:\/\//, '');
+    const nc = await connect({
+      servers,
+      name: options.name,
+      ...(options.token ? { token: options.token } : {}),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      waitOnFirstConnect: true,
+    });
+    return new NatsClient(nc, jetstream(nc), await jetstreamManager(nc));
+  }
+
+  get connected(): boolean {
+    return !this.nc.isClosed() && !this.nc.isDraining() && this.nc.info !== undefined && this.reconnecting === false;
+  }
+
+  private reconnecting = false;
+
+  /** Tracks reconnects so health can report them; call once after connect. */
+  watchStatus(onChange?: (state: 'disconnected' | 'reconnected') => void): void {
+    void (async () => {
+      for await (const status of this.nc.status()) {
+        if (status.type === 'disconnect' || status.type === 'reconnecting') {
+          if (!this.reconnecting) onChange?.('disconnected');
+          this.reconnecting = true;
+        } else if (status.type === 'reconnect') {
+          this.reconnecting = false;
+          onChange?.('reconnected');
+        }
+      }
+    })();
+  }
+
+  /** Creates the events stream, or brings its subjects and de-duplication window up to date. */
+  async ensureEventsStream(name: string, subjects: string[], duplicateWindowMs: number): Promise<void> {
+    const config = {
+      name,
+      subjects,
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      duplicate_window: nanos(duplicateWindowMs),
+      max_age: nanos(7 * 24 * 3_600_000),
+    };
+    try {
+      const info = await this.jsm.streams.info(name);
+      const same =
+        info.config.duplicate_window === config.duplicate_window &&
+        JSON.stringify(info.config.subjects) === JSON.stringify(subjects);
+      if (!same) await this.jsm.streams.update(name, { ...info.config, subjects, duplicate_window: config.duplicate_window });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.jsm.streams.add(config).catch(async (addError: unknown) => {
+        // Another replica created it in between.
+        if (!(await this.jsm.streams.info(name).then(() => true, () => false))) throw addError;
+      });
+    }
+  }
+
+  /** Opens (creating when missing) a KV bucket with file storage and the given history. */
+  async kv(bucket: string, history = 1): Promise<KV> {
+    return new Kvm(this.js).create(bucket, { history, storage: StorageType.File });
+  }
+
+  /** Opens (creating when missing) an object store; `ttlMs` ages objects out (claim checks). */
+  async objectStore(name: string, ttlMs?: number): Promise<ObjectStore> {
+    return new Objm(this.js).create(name, {
+      storage: StorageType.File,
+      ...(ttlMs ? { ttl: nanos(ttlMs) } : {}),
+    });
+  }
+
+  /** Stops taking new messages, lets subscriptions finish what they hold, then closes. */
+  async drain(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
+
+export const isNotFound = (error: unknown): boolean =>
+  error instanceof Error && /not found/i.test(error.message);

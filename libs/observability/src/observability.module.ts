@@ -1,0 +1,59 @@
+import { Controller, Get, Header, HttpStatus, Inject, Module, Res, type DynamicModule } from '@nestjs/common';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { HealthRegistry } from './health.registry.js';
+
+export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
+export const SERVICE_NAME = Symbol('SERVICE_NAME');
+
+interface ReplyLike {
+  status(code: number): ReplyLike;
+  send(body: unknown): void;
+}
+
+@Controller()
+class HealthController {
+  constructor(
+    @Inject(HealthRegistry) private readonly health: HealthRegistry,
+    @Inject(SERVICE_NAME) private readonly service: string,
+  ) {}
+
+  @Get('health')
+  async check(@Res() reply: ReplyLike): Promise<void> {
+    const report = await this.health.report();
+    reply
+      .status(report.ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
+      .send({ service: this.service, status: report.ready ? 'ok' : 'unavailable', checks: report.checks });
+  }
+}
+
+@Controller()
+class MetricsController {
+  constructor(@Inject(METRICS_REGISTRY) private readonly registry: Registry) {}
+
+  @Get('metrics')
+  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+/** `GET /health` and `GET /metrics` for a service, plus the registries its parts report into. */
+@Module({})
+export class ObservabilityModule {
+  static forRoot(service: string): DynamicModule {
+    const registry = new Registry();
+    registry.setDefaultLabels({ service });
+    collectDefaultMetrics({ register: registry });
+    return {
+      module: ObservabilityModule,
+      global: true,
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: SERVICE_NAME, useValue: service },
+        { provide: METRICS_REGISTRY, useValue: registry },
+        { provide: HealthRegistry, useValue: new HealthRegistry() },
+      ],
+      exports: [METRICS_REGISTRY, HealthRegistry],
+    };
+  }
+}

@@ -1,0 +1,156 @@
+import { Logger } from '@nestjs/common';
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { functionQueueName, type InvocationJob, type JobName } from '@tributary/contracts';
+
+export type InvocationProcessor = (job: Job<InvocationJob, unknown, JobName>) => Promise<unknown>;
+
+export interface FunctionWorkersOptions {
+  /** Shared non-blocking connection; each BullMQ Worker adds one blocking connection of its own. */
+  connection: Redis;
+  prefix: string;
+  /** Invocations of one function run at the same time in this process. */
+  concurrency: number;
+  /** A function's worker lets go of its queue after this long with nothing to do. */
+  idleMs: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  processor: InvocationProcessor;
+}
+
+interface Attachment {
+  worker: Worker<InvocationJob, unknown, JobName>;
+  running: number;
+  idleTimer?: NodeJS.Timeout;
+  closing?: Promise<void>;
+}
+
+/**
+ * Attaches a BullMQ Worker to a function's queue while the queue has work and detaches it when
+ * idle, so that connections and memory grow with active functions, not registered ones.
+ */
+export class FunctionWorkers {
+  private readonly logger = new Logger(FunctionWorkers.name);
+  private readonly attached = new Map<string, Attachment>();
+  private readonly inspector: Map<string, Queue> = new Map();
+  private stopped = false;
+
+  constructor(private readonly options: FunctionWorkersOptions) {}
+
+  /** Names of the functions whose queues this process is attached to. */
+  active(): string[] {
+    return [...this.attached.keys()];
+  }
+
+  /** Makes sure a worker is consuming the function's queue. Cheap when one already is. */
+  attach(functionName: string): void {
+    if (this.stopped) return;
+    const current = this.attached.get(functionName);
+    if (current && !current.closing) return;
+    if (current?.closing) {
+      void current.closing.then(() => this.attach(functionName));
+      return;
+    }
+    const attachment: Attachment = { running: 0 } as Attachment;
+    attachment.worker = new Worker<InvocationJob, unknown, JobName>(
+      functionQueueName(functionName),
+      async (job) => {
+        attachment.running += 1;
+        this.clearIdle(attachment);
+        try {
+          return await this.options.processor(job);
+        } finally {
+          attachment.running -= 1;
+          // The last running job is done: start counting idle time (the queue may be empty already).
+          if (attachment.running === 0) this.armIdle(functionName, attachment);
+        }
+      },
+      {
+        connection: this.options.connection,
+        prefix: this.options.prefix,
+        concurrency: this.options.concurrency,
+        lockDuration: this.options.lockDurationMs,
+        stalledInterval: this.options.stalledIntervalMs,
+        maxStalledCount: 1,
+        autorun: true,
+      },
+    );
+    attachment.worker.on('error', (error) => this.logger.warn(`worker of ${functionName}: ${error.message}`));
+    attachment.worker.on('drained', () => this.armIdle(functionName, attachment));
+    this.attached.set(functionName, attachment);
+    this.logger.debug?.(`attached to ${functionName}`);
+  }
+
+  /** Attaches to every function among `names` whose queue holds jobs (after a restart, say). */
+  async attachPending(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (await this.hasWork(name)) this.attach(name);
+    }
+  }
+
+  private async hasWork(functionName: string): Promise<boolean> {
+    let queue = this.inspector.get(functionName);
+    if (!queue) {
+      queue = new Queue(functionQueueName(functionName), { connection: this.options.connection, prefix: this.options.prefix });
+      this.inspector.set(functionName, queue);
+    }
+    const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'waiting-children');
+    return Object.values(counts).some((n) => n > 0);
+  }
+
+  private clearIdle(attachment: Attachment): void {
+    if (attachment.idleTimer) clearTimeout(attachment.idleTimer);
+    attachment.idleTimer = undefined;
+  }
+
+  private armIdle(functionName: string, attachment: Attachment): void {
+    this.clearIdle(attachment);
+    attachment.idleTimer = setTimeout(() => {
+      void this.detachIfIdle(functionName, attachment);
+    }, this.options.idleMs);
+    attachment.idleTimer.unref();
+  }
+
+  private async detachIfIdle(functionName: string, attachment: Attachment): Promise<void> {
+    if (attachment.closing || attachment.running > 0 || this.attached.get(functionName) !== attachment) return;
+    // Delayed retries and jobs of other workers' locks still need someone to watch the queue.
+    if (await this.hasWork(functionName).catch(() => true)) {
+      this.armIdle(functionName, attachment);
+      return;
+    }
+    await this.detach(functionName);
+  }
+
+  async detach(functionName: string): Promise<void> {
+    const attachment = this.attached.get(functionName);
+    if (!attachment) return;
+    this.clearIdle(attachment);
+    attachment.closing ??= attachment.worker.close().finally(() => {
+      if (this.attached.get(functionName) === attachment) this.attached.delete(functionName);
+    });
+    await attachment.closing;
+  }
+
+  /**
+   * Stops taking jobs and waits up to `graceMs` for running ones; what is still running then
+   * is left locked and BullMQ hands it to another worker once the lock expires.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.stopped = true;
+    const attachments = [...this.attached.values()];
+    for (const a of attachments) this.clearIdle(a);
+    const graceful = Promise.all(attachments.map((a) => (a.closing ??= a.worker.close())));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), graceMs);
+    });
+    const outcome = await Promise.race([graceful.then(() => 'done' as const), expired]);
+    clearTimeout(timer);
+    if (outcome === 'expired') {
+      this.logger.warn(`shutdown grace of ${graceMs} ms expired; leaving running jobs to be redelivered`);
+      await Promise.all(attachments.map((a) => a.worker.close(true)));
+    }
+    this.attached.clear();
+    await Promise.all([...this.inspector.values()].map((q) => q.close()));
+  }
+}

@@ -1,0 +1,2 @@
+export * from './invocation-queues.js';
+export * from './function-workers.js';

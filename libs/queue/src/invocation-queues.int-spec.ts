@@ -1,0 +1,96 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import type { InvocationJob } from '@tributary/contracts';
+import { TEST_REDIS_URL, deleteRedisKeys, uniqueName, waitFor } from '@tributary/testing';
+import { FunctionWorkers, InvocationQueues } from './index.js';
+
+const job = (requestId: string, invocationType: InvocationJob['invocationType'], functionName = 'fn'): InvocationJob => ({
+  v: 1,
+  requestId,
+  functionName,
+  qualifier: '$LATEST',
+  functionRevision: 1,
+  invocationType,
+  logType: 'None',
+  payload: JSON.stringify({ requestId }),
+  receivedAt: Date.now(),
+});
+
+describe('InvocationQueues and FunctionWorkers (real Redis)', () => {
+  const prefix = uniqueName('q');
+  let connection: Redis;
+  let queues: InvocationQueues;
+
+  before(() => {
+    connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    queues = new InvocationQueues({ connection, prefix, dedupeWindowMs: 120_000, asyncAttempts: 3, asyncRetryDelayMs: 60_000 });
+  });
+
+  after(async () => {
+    await queues.close();
+    await deleteRedisKeys(`${prefix}:*`);
+    connection.disconnect();
+  });
+
+  it('queues the same event once, even after the job has completed and been removed', async () => {
+    const fn = uniqueName('fn');
+    const ran: string[] = [];
+    const workers = new FunctionWorkers({
+      connection, prefix, concurrency: 1, idleMs: 60_000, lockDurationMs: 5000, stalledIntervalMs: 5000,
+      processor: async (j) => void ran.push(j.data.requestId),
+    });
+    try {
+      await queues.enqueue(job('e1', 'Event', fn));
+      await queues.enqueue(job('e1', 'Event', fn));
+      workers.attach(fn);
+      await waitFor('the first job to run', () => ran.length === 1);
+      await queues.enqueue(job('e1', 'Event', fn));
+      await queues.enqueue(job('e2', 'Event', fn));
+      await waitFor('the second job to run', () => ran.length >= 2);
+      assert.deepEqual(ran, ['e1', 'e2']);
+    } finally {
+      await workers.close(5000);
+    }
+  });
+
+  it('runs a sync invocation ahead of the async backlog', async () => {
+    const fn = uniqueName('fn');
+    for (let i = 0; i < 5; i += 1) await queues.enqueue(job(`async-${i}`, 'Event', fn));
+    await queues.enqueue(job('sync', 'RequestResponse', fn));
+    const ran: string[] = [];
+    const workers = new FunctionWorkers({
+      connection, prefix, concurrency: 1, idleMs: 60_000, lockDurationMs: 5000, stalledIntervalMs: 5000,
+      processor: async (j) => void ran.push(j.data.requestId),
+    });
+    try {
+      workers.attach(fn);
+      await waitFor('all six jobs', () => ran.length === 6);
+      assert.equal(ran[0], 'sync');
+    } finally {
+      await workers.close(5000);
+    }
+  });
+
+  it('attaches to queues with pending work only, and lets go of an idle queue', async () => {
+    const busy = uniqueName('fn');
+    const quiet = uniqueName('fn');
+    await queues.enqueue(job('p1', 'Event', busy));
+    const ran: string[] = [];
+    const workers = new FunctionWorkers({
+      connection, prefix, concurrency: 2, idleMs: 200, lockDurationMs: 5000, stalledIntervalMs: 5000,
+      processor: async (j) => void ran.push(j.data.requestId),
+    });
+    try {
+      await workers.attachPending([busy, quiet]);
+      assert.deepEqual(workers.active(), [busy]);
+      await waitFor('the pending job', () => ran.includes('p1'));
+      await waitFor('the idle worker to detach', () => workers.active().length === 0, { timeoutMs: 15_000 });
+      await queues.enqueue(job('p2', 'Event', busy));
+      workers.attach(busy);
+      await waitFor('work after re-attaching', () => ran.includes('p2'));
+    } finally {
+      await workers.close(5000);
+    }
+  });
+});

@@ -1,0 +1,2 @@
+export * from './function-registry.js';
+export * from './registry.module.js';

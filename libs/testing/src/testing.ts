@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { zipSync, strToU8 } from 'fflate';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+
+export const TEST_NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+export const TEST_REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+/** A short unique name usable as a stream, bucket, queue prefix or function name. */
+export const uniqueName = (prefix = 't'): string => `${prefix}_${randomBytes(5).toString('hex')}`;
+
+/**
+ * Environment that gives a service its own stream, consumer, buckets, stores, queue prefix and
+ * subjects, so that tests running at the same time never see each other's work.
+ */
+export const isolatedEnvironment = (id: string = uniqueName('t')): Record<string, string> => ({
+  EVENTS_STREAM: `${id}_EVENTS`,
+  EVENTS_SUBJECT_ROOT: `${id}.events`,
+  DISPATCHER_CONSUMER: `${id}_dispatcher`,
+  FUNCTIONS_BUCKET: `${id}_functions`,
+  CODE_STORE: `${id}_code`,
+  PAYLOAD_STORE: `${id}_payloads`,
+  QUEUE_PREFIX: `${id}_q`,
+  SUBJECT_PREFIX: `${id}.trib`,
+  NATS_URL: TEST_NATS_URL,
+  REDIS_URL: TEST_REDIS_URL,
+});
+
+/** Removes the JetStream streams an isolated environment created (KV and object stores are streams too). */
+export const removeIsolatedResources = async (env: Record<string, string>): Promise<void> => {
+  const nc = await connect({ servers: TEST_NATS_URL.replace(/^nats:\/\//, '') });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const streams = [
+      env['EVENTS_STREAM'],
+      `KV_${env['FUNCTIONS_BUCKET']}`,
+      `OBJ_${env['CODE_STORE']}`,
+      `OBJ_${env['PAYLOAD_STORE']}`,
+    ].filter((s): s is string => Boolean(s));
+    await Promise.all(streams.map((s) => jsm.streams.delete(s).catch(() => false)));
+  } finally {
+    await nc.close();
+  }
+  const prefix = env['QUEUE_PREFIX'];
+  if (prefix) await deleteRedisKeys(`${prefix}:*`);
+};
+
+/** Deletes Redis keys matching a pattern (SCAN, never KEYS). */
+export const deleteRedisKeys = async (pattern: string): Promise<void> => {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+};
+
+/** Waits until `probe` returns a truthy value, or fails with `what` after the deadline. */
+export const waitFor = async <T>(
+  what: string,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  { timeoutMs = 10_000, intervalMs = 25 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> => {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+};
+
+/** Builds a zip in memory from a map of file name → contents. */
+export const buildZip = (files: Record<string, string>): Uint8Array =>
+  zipSync(Object.fromEntries(Object.entries(files).map(([name, body]) => [name, strToU8(body)])));
+
+export interface CallbackRequest {
+  path: string;
+  body: string;
+}
+
+/**
+ * An HTTP listener on 127.0.0.1 that records what functions POST to it: the way a test observes
+ * a function's side effect.
+ */
+export class CallbackListener {
+  readonly received: CallbackRequest[] = [];
+  private waiters: Array<() => void> = [];
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<CallbackListener> {
+    const server = createServer();
+    const listener = new CallbackListener(server);
+    server.on('request', (req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        listener.received.push({ path: req.url ?? '/', body: Buffer.concat(chunks).toString('utf8') });
+        res.writeHead(204).end();
+        for (const wake of listener.waiters.splice(0)) wake();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return listener;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Resolves once `count` requests have arrived in total. */
+  async waitForCount(count: number, timeoutMs = 10_000): Promise<CallbackRequest[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.received.length < count) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`expected ${count} callbacks, got ${this.received.length}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.received;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
