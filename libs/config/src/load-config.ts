@@ -13,11 +13,12 @@ export class ConfigError extends Error {
   }
 }
 
-const flatten = (errors: ValidationError[]): string[] =>
-  errors.flatMap((e) => [
-    ...Object.values(e.constraints ?? {}).map((message) => `${e.property}: ${message} (got ${JSON.stringify(e.value)})`),
-    ...flatten(e.children ?? []),
-  ]);
+const flatten = (errors: ValidationError[], env: Record<string, string | undefined>): string[] =>
+  errors.map((e) => {
+    // Report what the operator wrote, not the value after conversion (NaN for "abc").
+    const raw = env[e.property] ?? e.value;
+    return `${e.property}=${JSON.stringify(raw)}: ${Object.values(e.constraints ?? {}).join('; ')}`;
+  });
 
 /**
  * Builds and validates a configuration class from environment variables. Property names are the
@@ -34,6 +35,17 @@ export const loadConfig = <T extends object>(
     exposeDefaultValues: true,
   });
   const errors = validateSync(instance, { whitelist: false, forbidUnknownValues: false });
-  if (errors.length > 0) throw new ConfigError(service, flatten(errors));
+  if (errors.length > 0) throw new ConfigError(service, flatten(errors, defined));
   return instance;
+};
+
+/** loadConfig for a service's entry point: a bad environment prints what is wrong and exits 1. */
+export const loadConfigOrExit = <T extends object>(service: string, cls: new () => T): T => {
+  try {
+    return loadConfig(service, cls);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
 };

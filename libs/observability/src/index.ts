@@ -1,2 +1,3 @@
 export * from './health.registry.js';
 export * from './observability.module.js';
+export * from './start-service.js';

@@ -1,2 +1,3 @@
 export * from './invocation-queues.js';
 export * from './function-workers.js';
+export * from './invocation-job.js';

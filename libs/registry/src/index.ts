@@ -1,2 +1,3 @@
 export * from './function-registry.js';
 export * from './registry.module.js';
+export * from './zip.js';

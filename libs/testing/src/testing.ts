@@ -147,3 +147,41 @@ export class CallbackListener {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export const freePort = async (): Promise<number> => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+};
+
+/** Messages currently stored in a JetStream stream (0 when it does not exist). */
+export const streamMessageCount = async (stream: string): Promise<number> => {
+  const nc = await connect({ servers: TEST_NATS_URL.replace(/^nats:\/\//, '') });
+  try {
+    const jsm = await jetstreamManager(nc);
+    return await jsm.streams.info(stream).then((i) => i.state.messages, () => 0);
+  } finally {
+    await nc.close();
+  }
+};
+
+/** Number of Redis keys matching a pattern. */
+export const countRedisKeys = async (pattern: string): Promise<number> => {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    let count = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      count += keys.length;
+    } while (cursor !== '0');
+    return count;
+  } finally {
+    redis.disconnect();
+  }
+};

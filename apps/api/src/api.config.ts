@@ -1,0 +1,11 @@
+import { IsInt, Max, Min } from 'class-validator';
+import { BaseConfig, WithHttp } from '@tributary/config';
+
+export class ApiConfig extends WithHttp(BaseConfig, 9001) {
+  /** How long a sync invocation may wait for a free worker on top of the function's timeout. */
+  @IsInt() @Min(0) @Max(900_000)
+  SYNC_QUEUE_WAIT_MS: number = 30_000;
+
+  /** Base URL this API is reached at, for code download locations. */
+  PUBLIC_URL?: string;
+}

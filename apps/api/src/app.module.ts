@@ -1,0 +1,37 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+
+import { NatsModule } from '@tributary/nats';
+import { ObservabilityModule } from '@tributary/observability';
+import { RegistryModule } from '@tributary/registry';
+import type { ApiConfig } from './api.config.js';
+import { FunctionsModule } from './functions/functions.module.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: ApiConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ObservabilityModule.forRoot('api'),
+        NatsModule.forRoot({
+          url: config.NATS_URL,
+          token: config.NATS_TOKEN,
+          service: 'tributary-api',
+          names: config.names,
+          inlinePayloadBytes: config.INLINE_PAYLOAD_BYTES,
+        }),
+        RegistryModule.forRoot(config.names),
+        FunctionsModule.forRoot({
+          identity: { region: config.AWS_REGION, accountId: config.TRIBUTARY_ACCOUNT_ID },
+          invocation: {
+            eventsStream: config.EVENTS_STREAM,
+            subjectRoot: config.EVENTS_SUBJECT_ROOT,
+            subjectPrefix: config.SUBJECT_PREFIX,
+          },
+          syncQueueWaitMs: config.SYNC_QUEUE_WAIT_MS,
+          duplicateWindowMs: config.DEDUPE_WINDOW_MS,
+        }),
+      ],
+    };
+  }
+}

@@ -1,0 +1,30 @@
+import { functionArn, LATEST, type FunctionRecord, type LambdaIdentity } from '@tributary/contracts';
+
+/** A registry record in the shape the Lambda API returns (FunctionConfiguration). */
+export const toFunctionConfiguration = (record: FunctionRecord, identity: LambdaIdentity) => ({
+  FunctionName: record.name,
+  FunctionArn: functionArn(identity, record.name),
+  Runtime: record.runtime,
+  Role: record.role,
+  Handler: record.handler,
+  CodeSize: record.codeSize,
+  Description: record.description,
+  Timeout: record.timeout,
+  MemorySize: record.memorySize,
+  LastModified: record.lastModified,
+  CodeSha256: record.codeSha256,
+  Version: LATEST,
+  ...(Object.keys(record.environment).length > 0 ? { Environment: { Variables: record.environment } } : {}),
+  TracingConfig: { Mode: 'PassThrough' },
+  RevisionId: record.revisionId,
+  State: 'Active',
+  LastUpdateStatus: 'Successful',
+  PackageType: 'Zip',
+  Architectures: record.architectures,
+  EphemeralStorage: { Size: record.ephemeralStorageMb },
+  SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
+  LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${record.name}` },
+});
+
+/** `2026-11-25T05:00:00.000+0000`: the Lambda API's LastModified format. */
+export const lambdaTimestamp = (date = new Date()): string => date.toISOString().replace('Z', '+0000');

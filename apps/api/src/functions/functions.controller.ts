@@ -1,0 +1,96 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { FunctionRegistry } from '@tributary/registry';
+import { FunctionsService } from './functions.service.js';
+import { InvokeService } from './invoke.service.js';
+import { LambdaError, LambdaErrorType } from './lambda-error.js';
+
+interface Reply {
+  status(code: number): Reply;
+  headers(values: Record<string, string>): Reply;
+  header(name: string, value: string): Reply;
+  send(body?: unknown): void;
+}
+
+/** Bodies arrive as raw bytes (see main.ts); JSON operations parse them here. */
+const parseJson = (body: Buffer | undefined): unknown => {
+  if (!body || body.byteLength === 0) return {};
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch {
+    throw new LambdaError(LambdaErrorType.InvalidRequestContent, 'Could not parse request body into json');
+  }
+};
+
+/** The Lambda API's function operations, at the paths the AWS SDK calls. */
+@Controller('2015-03-31/functions')
+export class FunctionsController {
+  constructor(
+    @Inject(FunctionsService) private readonly functions: FunctionsService,
+    @Inject(InvokeService) private readonly invoker: InvokeService,
+    @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  create(@Body() body: Buffer | undefined) {
+    return this.functions.create(parseJson(body));
+  }
+
+  @Get()
+  list(@Query('Marker') marker?: string, @Query('MaxItems') maxItems?: string) {
+    return this.functions.list(marker, maxItems === undefined ? undefined : Number(maxItems));
+  }
+
+  @Get(':name')
+  async get(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
+    const { record } = await this.functions.resolve(name, qualifier);
+    return {
+      Configuration: this.functions.configuration(record),
+      Code: { RepositoryType: 'Tributary', Location: `/2015-03-31/functions/${record.name}/code` },
+      Tags: {},
+    };
+  }
+
+  /** Tributary extension: the deployment package, where GetFunction's Code.Location points. */
+  @Get(':name/code')
+  async code(@Param('name') name: string, @Res() reply: Reply) {
+    const { record } = await this.functions.resolve(name);
+    const zip = await this.registry.getCode(record.codeKey);
+    reply.status(200).header('content-type', 'application/zip').send(Buffer.from(zip));
+  }
+
+  @Get(':name/configuration')
+  async getConfiguration(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
+    return this.functions.configuration((await this.functions.resolve(name, qualifier)).record);
+  }
+
+  @Put(':name/configuration')
+  updateConfiguration(@Param('name') name: string, @Body() body: Buffer | undefined) {
+    return this.functions.updateConfiguration(name, parseJson(body));
+  }
+
+  @Put(':name/code')
+  updateCode(@Param('name') name: string, @Body() body: Buffer | undefined) {
+    return this.functions.updateCode(name, parseJson(body));
+  }
+
+  @Delete(':name')
+  @HttpCode(204)
+  async delete(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
+    await this.functions.delete(name, qualifier);
+  }
+
+  @Post(':name/invocations')
+  async invoke(
+    @Param('name') name: string,
+    @Query('Qualifier') qualifier: string | undefined,
+    @Headers('x-amz-invocation-type') invocationType: string | undefined,
+    @Headers('x-amz-log-type') logType: string | undefined,
+    @Headers('x-amz-client-context') clientContext: string | undefined,
+    @Body() body: Buffer | undefined,
+    @Res() reply: Reply,
+  ) {
+    const answer = await this.invoker.invoke({ functionName: name, qualifier, invocationType, logType, clientContext, body });
+    reply.status(answer.statusCode).headers(answer.headers).send(answer.body);
+  }
+}

@@ -1,0 +1,58 @@
+import { APP_FILTER } from '@nestjs/core';
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { LambdaIdentity } from '@tributary/contracts';
+import { InvocationClient, NatsClient, PayloadStore, type InvocationClientOptions } from '@tributary/nats';
+import { FunctionsController } from './functions.controller.js';
+import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
+import { InvokeService, SYNC_QUEUE_WAIT_MS } from './invoke.service.js';
+import { LambdaErrorFilter } from './lambda-error.js';
+
+class InvocationClientLifecycle implements OnModuleInit, OnApplicationShutdown {
+  constructor(@Inject(InvocationClient) private readonly client: InvocationClient) {}
+
+  onModuleInit(): void {
+    this.client.start();
+  }
+
+  onApplicationShutdown(): void {
+    this.client.close();
+  }
+}
+
+export interface FunctionsModuleOptions {
+  identity: LambdaIdentity;
+  invocation: InvocationClientOptions;
+  syncQueueWaitMs: number;
+  duplicateWindowMs: number;
+}
+
+@Module({})
+export class FunctionsModule {
+  static forRoot(options: FunctionsModuleOptions): DynamicModule {
+    return {
+      module: FunctionsModule,
+      controllers: [FunctionsController],
+      providers: [
+        { provide: APP_FILTER, useClass: LambdaErrorFilter },
+        { provide: LAMBDA_IDENTITY, useValue: options.identity },
+        { provide: SYNC_QUEUE_WAIT_MS, useValue: options.syncQueueWaitMs },
+        {
+          provide: InvocationClient,
+          inject: [NatsClient, PayloadStore],
+          useFactory: async (nats: NatsClient, payloads: PayloadStore) => {
+            // The API is the first producer: make sure the stream exists before accepting invokes.
+            await nats.ensureEventsStream(
+              options.invocation.eventsStream,
+              [`${options.invocation.subjectRoot}.>`],
+              options.duplicateWindowMs,
+            );
+            return new InvocationClient(nats, payloads, options.invocation);
+          },
+        },
+        InvocationClientLifecycle,
+        FunctionsService,
+        InvokeService,
+      ],
+    };
+  }
+}

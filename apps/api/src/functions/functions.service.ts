@@ -1,0 +1,244 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  LAMBDA_LIMITS,
+  LATEST,
+  RESERVED_ENVIRONMENT_KEYS,
+  CreateFunctionDto,
+  UpdateFunctionCodeDto,
+  UpdateFunctionConfigurationDto,
+  functionArn,
+  isSupportedRuntime,
+  parseFunctionName,
+  validateDto,
+  type FunctionRecord,
+  type FunctionSettingsDto,
+  type LambdaIdentity,
+} from '@tributary/contracts';
+import { FunctionExistsError, FunctionNotFoundError, FunctionRegistry, isValidZip, type FunctionEntry } from '@tributary/registry';
+import { LambdaError, LambdaErrorType } from './lambda-error.js';
+import { lambdaTimestamp, toFunctionConfiguration } from './function-configuration.js';
+
+export const LAMBDA_IDENTITY = Symbol('LAMBDA_IDENTITY');
+
+const DEFAULT_ROLE = (accountId: string) => `arn:aws:iam::${accountId}:role/tributary-function`;
+
+/** The Lambda API's function operations over the registry. */
+@Injectable()
+export class FunctionsService {
+  constructor(
+    @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
+    @Inject(LAMBDA_IDENTITY) private readonly identity: LambdaIdentity,
+  ) {}
+
+  configuration(record: FunctionRecord) {
+    return toFunctionConfiguration(record, this.identity);
+  }
+
+  /** Resolves a FunctionName path member to a stored function, or answers ResourceNotFound. */
+  async resolve(nameOrArn: string, qualifier?: string): Promise<FunctionEntry> {
+    const parsed = this.parseName(nameOrArn);
+    const wanted = qualifier ?? parsed.qualifier;
+    const entry = await this.registry.getFresh(parsed.name, this.registry.get(parsed.name) ? 0 : undefined);
+    if (!entry) throw LambdaError.notFound(functionArn(this.identity, parsed.name, wanted));
+    // Versions and aliases arrive with their own issue: only $LATEST exists today.
+    if (wanted !== undefined && wanted !== LATEST) throw LambdaError.notFound(functionArn(this.identity, parsed.name, wanted));
+    return entry;
+  }
+
+  parseName(nameOrArn: string): { name: string; qualifier?: string } {
+    const parsed = parseFunctionName(nameOrArn);
+    if (!parsed) {
+      throw LambdaError.validation([
+        {
+          path: 'functionName',
+          value: nameOrArn,
+          constraints: [
+            'Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?',
+          ],
+        },
+      ]);
+    }
+    return parsed;
+  }
+
+  async create(body: unknown) {
+    const dto = this.validate(CreateFunctionDto, body);
+    const { name, qualifier } = this.parseName(dto.FunctionName);
+    if (qualifier) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'FunctionName must not include a qualifier when creating a function.');
+    if ((dto.PackageType ?? 'Zip') !== 'Zip') {
+      throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Only the Zip package type is supported by this Tributary build.');
+    }
+    if (!dto.Runtime) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Runtime must be specified for a function with the Zip package type.');
+    if (!dto.Handler) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Handler must be specified for a function with the Zip package type.');
+    this.checkSettings(dto);
+    const zip = await this.zipFrom(dto.Code);
+    if (this.registry.get(name)) throw new LambdaError(LambdaErrorType.ResourceConflict, `Function already exist: ${name}`);
+    const code = await this.registry.putCode(zip);
+    const now = new Date();
+    const record: FunctionRecord = {
+      v: 1,
+      name,
+      runtime: dto.Runtime,
+      handler: dto.Handler,
+      role: dto.Role ?? DEFAULT_ROLE(this.identity.accountId),
+      description: dto.Description ?? '',
+      timeout: dto.Timeout ?? LAMBDA_LIMITS.timeoutDefault,
+      memorySize: dto.MemorySize ?? LAMBDA_LIMITS.memoryDefault,
+      environment: dto.Environment?.Variables ?? {},
+      architectures: dto.Architectures ?? ['x86_64'],
+      ephemeralStorageMb: dto.EphemeralStorage?.Size ?? 512,
+      ...code,
+      revisionId: randomUUID(),
+      lastModified: lambdaTimestamp(now),
+      createdAt: now.toISOString(),
+    };
+    try {
+      return this.configuration((await this.registry.create(record)).record);
+    } catch (error) {
+      if (error instanceof FunctionExistsError) throw new LambdaError(LambdaErrorType.ResourceConflict, error.message);
+      throw error;
+    }
+  }
+
+  async updateConfiguration(nameOrArn: string, body: unknown) {
+    const dto = this.validate(UpdateFunctionConfigurationDto, body);
+    this.checkSettings(dto);
+    const { record } = await this.resolve(nameOrArn);
+    this.checkRevision(record, dto.RevisionId);
+    return this.change(record.name, (current) => ({
+      ...current,
+      ...(dto.Runtime !== undefined && { runtime: dto.Runtime }),
+      ...(dto.Handler !== undefined && { handler: dto.Handler }),
+      ...(dto.Role !== undefined && { role: dto.Role }),
+      ...(dto.Description !== undefined && { description: dto.Description }),
+      ...(dto.Timeout !== undefined && { timeout: dto.Timeout }),
+      ...(dto.MemorySize !== undefined && { memorySize: dto.MemorySize }),
+      ...(dto.Environment !== undefined && { environment: dto.Environment.Variables ?? {} }),
+      ...(dto.EphemeralStorage !== undefined && { ephemeralStorageMb: dto.EphemeralStorage.Size }),
+    }));
+  }
+
+  async updateCode(nameOrArn: string, body: unknown) {
+    const dto = this.validate(UpdateFunctionCodeDto, body);
+    const { record } = await this.resolve(nameOrArn);
+    this.checkRevision(record, dto.RevisionId);
+    const zip = await this.zipFrom(dto);
+    if (dto.DryRun) return this.configuration(record);
+    const code = await this.registry.putCode(zip);
+    return this.change(record.name, (current) => ({
+      ...current,
+      ...code,
+      ...(dto.Architectures !== undefined && { architectures: dto.Architectures }),
+    }));
+  }
+
+  async delete(nameOrArn: string, qualifier?: string): Promise<void> {
+    const { record } = await this.resolve(nameOrArn, qualifier);
+    try {
+      await this.registry.delete(record.name);
+    } catch (error) {
+      if (error instanceof FunctionNotFoundError) throw LambdaError.notFound(functionArn(this.identity, record.name));
+      throw error;
+    }
+  }
+
+  list(marker: string | undefined, maxItems: number | undefined) {
+    const limit = maxItems ?? LAMBDA_LIMITS.listMaxItems;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      throw LambdaError.validation([{ path: 'maxItems', value: maxItems, constraints: ['Member must have value between 1 and 10000'] }]);
+    }
+    const after = marker ? Buffer.from(marker, 'base64url').toString('utf8') : '';
+    const all = this.registry.list().filter((e) => e.record.name > after);
+    const page = all.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      Functions: page.map((e) => this.configuration(e.record)),
+      ...(all.length > limit && last ? { NextMarker: Buffer.from(last.record.name).toString('base64url') } : {}),
+    };
+  }
+
+  private async change(name: string, apply: (r: FunctionRecord) => FunctionRecord) {
+    try {
+      const { record } = await this.registry.update(name, (current) => ({
+        ...apply(current),
+        revisionId: randomUUID(),
+        lastModified: lambdaTimestamp(),
+      }));
+      return this.configuration(record);
+    } catch (error) {
+      if (error instanceof FunctionNotFoundError) throw LambdaError.notFound(functionArn(this.identity, name));
+      throw error;
+    }
+  }
+
+  private validate<T extends object>(cls: new () => T, body: unknown): T {
+    const result = validateDto(cls, body);
+    if (!result.ok) throw LambdaError.validation(result.violations);
+    return result.value;
+  }
+
+  private checkRevision(record: FunctionRecord, revisionId: string | undefined): void {
+    if (revisionId !== undefined && revisionId !== record.revisionId) {
+      throw new LambdaError(
+        LambdaErrorType.PreconditionFailed,
+        'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
+      );
+    }
+  }
+
+  /** Semantic checks AWS answers with InvalidParameterValueException (syntax is the DTO's job). */
+  private checkSettings(dto: FunctionSettingsDto): void {
+    if (dto.Runtime !== undefined && !isSupportedRuntime(dto.Runtime)) {
+      throw new LambdaError(
+        LambdaErrorType.InvalidParameterValue,
+        `The runtime parameter of ${dto.Runtime} is not supported by this Tributary build. Supported runtimes: nodejs18.x, nodejs20.x, nodejs22.x.`,
+      );
+    }
+    const variables = dto.Environment?.Variables;
+    if (variables) {
+      const bad = Object.entries(variables).filter(([k, v]) => !/^[a-zA-Z]([a-zA-Z0-9_])+$/.test(k) || typeof v !== 'string');
+      if (bad.length > 0) {
+        throw LambdaError.validation([
+          { path: 'environment.variables', value: undefined, constraints: ['Member must satisfy constraint: [Key: [a-zA-Z]([a-zA-Z0-9_])+, Value: string]'] },
+        ]);
+      }
+      const reserved = Object.keys(variables).filter((k) => (RESERVED_ENVIRONMENT_KEYS as readonly string[]).includes(k));
+      if (reserved.length > 0) {
+        throw new LambdaError(
+          LambdaErrorType.InvalidParameterValue,
+          `Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${reserved.join(', ')}`,
+        );
+      }
+      if (Buffer.byteLength(JSON.stringify(variables)) > LAMBDA_LIMITS.environmentBytes) {
+        throw new LambdaError(
+          LambdaErrorType.InvalidParameterValue,
+          'Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit.',
+        );
+      }
+    }
+  }
+
+  private async zipFrom(code: { ZipFile?: string; S3Bucket?: string; ImageUri?: string } | undefined): Promise<Buffer> {
+    if (!code?.ZipFile) {
+      const other = code?.S3Bucket ? 'S3Bucket/S3Key' : code?.ImageUri ? 'ImageUri' : undefined;
+      throw new LambdaError(
+        LambdaErrorType.InvalidParameterValue,
+        other
+          ? `Code from ${other} is not supported by this Tributary build yet; upload the package as ZipFile.`
+          : 'Please provide a source for function code.',
+      );
+    }
+    const zip = Buffer.from(code.ZipFile, 'base64');
+    if (zip.byteLength > LAMBDA_LIMITS.zipBytes) {
+      throw new LambdaError(
+        LambdaErrorType.RequestEntityTooLarge,
+        `Zipped size must be smaller than ${LAMBDA_LIMITS.zipBytes} bytes`,
+      );
+    }
+    if (!(await isValidZip(zip))) {
+      throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Could not unzip uploaded file. Please check your file, then try to upload again.');
+    }
+    return zip;
+  }
+}

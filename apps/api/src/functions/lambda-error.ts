@@ -1,0 +1,109 @@
+import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { Violation } from '@tributary/contracts';
+
+/** Error types of the Lambda API; the AWS SDK raises the exception class of the same name. */
+export enum LambdaErrorType {
+  ResourceNotFound = 'ResourceNotFoundException',
+  ResourceConflict = 'ResourceConflictException',
+  InvalidParameterValue = 'InvalidParameterValueException',
+  InvalidRequestContent = 'InvalidRequestContentException',
+  RequestTooLarge = 'RequestTooLargeException',
+  RequestEntityTooLarge = 'RequestEntityTooLargeException',
+  PreconditionFailed = 'PreconditionFailedException',
+  TooManyRequests = 'TooManyRequestsException',
+  Validation = 'ValidationException',
+  Service = 'ServiceException',
+  UnknownOperation = 'UnknownOperationException',
+}
+
+const STATUS: Record<LambdaErrorType, number> = {
+  [LambdaErrorType.ResourceNotFound]: 404,
+  [LambdaErrorType.ResourceConflict]: 409,
+  [LambdaErrorType.InvalidParameterValue]: 400,
+  [LambdaErrorType.InvalidRequestContent]: 400,
+  [LambdaErrorType.RequestTooLarge]: 413,
+  [LambdaErrorType.RequestEntityTooLarge]: 413,
+  [LambdaErrorType.PreconditionFailed]: 412,
+  [LambdaErrorType.TooManyRequests]: 429,
+  [LambdaErrorType.Validation]: 400,
+  [LambdaErrorType.Service]: 500,
+  [LambdaErrorType.UnknownOperation]: 404,
+};
+
+/** An error answered in the Lambda API's shape: `x-amzn-ErrorType` plus `{Type, message}`. */
+export class LambdaError extends Error {
+  constructor(
+    readonly type: LambdaErrorType,
+    message: string,
+    readonly extra: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = type;
+  }
+
+  get status(): number {
+    return STATUS[this.type];
+  }
+
+  static notFound(what: string): LambdaError {
+    return new LambdaError(LambdaErrorType.ResourceNotFound, `Function not found: ${what}`);
+  }
+
+  /** AWS's wording for constraint violations: "N validation error(s) detected: Value … at '…' …". */
+  static validation(violations: Violation[]): LambdaError {
+    const parts = violations.flatMap((v) =>
+      v.constraints.map((c) => `Value ${formatValue(v.value)} at '${memberPath(v.path)}' failed to satisfy constraint: ${c}`),
+    );
+    const count = parts.length;
+    return new LambdaError(
+      LambdaErrorType.Validation,
+      `${count} validation error${count === 1 ? '' : 's'} detected: ${parts.join('; ')}`,
+    );
+  }
+}
+
+const memberPath = (path: string): string =>
+  path
+    .split('.')
+    .map((p) => p.charAt(0).toLowerCase() + p.slice(1))
+    .join('.');
+
+const formatValue = (value: unknown): string =>
+  value === undefined ? 'null' : `'${typeof value === 'string' ? value : JSON.stringify(value)}'`;
+
+interface Reply {
+  status(code: number): Reply;
+  header(name: string, value: string): Reply;
+  send(body: unknown): void;
+}
+
+@Catch()
+export class LambdaErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger(LambdaErrorFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<Reply>();
+    const error = this.toLambdaError(exception);
+    if (error.type === LambdaErrorType.Service) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
+    reply
+      .status(error.status)
+      .header('x-amzn-ErrorType', error.type)
+      .header('x-amzn-RequestId', randomUUID())
+      .header('content-type', 'application/json');
+    for (const [name, value] of Object.entries(error.extra)) reply.header(name, value);
+    reply.send(JSON.stringify({ Type: error.status >= 500 ? 'Service' : 'User', message: error.message }));
+  }
+
+  private toLambdaError(exception: unknown): LambdaError {
+    if (exception instanceof LambdaError) return exception;
+    const status = (exception as { status?: number; statusCode?: number })?.statusCode ?? (exception as { status?: number })?.status;
+    const code = (exception as { code?: string })?.code;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
+      return new LambdaError(LambdaErrorType.RequestEntityTooLarge, 'Request must be smaller than the limit for this operation');
+    }
+    if (status === 404) return new LambdaError(LambdaErrorType.UnknownOperation, 'Unknown operation');
+    if (status === 405) return new LambdaError(LambdaErrorType.UnknownOperation, 'Unknown operation');
+    return new LambdaError(LambdaErrorType.Service, 'An internal error occurred; try again');
+  }
+}

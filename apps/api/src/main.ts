@@ -1,0 +1,16 @@
+import { LAMBDA_LIMITS } from '@tributary/contracts';
+import { loadConfigOrExit } from '@tributary/config';
+import { startService } from '@tributary/observability';
+import { ApiConfig } from './api.config.js';
+import { AppModule } from './app.module.js';
+
+const config = loadConfigOrExit('api', ApiConfig);
+await startService({
+  name: 'api',
+  module: AppModule.forRoot(config),
+  host: config.HOST,
+  port: config.PORT,
+  logLevel: config.LOG_LEVEL,
+  bodyLimit: LAMBDA_LIMITS.codeRequestBytes,
+  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+});

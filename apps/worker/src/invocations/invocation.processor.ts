@@ -1,0 +1,108 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import {
+  INVOCATION_FORMAT,
+  InvocationJobDto,
+  LATEST,
+  functionArn,
+  validateDto,
+  type InvocationJob,
+  type InvocationReply,
+  type JobName,
+  type LambdaIdentity,
+} from '@tributary/contracts';
+import { NatsClient, PayloadStore } from '@tributary/nats';
+import { METRICS_REGISTRY } from '@tributary/observability';
+import { FunctionRegistry, toFunctionSpec } from '@tributary/registry';
+import { SandboxPool } from '@tributary/runtime';
+
+export const WORKER_IDENTITY = Symbol('WORKER_IDENTITY');
+
+/** Thrown for a failed async invocation so that BullMQ retries it with backoff. */
+export class FunctionFailedError extends Error {
+  constructor(functionName: string, requestId: string, errorType: string | undefined) {
+    super(`function ${functionName} failed (${errorType ?? 'Unhandled'}) for request ${requestId}`);
+    this.name = 'FunctionFailedError';
+  }
+}
+
+/** Runs one invocation job in a sandbox and answers a waiting caller. */
+@Injectable()
+export class InvocationProcessor {
+  private readonly logger = new Logger(InvocationProcessor.name);
+  private readonly invocations: Counter<'function_error' | 'cold'>;
+  private readonly duration: Histogram;
+
+  constructor(
+    @Inject(SandboxPool) private readonly pool: SandboxPool,
+    @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    @Inject(PayloadStore) private readonly payloads: PayloadStore,
+    @Inject(WORKER_IDENTITY) private readonly identity: LambdaIdentity,
+    @Inject(METRICS_REGISTRY) metrics: Registry,
+  ) {
+    this.invocations = new Counter({
+      name: 'tributary_worker_invocations_total',
+      help: 'Invocations run by this worker',
+      labelNames: ['function_error', 'cold'],
+      registers: [metrics],
+    });
+    this.duration = new Histogram({
+      name: 'tributary_worker_invocation_duration_seconds',
+      help: 'Duration of function invocations (as in the REPORT line)',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 900],
+      registers: [metrics],
+    });
+  }
+
+  async process(job: Job<InvocationJob, unknown, JobName>): Promise<void> {
+    const checked = validateDto(InvocationJobDto, job.data);
+    if (!checked.ok) throw new UnrecoverableError(`malformed job ${job.id}: ${checked.violations.map((v) => v.path).join(', ')}`);
+    const data = job.data;
+    if (data.deadline !== undefined && data.deadline < Date.now()) {
+      // The sync caller has already been answered with a throttle error; running it now would surprise.
+      this.logger.warn({ msg: 'sync invocation expired in the queue; dropped', requestId: data.requestId });
+      return;
+    }
+    const entry = await this.registry.getFresh(data.functionName, data.functionRevision);
+    if (!entry) {
+      this.reply(data, {
+        statusCode: 404,
+        serviceError: {
+          type: 'ResourceNotFoundException',
+          statusCode: 404,
+          message: `Function not found: ${functionArn(this.identity, data.functionName)}`,
+        },
+      });
+      throw new UnrecoverableError(`function ${data.functionName} no longer exists`);
+    }
+    const payload = await this.payloads.unpack(data);
+    const outcome = await this.pool.invoke(toFunctionSpec(entry.record, this.identity), {
+      requestId: data.requestId,
+      payload,
+      wantLogTail: data.logType === 'Tail',
+      ...(data.clientContext ? { clientContext: data.clientContext } : {}),
+    });
+    this.invocations.inc({ function_error: outcome.functionError ? 'true' : 'false', cold: outcome.coldStart ? 'true' : 'false' });
+    this.duration.observe(outcome.durationMs / 1000);
+    if (data.replyTo) {
+      const packed = await this.payloads.pack(outcome.payload);
+      this.reply(data, {
+        statusCode: 200,
+        ...packed,
+        ...(outcome.functionError ? { functionError: outcome.functionError } : {}),
+        ...(outcome.logTail ? { logResult: outcome.logTail } : {}),
+      });
+      return;
+    }
+    if (outcome.functionError) throw new FunctionFailedError(data.functionName, data.requestId, outcome.errorType);
+    if (data.payloadRef) await this.payloads.delete(data.payloadRef);
+  }
+
+  private reply(job: InvocationJob, answer: Omit<InvocationReply, 'v' | 'requestId' | 'executedVersion'>): void {
+    if (!job.replyTo) return;
+    const reply: InvocationReply = { v: INVOCATION_FORMAT, requestId: job.requestId, executedVersion: LATEST, ...answer };
+    this.nats.nc.publish(job.replyTo, JSON.stringify(reply));
+  }
+}

@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { Equals, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches } from 'class-validator';
+import { FUNCTION_NAME_PATTERN } from './lambda.js';
+
+/** The envelope of every event read from the events stream. */
+export class CloudEventDto {
+  @Equals('1.0') specversion!: '1.0';
+  @IsString() @IsNotEmpty() id!: string;
+  @IsString() @IsNotEmpty() source!: string;
+  @IsString() @IsNotEmpty() type!: string;
+  @IsOptional() @IsString() subject?: string;
+  @IsString() time!: string;
+  @IsOptional() @IsString() dataref?: string;
+  @IsOptional() @IsString() partitionkey?: string;
+  data?: unknown;
+}
+
+/** An `invoke` event: the envelope plus the invocation's extension attributes. */
+export class InvokeEventDto extends CloudEventDto {
+  @Matches(FUNCTION_NAME_PATTERN) targetfunction!: string;
+  @IsString() qualifier!: string;
+  @IsIn(['RequestResponse', 'Event']) invocationtype!: 'RequestResponse' | 'Event';
+  @IsIn(['None', 'Tail']) logtype!: 'None' | 'Tail';
+  @IsInt() functionrevision!: number;
+  @IsOptional() @IsString() replyto?: string;
+  @IsOptional() @IsInt() deadline?: number;
+  @IsOptional() @IsString() clientcontext?: string;
+}
+
+/** BullMQ job data as read back from Redis. */
+export class InvocationJobDto {
+  @Equals(1) v!: 1;
+  @IsString() @IsNotEmpty() requestId!: string;
+  @Matches(FUNCTION_NAME_PATTERN) functionName!: string;
+  @IsString() qualifier!: string;
+  @IsInt() functionRevision!: number;
+  @IsIn(['RequestResponse', 'Event']) invocationType!: 'RequestResponse' | 'Event';
+  @IsIn(['None', 'Tail']) logType!: 'None' | 'Tail';
+  @IsOptional() @IsString() payload?: string;
+  @IsOptional() @IsString() payloadRef?: string;
+  @IsOptional() @IsString() replyTo?: string;
+  @IsOptional() @IsInt() deadline?: number;
+  @IsOptional() @IsString() clientContext?: string;
+  @IsInt() receivedAt!: number;
+}

@@ -1,0 +1,94 @@
+import 'reflect-metadata';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import { FUNCTION_NAME_OR_ARN_PATTERN, KNOWN_RUNTIMES, LAMBDA_LIMITS } from './lambda.js';
+
+/*
+ * Request bodies of the Lambda API (REST-JSON, member names as in the AWS API model). Messages
+ * are written as the API's ValidationException words them, so a constraint violation reads as
+ * it does on AWS: "Value 'x' at 'memorySize' failed to satisfy constraint: <message>".
+ */
+
+const MIN = (n: number) => ({ message: `Member must have value greater than or equal to ${n}` });
+const MAX = (n: number) => ({ message: `Member must have value less than or equal to ${n}` });
+const MAX_LEN = (n: number) => ({ message: `Member must have length less than or equal to ${n}` });
+const MIN_LEN = (n: number) => ({ message: `Member must have length greater than or equal to ${n}` });
+const ENUM = (values: readonly string[]) => ({ message: `Member must satisfy enum value set: [${values.join(', ')}]` });
+const PATTERN = (re: RegExp) => ({ message: `Member must satisfy regular expression pattern: ${re.source.replace(/^\^|\$$/g, '')}` });
+const INT = { message: 'Member must be an integer' };
+const STRING = { message: 'Member must be a string' };
+const BOOL = { message: 'Member must be a boolean' };
+
+export const HANDLER_PATTERN = /^[^\s]+$/;
+export const ROLE_PATTERN = /^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
+export const PACKAGE_TYPES = ['Zip', 'Image'] as const;
+export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
+
+export class FunctionCodeDto {
+  @IsOptional() @IsString(STRING) ZipFile?: string;
+  @IsOptional() @IsString(STRING) S3Bucket?: string;
+  @IsOptional() @IsString(STRING) S3Key?: string;
+  @IsOptional() @IsString(STRING) S3ObjectVersion?: string;
+  @IsOptional() @IsString(STRING) ImageUri?: string;
+}
+
+export class EnvironmentDto {
+  @IsOptional() @IsObject({ message: 'Member must be a map of strings' }) Variables?: Record<string, string>;
+}
+
+export class EphemeralStorageDto {
+  @IsInt(INT) @Min(512, MIN(512)) @Max(10_240, MAX(10_240)) Size!: number;
+}
+
+/** Fields shared by CreateFunction and UpdateFunctionConfiguration. */
+export class FunctionSettingsDto {
+  @IsOptional() @IsIn(KNOWN_RUNTIMES, ENUM(KNOWN_RUNTIMES)) Runtime?: string;
+  @IsOptional() @IsString(STRING) @Matches(ROLE_PATTERN, PATTERN(ROLE_PATTERN)) Role?: string;
+  @IsOptional() @IsString(STRING) @MaxLength(LAMBDA_LIMITS.handlerMax, MAX_LEN(LAMBDA_LIMITS.handlerMax)) @Matches(HANDLER_PATTERN, PATTERN(HANDLER_PATTERN)) Handler?: string;
+  @IsOptional() @IsString(STRING) @MaxLength(LAMBDA_LIMITS.descriptionMax, MAX_LEN(LAMBDA_LIMITS.descriptionMax)) Description?: string;
+  @IsOptional() @IsInt(INT) @Min(LAMBDA_LIMITS.timeoutMin, MIN(LAMBDA_LIMITS.timeoutMin)) @Max(LAMBDA_LIMITS.timeoutMax, MAX(LAMBDA_LIMITS.timeoutMax)) Timeout?: number;
+  @IsOptional() @IsInt(INT) @Min(LAMBDA_LIMITS.memoryMin, MIN(LAMBDA_LIMITS.memoryMin)) @Max(LAMBDA_LIMITS.memoryMax, MAX(LAMBDA_LIMITS.memoryMax)) MemorySize?: number;
+  @IsOptional() @ValidateNested() @Type(() => EnvironmentDto) Environment?: EnvironmentDto;
+  @IsOptional() @ValidateNested() @Type(() => EphemeralStorageDto) EphemeralStorage?: EphemeralStorageDto;
+}
+
+export class CreateFunctionDto extends FunctionSettingsDto {
+  @IsString(STRING) @MinLength(1, MIN_LEN(1)) @MaxLength(140, MAX_LEN(140)) @Matches(FUNCTION_NAME_OR_ARN_PATTERN, PATTERN(FUNCTION_NAME_OR_ARN_PATTERN)) FunctionName!: string;
+  @ValidateNested() @Type(() => FunctionCodeDto) Code!: FunctionCodeDto;
+  @IsOptional() @IsBoolean(BOOL) Publish?: boolean;
+  @IsOptional() @IsIn(PACKAGE_TYPES, ENUM(PACKAGE_TYPES)) PackageType?: string;
+  @IsOptional() @IsArray() @ArrayMaxSize(1, { message: 'Member must have length less than or equal to 1' }) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];
+}
+
+export class UpdateFunctionConfigurationDto extends FunctionSettingsDto {
+  @IsOptional() @IsString(STRING) RevisionId?: string;
+}
+
+export class UpdateFunctionCodeDto {
+  @IsOptional() @IsString(STRING) ZipFile?: string;
+  @IsOptional() @IsString(STRING) S3Bucket?: string;
+  @IsOptional() @IsString(STRING) S3Key?: string;
+  @IsOptional() @IsString(STRING) ImageUri?: string;
+  @IsOptional() @IsBoolean(BOOL) Publish?: boolean;
+  @IsOptional() @IsBoolean(BOOL) DryRun?: boolean;
+  @IsOptional() @IsString(STRING) RevisionId?: string;
+  @IsOptional() @IsArray() @ArrayMaxSize(1, { message: 'Member must have length less than or equal to 1' }) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];
+}
+
+export const INVOCATION_TYPES = ['RequestResponse', 'Event', 'DryRun'] as const;
+export const LOG_TYPES = ['None', 'Tail'] as const;

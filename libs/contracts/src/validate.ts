@@ -1,0 +1,29 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+
+export interface Violation {
+  /** Dotted path of the offending member, e.g. `Environment.Variables`. */
+  path: string;
+  value: unknown;
+  constraints: string[];
+}
+
+const collect = (errors: ValidationError[], parent = ''): Violation[] =>
+  errors.flatMap((e) => {
+    const path = parent ? `${parent}.${e.property}` : e.property;
+    const own = e.constraints ? [{ path, value: e.value, constraints: Object.values(e.constraints) }] : [];
+    return [...own, ...collect(e.children ?? [], path)];
+  });
+
+/** Turns untrusted input into a DTO instance, or lists what is wrong with it. */
+export const validateDto = <T extends object>(
+  cls: new () => T,
+  input: unknown,
+): { ok: true; value: T } | { ok: false; violations: Violation[] } => {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, violations: [{ path: '', value: input, constraints: ['must be a JSON object'] }] };
+  }
+  const value = plainToInstance(cls, input);
+  const errors = validateSync(value, { forbidUnknownValues: false });
+  return errors.length === 0 ? { ok: true, value } : { ok: false, violations: collect(errors) };
+};

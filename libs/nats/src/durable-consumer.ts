@@ -1,0 +1,81 @@
+import { Logger } from '@nestjs/common';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import type { NatsClient } from './nats-client.js';
+
+export interface DurableConsumerOptions {
+  stream: string;
+  durable: string;
+  filterSubject?: string;
+  /** Redelivery delay of a message that was handed out but neither acked nor nak'ed. */
+  ackWaitMs: number;
+  /** Messages handled at the same time (and held un-acked by this process at most). */
+  concurrency: number;
+}
+
+const nanos = (ms: number): number => ms * 1_000_000;
+
+/**
+ * A JetStream durable pull consumer that hands messages to `handle` with bounded concurrency and
+ * stops gracefully: on `stop()` it takes no more messages, gives back the ones it holds but has
+ * not started (nak, so another replica gets them now), and waits for those in progress.
+ * `handle` must ack, nak or term every message it is given.
+ */
+export class DurableConsumer {
+  private readonly logger = new Logger(DurableConsumer.name);
+  private messages?: ConsumerMessages;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopping = false;
+  private loop?: Promise<void>;
+
+  constructor(
+    private readonly client: NatsClient,
+    private readonly options: DurableConsumerOptions,
+  ) {}
+
+  async start(handle: (msg: JsMsg) => Promise<void>): Promise<void> {
+    const { stream, durable } = this.options;
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(this.options.ackWaitMs),
+      max_ack_pending: Math.max(1000, this.options.concurrency * 4),
+      ...(this.options.filterSubject ? { filter_subject: this.options.filterSubject } : {}),
+    };
+    const existing = await this.client.jsm.consumers.info(stream, durable).catch(() => undefined);
+    if (!existing) await this.client.jsm.consumers.add(stream, config);
+    else if (existing.config.ack_wait !== config.ack_wait) await this.client.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait });
+    const consumer = await this.client.js.consumers.get(stream, durable);
+    this.messages = await consumer.consume({ max_messages: this.options.concurrency * 2 });
+    this.loop = this.run(this.messages, handle);
+  }
+
+  private async run(messages: ConsumerMessages, handle: (msg: JsMsg) => Promise<void>): Promise<void> {
+    for await (const msg of messages) {
+      if (this.stopping) {
+        msg.nak();
+        continue;
+      }
+      while (this.inFlight.size >= this.options.concurrency) await Promise.race(this.inFlight);
+      const task = handle(msg)
+        .catch((error: unknown) => {
+          this.logger.error(`handler failed for message ${msg.seq}; it will be redelivered: ${String(error)}`);
+          msg.nak(1000);
+        })
+        .finally(() => this.inFlight.delete(task));
+      this.inFlight.add(task);
+    }
+  }
+
+  /** Number of messages being handled right now. */
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.messages?.close();
+    await this.loop?.catch(() => undefined);
+    await Promise.all(this.inFlight);
+  }
+}

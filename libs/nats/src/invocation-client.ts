@@ -1,0 +1,159 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Subscription } from '@nats-io/transport-node';
+import {
+  INVOCATION_FORMAT,
+  invokeEventSubject,
+  replyInboxPrefix,
+  type InvocationReply,
+  type InvokeEvent,
+  type LogType,
+} from '@tributary/contracts';
+import type { NatsClient } from './nats-client.js';
+import type { PayloadStore } from './payload-store.js';
+
+export interface InvokeRequest {
+  functionName: string;
+  qualifier: string;
+  functionRevision: number;
+  /** The payload as JSON text (already validated by the caller). */
+  payload: string;
+  logType: LogType;
+  clientContext?: string;
+  requestId?: string;
+  source?: string;
+}
+
+export interface InvocationClientOptions {
+  eventsStream: string;
+  subjectRoot: string;
+  subjectPrefix: string;
+}
+
+/** A sync invocation was accepted but nobody answered before its deadline. */
+export class InvocationTimeoutError extends Error {
+  constructor(readonly requestId: string) {
+    super(`no answer for invocation ${requestId} before its deadline`);
+    this.name = 'InvocationTimeoutError';
+  }
+}
+
+/**
+ * Publishes invoke events on the events stream and, for sync invocations, waits for the worker's
+ * answer on a per-process inbox (one wildcard subscription, requests told apart by id).
+ */
+export class InvocationClient {
+  private readonly inbox: string;
+  private readonly pending = new Map<string, { resolve: (r: InvocationReply) => void; timer: NodeJS.Timeout }>();
+  private subscription?: Subscription;
+
+  constructor(
+    private readonly client: NatsClient,
+    private readonly payloads: PayloadStore,
+    private readonly options: InvocationClientOptions,
+  ) {
+    this.inbox = `${replyInboxPrefix(options.subjectPrefix)}.${randomBytes(8).toString('hex')}`;
+  }
+
+  start(): void {
+    this.subscription = this.client.nc.subscribe(`${this.inbox}.*`, {
+      callback: (error, msg) => {
+        if (error) return;
+        const requestId = msg.subject.slice(this.inbox.length + 1);
+        const waiter = this.pending.get(requestId);
+        if (!waiter) return;
+        let reply: InvocationReply;
+        try {
+          reply = msg.json<InvocationReply>();
+        } catch {
+          return;
+        }
+        if (reply.v !== INVOCATION_FORMAT) return;
+        this.pending.delete(requestId);
+        clearTimeout(waiter.timer);
+        waiter.resolve(reply);
+      },
+    });
+  }
+
+  private async buildEvent(
+    request: InvokeRequest,
+    invocationtype: 'RequestResponse' | 'Event',
+    extra: { replyto?: string; deadline?: number },
+  ): Promise<InvokeEvent> {
+    const id = request.requestId ?? randomUUID();
+    const event: InvokeEvent = {
+      specversion: '1.0',
+      id,
+      source: request.source ?? 'tributary://api',
+      type: 'invoke',
+      subject: request.functionName,
+      time: new Date().toISOString(),
+      datacontenttype: 'application/json',
+      targetfunction: request.functionName,
+      qualifier: request.qualifier,
+      invocationtype,
+      logtype: request.logType,
+      functionrevision: request.functionRevision,
+      ...(request.clientContext ? { clientcontext: request.clientContext } : {}),
+      ...extra,
+    };
+    if (this.payloads.needsReference(request.payload)) {
+      event.dataref = await this.payloads.put(request.payload, id);
+    } else {
+      event.data = JSON.parse(request.payload) as unknown;
+    }
+    return event;
+  }
+
+  private async publish(event: InvokeEvent): Promise<void> {
+    await this.client.js.publish(invokeEventSubject(event.targetfunction, this.options.subjectRoot), JSON.stringify(event), {
+      msgID: event.id,
+      expect: { streamName: this.options.eventsStream },
+    });
+  }
+
+  /** Resolves once JetStream holds the event: the API may answer 202. */
+  async invokeAsync(request: InvokeRequest): Promise<string> {
+    const event = await this.buildEvent(request, 'Event', {});
+    await this.publish(event);
+    return event.id;
+  }
+
+  /** Publishes the event and waits for the worker's reply until `waitMs` has passed. */
+  async invokeSync(request: InvokeRequest, waitMs: number): Promise<InvocationReply> {
+    const requestId = request.requestId ?? randomUUID();
+    const deadline = Date.now() + waitMs;
+    const answer = new Promise<InvocationReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new InvocationTimeoutError(requestId));
+      }, waitMs);
+      this.pending.set(requestId, { resolve, timer });
+    });
+    try {
+      const event = await this.buildEvent({ ...request, requestId }, 'RequestResponse', {
+        replyto: `${this.inbox}.${requestId}`,
+        deadline,
+      });
+      await this.publish(event);
+    } catch (error) {
+      const waiter = this.pending.get(requestId);
+      if (waiter) clearTimeout(waiter.timer);
+      this.pending.delete(requestId);
+      answer.catch(() => undefined);
+      throw error;
+    }
+    return answer;
+  }
+
+  /** Text of a reply's payload, fetched from the payload store when it came by reference. */
+  async replyPayload(reply: InvocationReply): Promise<string> {
+    return this.payloads.unpack(reply);
+  }
+
+  close(): void {
+    this.subscription?.unsubscribe();
+    for (const [, waiter] of this.pending) clearTimeout(waiter.timer);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,55 @@
+import 'reflect-metadata';
+import { Logger, type DynamicModule, type INestApplication, type LogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { HealthRegistry } from './health.registry.js';
+
+const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
+
+/** Nest log levels at and above the configured one (`info` is Nest's `log`). */
+export const logLevels = (level: string): LogLevel[] => {
+  const wanted = (level === 'info' ? 'log' : level) as LogLevel;
+  const index = LEVELS.indexOf(wanted);
+  return LEVELS.slice(0, index < 0 ? 4 : index + 1);
+};
+
+export interface StartServiceOptions {
+  name: string;
+  module: DynamicModule;
+  host: string;
+  port: number;
+  logLevel: string;
+  /** Largest request body accepted (bytes); bodies reach controllers as raw Buffers. */
+  bodyLimit?: number;
+  /** Wait this long for in-flight work on SIGTERM before Nest closes connections. */
+  shutdownGraceMs: number;
+}
+
+/**
+ * Boots a service: Nest on Fastify, raw request bodies, shutdown hooks, then listens. Returns the
+ * app so tests can close it; prints where it listens.
+ */
+export const startService = async (options: StartServiceOptions): Promise<INestApplication> => {
+  const adapter = new FastifyAdapter({
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+    forceCloseConnections: 'idle',
+  });
+  const fastify = adapter.getInstance();
+  // Every body arrives as bytes: Invoke payloads are forwarded verbatim and size-checked as AWS does.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const app = await NestFactory.create<NestFastifyApplication>(options.module, adapter, {
+    logger: logLevels(options.logLevel),
+    abortOnError: false,
+    bodyParser: false,
+  });
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  // Readiness turns red first, so that nothing new is routed here while in-flight work finishes.
+  const health = app.get(HealthRegistry);
+  process.once('SIGTERM', () => health.markShuttingDown());
+  await app.listen(options.port, options.host);
+  const url = await app.getUrl();
+  new Logger(options.name).log(`${options.name} listening on ${url}`);
+  return app;
+};

@@ -1,0 +1,75 @@
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import yauzl from 'yauzl';
+
+/**
+ * Unpacked deployment packages, one directory per code key. The first use of a key fetches and
+ * extracts it once (concurrent callers share the work); the directory appears atomically.
+ */
+export class CodeCache {
+  private readonly pending = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly root: string,
+    private readonly fetch: (codeKey: string) => Promise<Uint8Array>,
+  ) {}
+
+  directory(codeKey: string): Promise<string> {
+    if (!/^[a-f0-9]{64}$/.test(codeKey)) return Promise.reject(new Error(`invalid code key ${codeKey}`));
+    let job = this.pending.get(codeKey);
+    if (!job) {
+      job = this.prepare(codeKey);
+      this.pending.set(codeKey, job);
+      job.catch(() => this.pending.delete(codeKey));
+    }
+    return job;
+  }
+
+  private async prepare(codeKey: string): Promise<string> {
+    const target = join(this.root, codeKey);
+    if (await stat(target).then((s) => s.isDirectory(), () => false)) return target;
+    await mkdir(this.root, { recursive: true });
+    const staging = `${target}.tmp-${randomBytes(4).toString('hex')}`;
+    try {
+      await extractZip(await this.fetch(codeKey), staging);
+      await rename(staging, target).catch(async (error: unknown) => {
+        // Another process of this host extracted it first.
+        if (!(await stat(target).then(() => true, () => false))) throw error;
+      });
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+    return target;
+  }
+}
+
+/** Extracts a zip into `dir`, keeping file modes. yauzl refuses absolute paths and `..`. */
+export const extractZip = (bytes: Uint8Array, dir: string): Promise<void> =>
+  new Promise((done, fail) => {
+    const root = resolve(dir);
+    yauzl.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { lazyEntries: true }, (openError, zip) => {
+      if (openError || !zip) return fail(openError ?? new Error('could not open zip'));
+      zip.on('error', fail);
+      zip.on('end', () => done());
+      zip.on('entry', (entry: yauzl.Entry) => {
+        const target = resolve(root, entry.fileName);
+        if (target !== root && !target.startsWith(root + sep)) return fail(new Error(`zip entry escapes the task root: ${entry.fileName}`));
+        if (entry.fileName.endsWith('/')) {
+          mkdir(target, { recursive: true }).then(() => zip.readEntry(), fail);
+          return;
+        }
+        const mode = (entry.externalFileAttributes >>> 16) & 0o777 || 0o644;
+        zip.openReadStream(entry, (streamError, stream) => {
+          if (streamError || !stream) return fail(streamError ?? new Error('could not read zip entry'));
+          mkdir(dirname(target), { recursive: true })
+            .then(() => pipeline(stream, createWriteStream(target, { mode })))
+            .then(() => chmod(target, mode))
+            .then(() => zip.readEntry(), fail);
+        });
+      });
+      zip.readEntry();
+    });
+  });

@@ -1,0 +1,29 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { billedDuration, logTail, reportLine, timeoutMessage } from './log-frame.js';
+
+describe('log framing', () => {
+  it('writes the REPORT line as AWS does, with Init Duration only on a cold start', () => {
+    assert.equal(
+      reportLine('r1', { durationMs: 12.344, memorySizeMb: 128, maxMemoryUsedMb: 45 }),
+      'REPORT RequestId: r1\tDuration: 12.34 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 45 MB\t',
+    );
+    assert.match(reportLine('r1', { durationMs: 1, memorySizeMb: 128, maxMemoryUsedMb: 45, initDurationMs: 150.5 }), /Init Duration: 150\.50 ms\t$/);
+  });
+
+  it('bills whole milliseconds, at least one', () => {
+    assert.equal(billedDuration(0.2), 1);
+    assert.equal(billedDuration(2.01), 3);
+  });
+
+  it('keeps the last 4 KB of the log for Tail', () => {
+    const text = `${'x'.repeat(5000)}END`;
+    const tail = Buffer.from(logTail(text), 'base64').toString();
+    assert.equal(tail.length, 4096);
+    assert.ok(tail.endsWith('END'));
+  });
+
+  it('words a timeout like AWS', () => {
+    assert.equal(timeoutMessage('abc', 3), 'RequestId: abc Error: Task timed out after 3.00 seconds');
+  });
+});

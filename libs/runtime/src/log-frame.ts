@@ -1,0 +1,29 @@
+import { LAMBDA_LIMITS } from '@tributary/contracts';
+
+export interface ReportFigures {
+  durationMs: number;
+  memorySizeMb: number;
+  maxMemoryUsedMb: number;
+  initDurationMs?: number;
+}
+
+/** Billed duration: rounded up to the next millisecond, as AWS bills since 2020. */
+export const billedDuration = (durationMs: number): number => Math.max(1, Math.ceil(durationMs));
+
+export const startLine = (requestId: string, version: string): string => `START RequestId: ${requestId} Version: ${version}`;
+export const endLine = (requestId: string): string => `END RequestId: ${requestId}`;
+
+export const reportLine = (requestId: string, f: ReportFigures): string =>
+  `REPORT RequestId: ${requestId}\tDuration: ${f.durationMs.toFixed(2)} ms\tBilled Duration: ${billedDuration(f.durationMs)} ms\t` +
+  `Memory Size: ${f.memorySizeMb} MB\tMax Memory Used: ${f.maxMemoryUsedMb} MB\t` +
+  (f.initDurationMs !== undefined ? `Init Duration: ${f.initDurationMs.toFixed(2)} ms\t` : '');
+
+/** Base64 of the last 4 KB of a log, what `X-Amz-Log-Type: Tail` returns. */
+export const logTail = (text: string, limit: number = LAMBDA_LIMITS.logTailBytes): string => {
+  const bytes = Buffer.from(text, 'utf8');
+  return bytes.subarray(Math.max(0, bytes.byteLength - limit)).toString('base64');
+};
+
+/** `Task timed out after 3.00 seconds`, with the request id as AWS prefixes it. */
+export const timeoutMessage = (requestId: string, timeoutSeconds: number): string =>
+  `RequestId: ${requestId} Error: Task timed out after ${timeoutSeconds.toFixed(2)} seconds`;

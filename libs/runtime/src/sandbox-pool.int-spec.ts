@@ -1,0 +1,168 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FunctionSpec } from '@tributary/contracts';
+import { buildZip } from '@tributary/testing';
+import { SandboxPool } from './sandbox-pool.js';
+
+const HANDLERS: Record<string, string> = {
+  'index.js': `
+    exports.handler = async (event, context) => {
+      if (event.mode === 'throw') throw new TypeError('bad input: ' + event.value);
+      if (event.mode === 'hang') return new Promise(() => {});
+      if (event.mode === 'exit') process.exit(3);
+      if (event.mode === 'reject') { Promise.reject(new Error('floating')); return new Promise(() => {}); }
+      console.log('hello from', context.functionName, { n: 1 });
+      return {
+        pid: process.pid,
+        event,
+        secret: process.env.WORKER_SECRET ?? null,
+        greeting: process.env.GREETING ?? null,
+        context: {
+          awsRequestId: context.awsRequestId, functionName: context.functionName, functionVersion: context.functionVersion,
+          invokedFunctionArn: context.invokedFunctionArn, memoryLimitInMB: context.memoryLimitInMB,
+          logGroupName: context.logGroupName, logStreamName: context.logStreamName,
+          remaining: context.getRemainingTimeInMillis(),
+        },
+      };
+    };`,
+  'esm.mjs': `export const handler = async (event) => ({ esm: true, got: event });`,
+  'cb.js': `exports.handler = (event, context, callback) => { setTimeout(() => callback(null, { callback: event.x }), 5); };`,
+  'nested/deep.js': `exports.api = { handler: async () => 'deep' };`,
+};
+
+describe('SandboxPool (real child processes)', () => {
+  let codeDir: string;
+  let pool: SandboxPool;
+  const zips = new Map<string, Uint8Array>();
+  const logs: string[] = [];
+
+  const spec = (overrides: Partial<FunctionSpec> = {}, files: Record<string, string> = HANDLERS): FunctionSpec => {
+    const zip = buildZip(files);
+    const codeKey = createHash('sha256').update(zip).digest('hex');
+    zips.set(codeKey, zip);
+    return {
+      name: 'fn', version: '$LATEST', arn: 'arn:aws:lambda:us-east-1:000000000000:function:fn', runtime: 'nodejs20.x',
+      handler: 'index.handler', timeout: 3, memorySize: 128, environment: { GREETING: 'hi' }, codeKey, revisionId: 'r1',
+      ...overrides,
+    };
+  };
+  const call = (s: FunctionSpec, event: unknown, wantLogTail = false) =>
+    pool.invoke(s, { requestId: randomUUID(), payload: JSON.stringify(event), wantLogTail });
+
+  before(async () => {
+    process.env['WORKER_SECRET'] = 'must-not-leak';
+    codeDir = await mkdtemp(join(tmpdir(), 'trib-runtime-'));
+    pool = new SandboxPool({
+      codeDir,
+      region: 'us-east-1',
+      idleTimeoutMs: 60_000,
+      fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')),
+      onLog: (_s, _id, text) => logs.push(text),
+    });
+  });
+
+  after(async () => {
+    await pool.close();
+    await rm(codeDir, { recursive: true, force: true });
+    delete process.env['WORKER_SECRET'];
+  });
+
+  it('runs a CommonJS handler with a complete context and a scrubbed environment, then reuses the sandbox', async () => {
+    const s = spec();
+    const first = await call(s, { a: 1 });
+    assert.equal(first.functionError, undefined, first.payload);
+    const body = JSON.parse(first.payload);
+    assert.deepEqual(body.event, { a: 1 });
+    assert.equal(body.secret, null);
+    assert.equal(body.greeting, 'hi');
+    assert.equal(body.context.functionName, 'fn');
+    assert.equal(body.context.functionVersion, '$LATEST');
+    assert.equal(body.context.invokedFunctionArn, s.arn);
+    assert.equal(body.context.memoryLimitInMB, '128');
+    assert.equal(body.context.logGroupName, '/aws/lambda/fn');
+    assert.match(body.context.logStreamName, /^\d{4}\/\d{2}\/\d{2}\/\[\$LATEST\][0-9a-f]{32}$/);
+    assert.match(body.context.awsRequestId, /^[0-9a-f-]{36}$/);
+    assert.ok(body.context.remaining > 0 && body.context.remaining <= 3000);
+    assert.equal(first.coldStart, true);
+    assert.ok(first.initDurationMs !== undefined && first.initDurationMs > 0);
+    const second = await call(s, { a: 2 });
+    assert.equal(JSON.parse(second.payload).pid, body.pid);
+    assert.equal(second.coldStart, false);
+    assert.equal(second.initDurationMs, undefined);
+  });
+
+  it('loads ES modules, callback handlers and nested export paths', async () => {
+    assert.deepEqual(JSON.parse((await call(spec({ handler: 'esm.handler', revisionId: 'esm' }), { q: 1 })).payload), { esm: true, got: { q: 1 } });
+    assert.deepEqual(JSON.parse((await call(spec({ handler: 'cb.handler', revisionId: 'cb' }), { x: 7 })).payload), { callback: 7 });
+    assert.equal(JSON.parse((await call(spec({ handler: 'nested/deep.api.handler', revisionId: 'deep' }), {})).payload), 'deep');
+  });
+
+  it('frames the log with START, END and REPORT and returns the Tail', async () => {
+    const outcome = await call(spec({ revisionId: 'logs' }), { a: 1 }, true);
+    const tail = Buffer.from(outcome.logTail ?? '', 'base64').toString();
+    assert.match(tail, /START RequestId: \S+ Version: \$LATEST/);
+    assert.match(tail, /\tINFO\thello from fn \{ n: 1 \}/);
+    assert.match(tail, /END RequestId: \S+\nREPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB\tInit Duration: [\d.]+ ms\t\n$/);
+    assert.ok(!tail.includes('TRIBUTARY-END'));
+  });
+
+  it('reports a thrown error in AWS shape and keeps serving', async () => {
+    const s = spec({ revisionId: 'errors' });
+    const outcome = await call(s, { mode: 'throw', value: 42 });
+    assert.equal(outcome.functionError, 'Unhandled');
+    const error = JSON.parse(outcome.payload);
+    assert.equal(error.errorType, 'TypeError');
+    assert.equal(error.errorMessage, 'bad input: 42');
+    assert.match(error.trace[0], /^TypeError: bad input: 42/);
+    assert.equal((await call(s, {})).functionError, undefined);
+  });
+
+  it('times out, kills the sandbox, and the next invocation succeeds', async () => {
+    const s = spec({ revisionId: 'timeout', timeout: 1 });
+    const outcome = await call(s, { mode: 'hang' }, true);
+    assert.equal(outcome.functionError, 'Unhandled');
+    const error = JSON.parse(outcome.payload);
+    assert.equal(error.errorType, 'Sandbox.Timedout');
+    assert.match(error.errorMessage, /^RequestId: \S+ Error: Task timed out after 1\.00 seconds$/);
+    assert.match(Buffer.from(outcome.logTail ?? '', 'base64').toString(), /Task timed out after 1\.00 seconds/);
+    assert.equal((await call(s, {})).functionError, undefined);
+  });
+
+  it('reports Runtime.ExitError when the process exits, and recovers', async () => {
+    const s = spec({ revisionId: 'exit' });
+    const outcome = await call(s, { mode: 'exit' });
+    assert.deepEqual(JSON.parse(outcome.payload), {
+      errorType: 'Runtime.ExitError',
+      errorMessage: `RequestId: ${JSON.parse(outcome.payload).errorMessage.split(' ')[1]} Error: Runtime exited with error: exit status 3`,
+    });
+    assert.equal((await call(s, {})).functionError, undefined);
+  });
+
+  it('reports handlers that cannot be loaded as AWS does', async () => {
+    const missing = await call(spec({ handler: 'nope.handler', revisionId: 'missing' }), {});
+    assert.equal(JSON.parse(missing.payload).errorType, 'Runtime.ImportModuleError');
+    assert.match(JSON.parse(missing.payload).errorMessage, /Cannot find module 'nope'/);
+    const notExported = await call(spec({ handler: 'index.nothing', revisionId: 'noexport' }), {});
+    assert.equal(JSON.parse(notExported.payload).errorType, 'Runtime.HandlerNotFound');
+    assert.equal(JSON.parse(notExported.payload).errorMessage, 'index.nothing is undefined or not exported');
+    const syntax = await call(spec({ revisionId: 'syntax' }, { 'index.js': 'exports.handler = async () => {' }), {});
+    assert.equal(JSON.parse(syntax.payload).errorType, 'Runtime.UserCodeSyntaxError');
+  });
+
+  it('retires sandboxes of a replaced revision', async () => {
+    const s = spec({ revisionId: 'old' });
+    const pid = JSON.parse((await call(s, {})).payload).pid;
+    pool.retire('fn', 'new');
+    const after = await call({ ...s, revisionId: 'new' }, {});
+    assert.notEqual(JSON.parse(after.payload).pid, pid);
+    assert.equal(after.coldStart, true);
+  });
+
+  it('refuses a package whose entries escape the task root', async () => {
+    await assert.rejects(call(spec({ revisionId: 'evil' }, { '../evil.js': 'x', 'index.js': 'exports.handler=async()=>1' }), {}));
+  });
+});

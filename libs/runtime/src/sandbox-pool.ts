@@ -1,0 +1,123 @@
+import type { FunctionSpec } from '@tributary/contracts';
+import { CodeCache } from './code-cache.js';
+import { Sandbox, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
+
+export interface SandboxPoolOptions {
+  /** Unpacked code lives in codeDir/<codeKey>/. */
+  codeDir: string;
+  fetchCode(codeKey: string): Promise<Uint8Array>;
+  region: string;
+  /** A warm sandbox idle this long is retired. */
+  idleTimeoutMs: number;
+  baseEnvironment?: Record<string, string>;
+  onLog?(spec: FunctionSpec, requestId: string, text: string): void;
+  logger?: { log(message: string): void; warn(message: string): void; error(message: string): void };
+}
+
+const keyOf = (spec: FunctionSpec): string => `${spec.name}@${spec.revisionId}`;
+
+/**
+ * Warm sandboxes per function revision: an invocation takes an idle one or starts a new one; a
+ * sandbox goes back to the pool afterwards and is retired after sitting idle, when its revision
+ * is replaced, or when it fails.
+ */
+export class SandboxPool {
+  private readonly idle = new Map<string, Sandbox[]>();
+  private readonly all = new Set<Sandbox>();
+  private readonly code: CodeCache;
+  private closed = false;
+
+  constructor(private readonly options: SandboxPoolOptions) {
+    this.code = new CodeCache(options.codeDir, options.fetchCode);
+  }
+
+  async invoke(spec: FunctionSpec, request: InvokeRequest): Promise<InvokeOutcome> {
+    if (this.closed) throw new Error('the sandbox pool is closed');
+    const sandbox = this.takeIdle(spec) ?? (await this.create(spec));
+    const outcome = await sandbox.run(request);
+    this.release(sandbox);
+    return outcome;
+  }
+
+  private takeIdle(spec: FunctionSpec): Sandbox | undefined {
+    const list = this.idle.get(keyOf(spec));
+    while (list && list.length > 0) {
+      const sandbox = list.pop();
+      if (sandbox?.isAlive && !sandbox.retired) {
+        clearTimeout(sandbox.idleTimer);
+        return sandbox;
+      }
+    }
+    return undefined;
+  }
+
+  private async create(spec: FunctionSpec): Promise<Sandbox> {
+    const taskRoot = await this.code.directory(spec.codeKey);
+    const sandbox = new Sandbox(
+      spec,
+      taskRoot,
+      {
+        region: this.options.region,
+        baseEnvironment: this.options.baseEnvironment ?? {},
+        ...(this.options.onLog ? { onLog: this.options.onLog } : {}),
+      },
+      (exited) => this.forget(exited),
+    );
+    this.all.add(sandbox);
+    await sandbox.start();
+    return sandbox;
+  }
+
+  private release(sandbox: Sandbox): void {
+    if (!sandbox.isAlive) return;
+    if (sandbox.retired || this.closed) return sandbox.kill();
+    const key = keyOf(sandbox.spec);
+    const list = this.idle.get(key) ?? [];
+    list.push(sandbox);
+    this.idle.set(key, list);
+    sandbox.idleTimer = setTimeout(() => {
+      sandbox.retired = true;
+      this.removeIdle(sandbox);
+      sandbox.kill();
+    }, this.options.idleTimeoutMs);
+    sandbox.idleTimer.unref();
+  }
+
+  private removeIdle(sandbox: Sandbox): void {
+    const key = keyOf(sandbox.spec);
+    const list = this.idle.get(key)?.filter((s) => s !== sandbox) ?? [];
+    if (list.length > 0) this.idle.set(key, list);
+    else this.idle.delete(key);
+  }
+
+  private forget(sandbox: Sandbox): void {
+    this.all.delete(sandbox);
+    this.removeIdle(sandbox);
+  }
+
+  /** Retires the sandboxes of `functionName` not running `keepRevisionId`; busy ones when they finish. */
+  retire(functionName: string, keepRevisionId?: string): void {
+    for (const sandbox of this.all) {
+      if (sandbox.spec.name !== functionName || sandbox.spec.revisionId === keepRevisionId) continue;
+      sandbox.retired = true;
+      const idle = this.idle.get(keyOf(sandbox.spec))?.includes(sandbox);
+      if (idle) {
+        this.removeIdle(sandbox);
+        sandbox.kill();
+      }
+    }
+  }
+
+  stats(): { warm: number; busy: number } {
+    const warm = [...this.idle.values()].reduce((n, l) => n + l.length, 0);
+    return { warm, busy: this.all.size - warm };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const sandboxes = [...this.all];
+    for (const sandbox of sandboxes) sandbox.kill();
+    await Promise.all(sandboxes.map((s) => s.exitedPromise));
+    this.idle.clear();
+  }
+}

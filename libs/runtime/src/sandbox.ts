@@ -1,0 +1,381 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { LAMBDA_LIMITS, type FunctionSpec } from '@tributary/contracts';
+import { billedDuration, endLine, logTail, reportLine, startLine, timeoutMessage } from './log-frame.js';
+
+export interface InvokeRequest {
+  requestId: string;
+  /** The event as JSON text. */
+  payload: string;
+  /** Base64 client context (X-Amz-Client-Context). */
+  clientContext?: string;
+  wantLogTail: boolean;
+  traceId?: string;
+}
+
+export interface InvokeOutcome {
+  /** JSON text: the handler's result, or the error object. */
+  payload: string;
+  functionError?: 'Unhandled';
+  errorType?: string;
+  /** Base64 of the last 4 KB of the invocation's log, when asked for. */
+  logTail?: string;
+  durationMs: number;
+  billedDurationMs: number;
+  maxMemoryUsedMb: number;
+  initDurationMs?: number;
+  coldStart: boolean;
+}
+
+export interface SandboxSettings {
+  region: string;
+  baseEnvironment: Record<string, string>;
+  onLog?: (spec: FunctionSpec, requestId: string, text: string) => void;
+}
+
+const END_MARKER = '\u001eTRIBUTARY-END ';
+/** How long to wait for the end marker after the result, for runtimes that never write it. */
+const MARKER_GRACE_MS = 50;
+/** AWS gives a function's initialisation 10 s of its own. */
+const INIT_LIMIT_MS = 10_000;
+const BOOTSTRAP = fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url));
+
+interface Invocation {
+  request: InvokeRequest;
+  resolve: (outcome: InvokeOutcome) => void;
+  delivered: boolean;
+  startedAt: number;
+  lines: string[];
+  coldStart: boolean;
+  timer?: NodeJS.Timeout;
+  result?: { payload: string; error?: { errorType: string; payload: string } };
+  markerSeen: boolean;
+  finished: boolean;
+}
+
+const errorPayload = (errorType: string, errorMessage: string, trace?: string[]): string =>
+  JSON.stringify(trace ? { errorType, errorMessage, trace } : { errorType, errorMessage });
+
+const logStreamName = (): string => {
+  const d = new Date();
+  const day = `${d.getUTCFullYear()}/${String(d.getUTCMonth() + 1).padStart(2, '0')}/${String(d.getUTCDate()).padStart(2, '0')}`;
+  return `${day}/[$LATEST]${randomBytes(16).toString('hex')}`;
+};
+
+/**
+ * One execution environment: a child process running a Lambda runtime, and the Runtime API
+ * server it talks to. It runs one invocation at a time; the child blocks on `/next` between them.
+ */
+export class Sandbox {
+  private child?: ChildProcess;
+  private server?: Server;
+  private pendingNext?: ServerResponse;
+  private current?: Invocation;
+  private spawnedAt = 0;
+  private initDurationMs?: number;
+  private initLines: string[] = [];
+  private partial = { stdout: '', stderr: '' };
+  private alive = true;
+  private killedForTimeout = false;
+  retired = false;
+  idleTimer?: NodeJS.Timeout;
+  private markExited!: () => void;
+  /** Resolves when the child process has exited. */
+  readonly exitedPromise = new Promise<void>((resolve) => (this.markExited = resolve));
+
+  constructor(
+    readonly spec: FunctionSpec,
+    private readonly taskRoot: string,
+    private readonly settings: SandboxSettings,
+    private readonly onExit: (sandbox: Sandbox) => void,
+  ) {}
+
+  get isAlive(): boolean {
+    return this.alive;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer({ keepAlive: true }, (req, res) => this.route(req, res));
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    const { port } = this.server.address() as AddressInfo;
+    const memory = this.spec.memorySize;
+    this.spawnedAt = performance.now();
+    this.child = spawn(process.execPath, [`--max-old-space-size=${Math.max(64, Math.floor(memory * 0.9))}`, BOOTSTRAP], {
+      cwd: this.taskRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: this.environment(port),
+    });
+    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.output('stdout', chunk));
+    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.output('stderr', chunk));
+    this.child.once('exit', (code, signal) => this.exited(code, signal));
+  }
+
+  /** A scrubbed environment: the Lambda variables, the platform's, then the function's own. */
+  private environment(port: number): Record<string, string> {
+    const spec = this.spec;
+    return {
+      PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin',
+      LANG: 'en_US.UTF-8',
+      TZ: ':UTC',
+      LAMBDA_TASK_ROOT: this.taskRoot,
+      LAMBDA_RUNTIME_DIR: fileURLToPath(new URL('./node-runtime/', import.meta.url)),
+      _HANDLER: spec.handler,
+      AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,
+      AWS_LAMBDA_FUNCTION_NAME: spec.name,
+      AWS_LAMBDA_FUNCTION_VERSION: spec.version,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memorySize),
+      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.name}`,
+      AWS_LAMBDA_LOG_STREAM_NAME: logStreamName(),
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+      AWS_REGION: this.settings.region,
+      AWS_DEFAULT_REGION: this.settings.region,
+      AWS_EXECUTION_ENV: `AWS_Lambda_${spec.runtime}`,
+      ...this.settings.baseEnvironment,
+      ...spec.environment,
+    };
+  }
+
+  /** Runs one invocation; never rejects for faults of the function. */
+  run(request: InvokeRequest): Promise<InvokeOutcome> {
+    return new Promise((resolve) => {
+      const coldStart = this.initDurationMs === undefined;
+      this.current = {
+        request,
+        resolve,
+        delivered: false,
+        startedAt: performance.now(),
+        lines: [],
+        coldStart,
+        markerSeen: false,
+        finished: false,
+      };
+      if (!this.alive) return this.fail('Runtime.ExitError', `RequestId: ${request.requestId} Error: Runtime exited`);
+      if (coldStart) {
+        this.current.timer = setTimeout(() => this.timeout(), INIT_LIMIT_MS + this.spec.timeout * 1000);
+      }
+      if (this.pendingNext) this.deliver(this.pendingNext);
+    });
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '';
+    if (req.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') return this.next(res);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.byteLength;
+      if (size <= LAMBDA_LIMITS.syncResponseBytes + 1024) chunks.push(c);
+    });
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const match = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(url);
+      if (req.method === 'POST' && match) {
+        const [, id, kind] = match;
+        if (!this.current || this.current.request.requestId !== decodeURIComponent(id ?? '') || this.current.result) {
+          return this.reply(res, 400, { errorMessage: 'Invalid request ID', errorType: 'InvalidRequestID' });
+        }
+        this.reply(res, 202, { status: 'OK' });
+        if (kind === 'response') return this.resulted(body, size);
+        return this.errored(body, req.headers['lambda-runtime-function-error-type']);
+      }
+      if (req.method === 'POST' && url === '/2018-06-01/runtime/init/error') {
+        this.reply(res, 202, { status: 'OK' });
+        return this.initFailed(body, req.headers['lambda-runtime-function-error-type']);
+      }
+      this.reply(res, 404, { errorMessage: 'Unknown Runtime API path', errorType: 'NotFound' });
+    });
+  }
+
+  private reply(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+
+  private next(res: ServerResponse): void {
+    if (this.initDurationMs === undefined) this.initDurationMs = performance.now() - this.spawnedAt;
+    if (this.current && !this.current.delivered) return this.deliver(res);
+    this.pendingNext = res;
+  }
+
+  private deliver(res: ServerResponse): void {
+    const invocation = this.current;
+    if (!invocation) return;
+    this.pendingNext = undefined;
+    invocation.delivered = true;
+    invocation.startedAt = performance.now();
+    const timeoutMs = this.spec.timeout * 1000;
+    clearTimeout(invocation.timer);
+    invocation.timer = setTimeout(() => this.timeout(), timeoutMs);
+    const { request } = invocation;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'Lambda-Runtime-Aws-Request-Id': request.requestId,
+      'Lambda-Runtime-Deadline-Ms': String(Date.now() + timeoutMs),
+      'Lambda-Runtime-Invoked-Function-Arn': this.spec.arn,
+      'Lambda-Runtime-Trace-Id': request.traceId ?? `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Sampled=0`,
+    };
+    if (request.clientContext) headers['Lambda-Runtime-Client-Context'] = Buffer.from(request.clientContext, 'base64').toString('utf8');
+    res.writeHead(200, headers).end(request.payload);
+  }
+
+  private resulted(body: string, size: number): void {
+    const invocation = this.current;
+    if (!invocation) return;
+    invocation.result =
+      size > LAMBDA_LIMITS.syncResponseBytes
+        ? {
+            payload: '',
+            error: {
+              errorType: 'Function.ResponseSizeTooLarge',
+              payload: errorPayload('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${LAMBDA_LIMITS.syncResponseBytes + 100} bytes).`),
+            },
+          }
+        : { payload: body };
+    this.awaitMarker(invocation);
+  }
+
+  private errored(body: string, typeHeader: string | string[] | undefined): void {
+    const invocation = this.current;
+    if (!invocation) return;
+    const parsed = this.parseError(body, typeHeader);
+    // To callers, AWS's Node.js runtime reports `stackTrace` as `trace`.
+    invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace) } };
+    this.awaitMarker(invocation);
+  }
+
+  private initFailed(body: string, typeHeader: string | string[] | undefined): void {
+    const parsed = this.parseError(body, typeHeader);
+    const invocation = this.current;
+    if (invocation && !invocation.result) {
+      invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace) } };
+      this.awaitMarker(invocation);
+    }
+    this.retired = true;
+  }
+
+  private parseError(body: string, typeHeader: string | string[] | undefined): { errorType: string; errorMessage: string; stackTrace: string[] } {
+    try {
+      const value = JSON.parse(body) as { errorType?: string; errorMessage?: string; stackTrace?: string[] };
+      return {
+        errorType: value.errorType ?? String(typeHeader ?? 'Unhandled'),
+        errorMessage: value.errorMessage ?? '',
+        stackTrace: Array.isArray(value.stackTrace) ? value.stackTrace : [],
+      };
+    } catch {
+      return { errorType: String(typeHeader ?? 'Unhandled'), errorMessage: body, stackTrace: [] };
+    }
+  }
+
+  private awaitMarker(invocation: Invocation): void {
+    if (invocation.markerSeen) {
+      void this.finish(invocation);
+      return;
+    }
+    setTimeout(() => void this.finish(invocation), MARKER_GRACE_MS).unref();
+  }
+
+  private output(stream: 'stdout' | 'stderr', chunk: string): void {
+    const text = this.partial[stream] + chunk;
+    const lines = text.split('\n');
+    this.partial[stream] = lines.pop() ?? '';
+    for (const line of lines) {
+      if (stream === 'stdout' && line.startsWith(END_MARKER)) {
+        const invocation = this.current;
+        if (invocation && line.slice(END_MARKER.length) === invocation.request.requestId) {
+          invocation.markerSeen = true;
+          if (invocation.result) void this.finish(invocation);
+        }
+        continue;
+      }
+      if (this.current?.delivered) this.current.lines.push(line);
+      else this.initLines.push(line);
+    }
+  }
+
+  private async finish(invocation: Invocation, override?: { errorType: string; payload: string; extraLine?: string }): Promise<void> {
+    if (invocation.finished) return;
+    invocation.finished = true;
+    clearTimeout(invocation.timer);
+    const durationMs = invocation.delivered ? performance.now() - invocation.startedAt : 0;
+    const maxMemoryUsedMb = await this.peakMemoryMb();
+    const { requestId } = invocation.request;
+    const error = override ?? invocation.result?.error;
+    const initDurationMs = invocation.coldStart ? this.initDurationMs : undefined;
+    const lines = [
+      ...(invocation.coldStart ? this.initLines.splice(0) : []),
+      startLine(requestId, this.spec.version),
+      ...invocation.lines,
+      ...(override?.extraLine ? [override.extraLine] : []),
+      endLine(requestId),
+      reportLine(requestId, { durationMs, memorySizeMb: this.spec.memorySize, maxMemoryUsedMb, ...(initDurationMs !== undefined ? { initDurationMs } : {}) }),
+    ];
+    const text = `${lines.join('\n')}\n`;
+    this.settings.onLog?.(this.spec, requestId, text);
+    if (this.current === invocation) this.current = undefined;
+    invocation.resolve({
+      payload: error ? error.payload : (invocation.result?.payload ?? 'null'),
+      ...(error ? { functionError: 'Unhandled' as const, errorType: error.errorType } : {}),
+      ...(invocation.request.wantLogTail ? { logTail: logTail(text) } : {}),
+      durationMs,
+      billedDurationMs: billedDuration(durationMs),
+      maxMemoryUsedMb,
+      ...(initDurationMs !== undefined ? { initDurationMs } : {}),
+      coldStart: invocation.coldStart,
+    });
+  }
+
+  private fail(errorType: string, message: string, extraLine?: string): void {
+    const invocation = this.current;
+    if (!invocation) return;
+    void this.finish(invocation, { errorType, payload: errorPayload(errorType, message), ...(extraLine ? { extraLine } : {}) });
+  }
+
+  private timeout(): void {
+    const invocation = this.current;
+    if (!invocation || invocation.finished) return;
+    const message = timeoutMessage(invocation.request.requestId, this.spec.timeout);
+    this.killedForTimeout = true;
+    this.fail('Sandbox.Timedout', message, `${new Date().toISOString()} ${message.replace(/^RequestId: \S+ Error: /, `${invocation.request.requestId} `)}`);
+    this.kill();
+  }
+
+  private exited(code: number | null, signal: NodeJS.Signals | null): void {
+    this.alive = false;
+    const invocation = this.current;
+    if (invocation && !invocation.finished && !this.killedForTimeout) {
+      if (invocation.result) void this.finish(invocation);
+      else {
+        const status = signal ? `signal: ${signal}` : `exit status ${code ?? 0}`;
+        this.fail('Runtime.ExitError', `RequestId: ${invocation.request.requestId} Error: Runtime exited with error: ${status}`);
+      }
+    }
+    this.server?.closeAllConnections();
+    this.server?.close();
+    this.onExit(this);
+    this.markExited();
+  }
+
+  private async peakMemoryMb(): Promise<number> {
+    const pid = this.child?.pid;
+    if (!pid || !this.alive) return 0;
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return Math.round(kb / 1024);
+  }
+
+  kill(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.alive && this.child) this.child.kill('SIGKILL');
+    else {
+      this.server?.closeAllConnections();
+      this.server?.close();
+    }
+  }
+}
