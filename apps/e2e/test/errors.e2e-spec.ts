@@ -1,0 +1,144 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CreateFunctionCommand,
+  InvalidParameterValueException,
+  InvalidRequestContentException,
+  InvokeCommand,
+  LambdaServiceException,
+  RequestTooLargeException,
+  ResourceConflictException,
+  type CreateFunctionCommandInput,
+} from '@aws-sdk/client-lambda';
+import { buildZip, countRedisKeys, streamMessageCount, uniqueName } from '@tributary/testing';
+import { decode, encode, startE2eStack, type E2eStack } from './harness.js';
+
+const MODES = `
+exports.handler = async (event) => {
+  if (event.mode === 'throw') throw new RangeError('out of range: ' + event.n);
+  if (event.mode === 'hang') return new Promise(() => {});
+  if (event.mode === 'exit') process.exit(2);
+  return { ok: true, n: event.n ?? null };
+};`;
+
+describe('failures and bad input, as the AWS SDK sees them', () => {
+  let e2e: E2eStack;
+  const name = uniqueName('modes');
+  const ROLE = 'arn:aws:iam::000000000000:role/lambda-role';
+  const base = (overrides: Partial<CreateFunctionCommandInput> = {}): CreateFunctionCommandInput => ({
+    FunctionName: uniqueName('fn'),
+    Runtime: 'nodejs20.x',
+    Role: ROLE,
+    Handler: 'index.handler',
+    Code: { ZipFile: buildZip({ 'index.js': MODES }) },
+    ...overrides,
+  });
+
+  before(async () => {
+    e2e = await startE2eStack();
+    await e2e.lambda.send(new CreateFunctionCommand(base({ FunctionName: name, Timeout: 1 })));
+  });
+
+  after(async () => e2e.stop());
+
+  const invoke = (payload: unknown) => e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode(payload), LogType: 'Tail' }));
+
+  it('answers a handler error, a timeout and a process exit in AWS shape, and runs the next call', async () => {
+    const thrown = await invoke({ mode: 'throw', n: 7 });
+    assert.equal(thrown.StatusCode, 200);
+    assert.equal(thrown.FunctionError, 'Unhandled');
+    const error = JSON.parse(decode(thrown.Payload));
+    assert.equal(error.errorType, 'RangeError');
+    assert.equal(error.errorMessage, 'out of range: 7');
+    assert.ok(Array.isArray(error.trace) && error.trace[0].startsWith('RangeError: out of range: 7'));
+    assert.deepEqual(JSON.parse(decode((await invoke({ n: 1 })).Payload)), { ok: true, n: 1 });
+
+    const timedOut = await invoke({ mode: 'hang' });
+    assert.equal(timedOut.FunctionError, 'Unhandled');
+    const timeout = JSON.parse(decode(timedOut.Payload));
+    assert.equal(timeout.errorType, 'Sandbox.Timedout');
+    assert.match(timeout.errorMessage, /^RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds$/);
+    assert.match(Buffer.from(timedOut.LogResult ?? '', 'base64').toString(), /Task timed out after 1\.00 seconds/);
+    assert.deepEqual(JSON.parse(decode((await invoke({ n: 2 })).Payload)), { ok: true, n: 2 });
+
+    const exited = await invoke({ mode: 'exit' });
+    assert.equal(exited.FunctionError, 'Unhandled');
+    const exit = JSON.parse(decode(exited.Payload));
+    assert.equal(exit.errorType, 'Runtime.ExitError');
+    assert.match(exit.errorMessage, /Runtime exited with error: exit status 2$/);
+    assert.deepEqual(JSON.parse(decode((await invoke({ n: 3 })).Payload)), { ok: true, n: 3 });
+  });
+
+  it('reports a handler that cannot be loaded as AWS does', async () => {
+    const missingModule = uniqueName('nomodule');
+    await e2e.lambda.send(new CreateFunctionCommand(base({ FunctionName: missingModule, Handler: 'missing.handler' })));
+    const a = await e2e.lambda.send(new InvokeCommand({ FunctionName: missingModule }));
+    assert.equal(a.FunctionError, 'Unhandled');
+    assert.equal(JSON.parse(decode(a.Payload)).errorType, 'Runtime.ImportModuleError');
+
+    const missingExport = uniqueName('noexport');
+    await e2e.lambda.send(new CreateFunctionCommand(base({ FunctionName: missingExport, Handler: 'index.nothing' })));
+    const b = await e2e.lambda.send(new InvokeCommand({ FunctionName: missingExport }));
+    assert.equal(JSON.parse(decode(b.Payload)).errorType, 'Runtime.HandlerNotFound');
+    assert.equal(JSON.parse(decode(b.Payload)).errorMessage, 'index.nothing is undefined or not exported');
+  });
+
+  it('refuses bad input with the AWS error class and lets nothing reach NATS or Redis', async () => {
+    const messagesBefore = await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? '');
+    const keysBefore = await countRedisKeys(`${e2e.env['QUEUE_PREFIX']}:*`);
+
+    const validation = async (input: CreateFunctionCommandInput, member: string) => {
+      const error = await e2e.lambda.send(new CreateFunctionCommand(input)).then(
+        () => assert.fail('expected a ValidationException'),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof LambdaServiceException);
+      assert.equal(error.name, 'ValidationException');
+      assert.equal(error.$metadata.httpStatusCode, 400);
+      assert.match(error.message, new RegExp(`at '${member}' failed to satisfy constraint`));
+    };
+    await validation(base({ FunctionName: 'not a valid name!' }), 'functionName');
+    await validation(base({ Runtime: 'cobol85' as never }), 'runtime');
+    await validation(base({ Timeout: 901 }), 'timeout');
+    await validation(base({ Timeout: 0 }), 'timeout');
+    await validation(base({ MemorySize: 64 }), 'memorySize');
+    await validation(base({ MemorySize: 10_241 }), 'memorySize');
+
+    await assert.rejects(
+      e2e.lambda.send(new CreateFunctionCommand(base({ Code: { ZipFile: Buffer.from('this is not a zip file') } }))),
+      (e: unknown) => e instanceof InvalidParameterValueException && /Could not unzip/.test(e.message),
+    );
+    await assert.rejects(e2e.lambda.send(new CreateFunctionCommand(base({ Runtime: 'python3.12' }))), InvalidParameterValueException);
+    await assert.rejects(e2e.lambda.send(new CreateFunctionCommand(base({ FunctionName: name }))), ResourceConflictException);
+
+    await assert.rejects(
+      e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.alloc(6 * 1024 * 1024 + 1, 0x20) })),
+      RequestTooLargeException,
+    );
+    await assert.rejects(
+      e2e.lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: Buffer.alloc(1024 * 1024 + 1, 0x20) })),
+      RequestTooLargeException,
+    );
+    await assert.rejects(
+      e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('{"not": json') })),
+      InvalidRequestContentException,
+    );
+
+    assert.equal(await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? ''), messagesBefore);
+    assert.equal(await countRedisKeys(`${e2e.env['QUEUE_PREFIX']}:*`), keysBefore);
+    // The service keeps serving after all that.
+    assert.deepEqual(JSON.parse(decode((await invoke({ n: 9 })).Payload)), { ok: true, n: 9 });
+  });
+
+  it('carries payloads larger than a NATS message through the claim check', async () => {
+    const big = 'x'.repeat(2 * 1024 * 1024);
+    const echo = uniqueName('echo');
+    await e2e.lambda.send(
+      new CreateFunctionCommand(base({ FunctionName: echo, Code: { ZipFile: buildZip({ 'index.js': 'exports.handler = async (e) => ({ len: e.big.length, back: e.big });' }) } })),
+    );
+    const result = await e2e.lambda.send(new InvokeCommand({ FunctionName: echo, Payload: encode({ big }) }));
+    const body = JSON.parse(decode(result.Payload));
+    assert.equal(body.len, big.length);
+    assert.equal(body.back, big);
+  });
+});

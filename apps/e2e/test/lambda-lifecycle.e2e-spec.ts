@@ -1,0 +1,126 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CreateFunctionCommand,
+  DeleteFunctionCommand,
+  GetFunctionCommand,
+  GetFunctionConfigurationCommand,
+  InvokeCommand,
+  ListFunctionsCommand,
+  ResourceNotFoundException,
+  UpdateFunctionCodeCommand,
+  UpdateFunctionConfigurationCommand,
+} from '@aws-sdk/client-lambda';
+import { CallbackListener, buildZip, uniqueName } from '@tributary/testing';
+import { decode, encode, startE2eStack, type E2eStack } from './harness.js';
+
+const handler = (version: string) => `
+const http = require('node:http');
+exports.handler = async (event, context) => {
+  console.log('handling', JSON.stringify(event));
+  if (event.callback) {
+    await new Promise((resolve, reject) => {
+      const req = http.request(event.callback, { method: 'POST' }, (res) => { res.resume(); res.on('end', resolve); });
+      req.on('error', reject);
+      req.end(JSON.stringify({ version: '${version}', requestId: context.awsRequestId, event }));
+    });
+  }
+  return { version: '${version}', echo: event, greeting: process.env.GREETING ?? null };
+};`;
+
+describe('a function through the whole pipeline, driven by @aws-sdk/client-lambda', () => {
+  let e2e: E2eStack;
+  let callbacks: CallbackListener;
+  const name = uniqueName('lifecycle');
+
+  before(async () => {
+    e2e = await startE2eStack();
+    callbacks = await CallbackListener.start();
+  });
+
+  after(async () => {
+    await callbacks.close();
+    await e2e.stop();
+  });
+
+  it('creates, invokes (sync, async, dry run), updates and deletes a function', async () => {
+    const created = await e2e.lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: name,
+        Runtime: 'nodejs20.x',
+        Role: 'arn:aws:iam::000000000000:role/lambda-role',
+        Handler: 'index.handler',
+        Code: { ZipFile: buildZip({ 'index.js': handler('v1') }) },
+        Environment: { Variables: { GREETING: 'hello' } },
+      }),
+    );
+    assert.equal(created.State, 'Active');
+    assert.equal(created.FunctionArn, `arn:aws:lambda:us-east-1:000000000000:function:${name}`);
+    assert.equal(created.Timeout, 3);
+    assert.equal(created.MemorySize, 128);
+    assert.match(created.CodeSha256 ?? '', /^[A-Za-z0-9+/]{43}=$/);
+
+    const fetched = await e2e.lambda.send(new GetFunctionCommand({ FunctionName: name }));
+    assert.equal(fetched.Configuration?.Handler, 'index.handler');
+    const listed = await e2e.lambda.send(new ListFunctionsCommand({}));
+    assert.ok(listed.Functions?.some((f) => f.FunctionName === name));
+
+    const sync = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode({ hello: 'world' }), LogType: 'Tail' }));
+    assert.equal(sync.StatusCode, 200);
+    assert.equal(sync.FunctionError, undefined);
+    assert.equal(sync.ExecutedVersion, '$LATEST');
+    assert.deepEqual(JSON.parse(decode(sync.Payload)), { version: 'v1', echo: { hello: 'world' }, greeting: 'hello' });
+    const log = Buffer.from(sync.LogResult ?? '', 'base64').toString();
+    assert.match(log, /START RequestId: /);
+    assert.match(log, /handling \{"hello":"world"\}/);
+    assert.match(log, /REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB/);
+
+    const asyncCall = await e2e.lambda.send(
+      new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: encode({ callback: `${callbacks.url}/async`, n: 1 }) }),
+    );
+    assert.equal(asyncCall.StatusCode, 202);
+    const [arrived] = await callbacks.waitForCount(1);
+    assert.deepEqual(JSON.parse(arrived?.body ?? '{}').event, { callback: `${callbacks.url}/async`, n: 1 });
+
+    const dry = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'DryRun' }));
+    assert.equal(dry.StatusCode, 204);
+
+    const updated = await e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: buildZip({ 'index.js': handler('v2') }) }));
+    assert.equal(updated.LastUpdateStatus, 'Successful');
+    assert.notEqual(updated.CodeSha256, created.CodeSha256);
+    const afterUpdate = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode({}) }));
+    assert.equal(JSON.parse(decode(afterUpdate.Payload)).version, 'v2');
+
+    const reconfigured = await e2e.lambda.send(
+      new UpdateFunctionConfigurationCommand({ FunctionName: name, Timeout: 10, MemorySize: 256, Environment: { Variables: { GREETING: 'bonjour' } }, Description: 'second' }),
+    );
+    assert.equal(reconfigured.Timeout, 10);
+    const config = await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+    assert.equal(config.MemorySize, 256);
+    assert.equal(config.Description, 'second');
+    const afterConfig = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode({}), LogType: 'Tail' }));
+    assert.equal(JSON.parse(decode(afterConfig.Payload)).greeting, 'bonjour');
+    assert.match(Buffer.from(afterConfig.LogResult ?? '', 'base64').toString(), /Memory Size: 256 MB/);
+
+    await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: name }));
+    await assert.rejects(e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode({}) })), ResourceNotFoundException);
+    await assert.rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: name })), ResourceNotFoundException);
+  });
+
+  it('pages through ListFunctions', async () => {
+    const prefix = uniqueName('page');
+    const zip = buildZip({ 'index.js': handler('p') });
+    for (let i = 0; i < 3; i += 1) {
+      await e2e.lambda.send(new CreateFunctionCommand({ FunctionName: `${prefix}-${i}`, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler', Code: { ZipFile: zip } }));
+    }
+    const seen: string[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await e2e.lambda.send(new ListFunctionsCommand({ MaxItems: 2, Marker: marker }));
+      assert.ok((page.Functions?.length ?? 0) <= 2);
+      seen.push(...(page.Functions ?? []).map((f) => f.FunctionName ?? ''));
+      marker = page.NextMarker;
+    } while (marker);
+    assert.deepEqual(seen.filter((n) => n.startsWith(prefix)), [`${prefix}-0`, `${prefix}-1`, `${prefix}-2`]);
+  });
+});
