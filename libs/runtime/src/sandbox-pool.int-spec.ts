@@ -34,7 +34,7 @@ const HANDLERS: Record<string, string> = {
   'nested/deep.js': `exports.api = { handler: async () => 'deep' };`,
 };
 
-describe('SandboxPool (real child processes)', () => {
+describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
   let codeDir: string;
   let pool: SandboxPool;
   const zips = new Map<string, Uint8Array>();
