@@ -80,7 +80,6 @@ export class Sandbox {
   private initLines: string[] = [];
   private partial = { stdout: '', stderr: '' };
   private alive = true;
-  private killedForTimeout = false;
   retired = false;
   idleTimer?: NodeJS.Timeout;
   private markExited!: () => void;
@@ -341,7 +340,6 @@ export class Sandbox {
     const invocation = this.current;
     if (!invocation || invocation.finished) return;
     const message = timeoutMessage(invocation.request.requestId, this.spec.timeout);
-    this.killedForTimeout = true;
     this.fail('Sandbox.Timedout', message, `${new Date().toISOString()} ${message.replace(/^RequestId: \S+ Error: /, `${invocation.request.requestId} `)}`);
     this.kill();
   }
@@ -349,7 +347,7 @@ export class Sandbox {
   private exited(code: number | null, signal: NodeJS.Signals | null): void {
     this.alive = false;
     const invocation = this.current;
-    if (invocation && !invocation.finished && !this.killedForTimeout) {
+    if (invocation && !invocation.finished) {
       if (invocation.result) void this.finish(invocation);
       else {
         const status = signal ? `signal: ${signal}` : `exit status ${code ?? 0}`;
@@ -371,6 +369,8 @@ export class Sandbox {
   }
 
   kill(): void {
+    // A sandbox being killed must never go back to the pool, even before its exit is seen.
+    this.retired = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.alive && this.child) this.child.kill('SIGKILL');
     else {
