@@ -12,9 +12,9 @@ export interface E2eStack {
 /** The whole stack as `npm start` runs it, on spare ports and with its own streams, buckets and queues. */
 export const startE2eStack = async (extraEnv: Record<string, string> = {}): Promise<E2eStack> => {
   const env = { ...isolatedEnvironment(), LOG_LEVEL: 'warn', ...extraEnv };
-  const ports: Record<ServiceName, number> = { api: await freePort(), dispatcher: await freePort(), worker: await freePort() };
+  const ports: Record<ServiceName, number> = { api: await freePort(), 's3-ingest': await freePort(), dispatcher: await freePort(), worker: await freePort() };
   const stack = new Stack({ env, ports, output: 'pipe' });
-  await stack.start(['api', 'dispatcher', 'worker']);
+  await stack.start();
   const lambda = new LambdaClient({
     endpoint: stack.url('api'),
     region: 'us-east-1',

@@ -32,6 +32,7 @@ export class BaseConfig {
   @Matches(SUBJECT) EVENTS_SUBJECT_ROOT = 'events';
   @Matches(NAME) DISPATCHER_CONSUMER: string = DEFAULT_NAMES.dispatcherConsumer;
   @Matches(NAME) FUNCTIONS_BUCKET: string = DEFAULT_NAMES.functionsBucket;
+  @Matches(NAME) TRIGGERS_BUCKET: string = DEFAULT_NAMES.triggersBucket;
   @Matches(NAME) CODE_STORE: string = DEFAULT_NAMES.codeStore;
   @Matches(NAME) PAYLOAD_STORE: string = DEFAULT_NAMES.payloadStore;
   @Matches(NAME) QUEUE_PREFIX: string = DEFAULT_NAMES.queuePrefix;
@@ -50,6 +51,7 @@ export class BaseConfig {
       eventsStream: this.EVENTS_STREAM,
       dispatcherConsumer: this.DISPATCHER_CONSUMER,
       functionsBucket: this.FUNCTIONS_BUCKET,
+      triggersBucket: this.TRIGGERS_BUCKET,
       codeStore: this.CODE_STORE,
       payloadStore: this.PAYLOAD_STORE,
       queuePrefix: this.QUEUE_PREFIX,

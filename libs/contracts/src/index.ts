@@ -6,3 +6,5 @@ export * from './invocation.js';
 export * from './lambda-api.dto.js';
 export * from './event.dto.js';
 export * from './validate.js';
+export * from './s3.js';
+export * from './s3-notification.dto.js';

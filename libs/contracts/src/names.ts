@@ -10,6 +10,8 @@ export const DEFAULT_NAMES = {
   dispatcherConsumer: 'dispatcher',
   /** KV bucket: function name → FunctionRecord (JSON). */
   functionsBucket: 'tributary_functions',
+  /** KV bucket: bucket name → BucketNotification (the bucket's function triggers, JSON). */
+  triggersBucket: 'tributary_s3_triggers',
   /** Object store: deployment packages, keyed by their SHA-256 in hex. */
   codeStore: 'tributary_code',
   /** Object store: payloads and results too large for a NATS message (claim checks). */
@@ -28,6 +30,9 @@ export const eventsStreamSubjects = (root = 'events'): string[] => [`${root}.>`]
 /** Subject an invoke event is published on. */
 export const invokeEventSubject = (functionName: string, root = 'events'): string =>
   `${root}.invoke.${functionName}`;
+
+/** Subject an S3 object event is published on (the bucket is in the event's `source`). */
+export const s3EventSubject = (root = 'events'): string => `${root}.s3`;
 
 /** Core-NATS subject on which the dispatcher announces that a function's queue has work. */
 export const workAnnounceSubject = (functionName: string, prefix: string = DEFAULT_NAMES.subjectPrefix): string =>

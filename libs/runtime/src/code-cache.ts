@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
@@ -28,10 +29,37 @@ export class CodeCache {
     return job;
   }
 
+  private runtimeModules?: Promise<void>;
+
+  /**
+   * AWS's Node.js runtimes let handlers import the AWS SDK v3 without bundling it. Module
+   * resolution walks up from the handler's directory, so a `node_modules/@aws-sdk` beside the
+   * code directories serves both `require` and `import`; a package the function bundles itself
+   * is found first.
+   */
+  private provideRuntimeModules(): Promise<void> {
+    this.runtimeModules ??= (async () => {
+      let sdk: string;
+      try {
+        const entry = createRequire(import.meta.url).resolve('@aws-sdk/client-s3');
+        sdk = entry.slice(0, entry.lastIndexOf(`${sep}@aws-sdk${sep}`) + `${sep}@aws-sdk`.length);
+      } catch {
+        return; // not installed: handlers must bundle the SDK
+      }
+      const link = join(this.root, 'node_modules', '@aws-sdk');
+      await mkdir(dirname(link), { recursive: true });
+      await symlink(sdk, link, 'dir').catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+    })();
+    return this.runtimeModules;
+  }
+
   private async prepare(codeKey: string): Promise<string> {
     const target = join(this.root, codeKey);
-    if (await stat(target).then((s) => s.isDirectory(), () => false)) return target;
     await mkdir(this.root, { recursive: true });
+    await this.provideRuntimeModules();
+    if (await stat(target).then((s) => s.isDirectory(), () => false)) return target;
     const staging = `${target}.tmp-${randomBytes(4).toString('hex')}`;
     try {
       await extractZip(await this.fetch(codeKey), staging);

@@ -20,6 +20,7 @@ export const isolatedEnvironment = (id: string = uniqueName('t')): Record<string
   EVENTS_SUBJECT_ROOT: `${id}.events`,
   DISPATCHER_CONSUMER: `${id}_dispatcher`,
   FUNCTIONS_BUCKET: `${id}_functions`,
+  TRIGGERS_BUCKET: `${id}_triggers`,
   CODE_STORE: `${id}_code`,
   PAYLOAD_STORE: `${id}_payloads`,
   QUEUE_PREFIX: `${id}_q`,
@@ -36,6 +37,7 @@ export const removeIsolatedResources = async (env: Record<string, string>): Prom
     const streams = [
       env['EVENTS_STREAM'],
       `KV_${env['FUNCTIONS_BUCKET']}`,
+      `KV_${env['TRIGGERS_BUCKET']}`,
       `OBJ_${env['CODE_STORE']}`,
       `OBJ_${env['PAYLOAD_STORE']}`,
     ].filter((s): s is string => Boolean(s));

@@ -79,10 +79,10 @@ const startBaseline = async (): Promise<Server> => {
 const id = `bench_${randomBytes(4).toString('hex')}`;
 const env = {
   EVENTS_STREAM: `${id}_EVENTS`, EVENTS_SUBJECT_ROOT: `${id}.events`, DISPATCHER_CONSUMER: `${id}_dispatcher`,
-  FUNCTIONS_BUCKET: `${id}_functions`, CODE_STORE: `${id}_code`, PAYLOAD_STORE: `${id}_payloads`,
+  FUNCTIONS_BUCKET: `${id}_functions`, TRIGGERS_BUCKET: `${id}_triggers`, CODE_STORE: `${id}_code`, PAYLOAD_STORE: `${id}_payloads`,
   QUEUE_PREFIX: `${id}_q`, SUBJECT_PREFIX: `${id}.trib`, LOG_LEVEL: 'warn',
 };
-const ports = { api: 19_101, dispatcher: 19_104, worker: 19_105 };
+const ports = { api: 19_101, 's3-ingest': 19_102, dispatcher: 19_104, worker: 19_105 };
 const stack = new Stack({ env, ports, output: 'pipe' });
 const baseline = await startBaseline();
 try {
@@ -126,6 +126,6 @@ try {
   const { jetstreamManager } = await import('@nats-io/jetstream');
   const nc = await connect({ servers: '127.0.0.1:4222' });
   const jsm = await jetstreamManager(nc);
-  for (const s of [env.EVENTS_STREAM, `KV_${env.FUNCTIONS_BUCKET}`, `OBJ_${env.CODE_STORE}`, `OBJ_${env.PAYLOAD_STORE}`]) await jsm.streams.delete(s).catch(() => false);
+  for (const s of [env.EVENTS_STREAM, `KV_${env.FUNCTIONS_BUCKET}`, `KV_${env.TRIGGERS_BUCKET}`, `OBJ_${env.CODE_STORE}`, `OBJ_${env.PAYLOAD_STORE}`]) await jsm.streams.delete(s).catch(() => false);
   await nc.close();
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
 /** The services of the spine and their default ports (ARCHITECTURE.md). */
-export const SERVICES = { api: 9001, dispatcher: 9004, worker: 9005 } as const;
+export const SERVICES = { api: 9001, 's3-ingest': 9002, dispatcher: 9004, worker: 9005 } as const;
 export type ServiceName = keyof typeof SERVICES;
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));

@@ -150,11 +150,12 @@ export class FunctionsService {
     }
     const after = marker ? Buffer.from(marker, 'base64url').toString('utf8') : '';
     const all = this.registry.list().filter((e) => e.record.name > after);
-    const page = all.slice(0, limit);
+    // AWS returns at most 50 functions per page whatever MaxItems asks for.
+    const page = all.slice(0, Math.min(limit, LAMBDA_LIMITS.listMaxItems));
     const last = page.at(-1);
     return {
       Functions: page.map((e) => this.configuration(e.record)),
-      ...(all.length > limit && last ? { NextMarker: Buffer.from(last.record.name).toString('base64url') } : {}),
+      ...(all.length > page.length && last ? { NextMarker: Buffer.from(last.record.name).toString('base64url') } : {}),
     };
   }
 

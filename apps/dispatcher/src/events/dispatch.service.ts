@@ -1,19 +1,25 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
 import { Counter, type Registry } from 'prom-client';
+import { createHash } from 'node:crypto';
 import {
+  CloudEventDto,
   INVOCATION_FORMAT,
   InvokeEventDto,
+  LATEST,
   functionArn,
   validateDto,
   workAnnounceSubject,
   type InvocationReply,
+  type InvocationJob,
   type InvokeEvent,
+  type S3EventRecord,
 } from '@tributary/contracts';
 import { NatsClient } from '@tributary/nats';
 import { METRICS_REGISTRY } from '@tributary/observability';
 import { InvocationQueues, invocationJobFromEvent } from '@tributary/queue';
-import { FunctionRegistry } from '@tributary/registry';
+import { FunctionRegistry, TriggerRegistry } from '@tributary/registry';
+import { matchingTriggers } from '@tributary/s3';
 
 export const DISPATCH_SETTINGS = Symbol('DISPATCH_SETTINGS');
 export interface DispatchSettings {
@@ -35,6 +41,7 @@ export class DispatchService {
   constructor(
     @Inject(InvocationQueues) private readonly queues: InvocationQueues,
     @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
+    @Inject(TriggerRegistry) private readonly triggers: TriggerRegistry,
     @Inject(NatsClient) private readonly nats: NatsClient,
     @Inject(DISPATCH_SETTINGS) private readonly settings: DispatchSettings,
     @Inject(METRICS_REGISTRY) metrics: Registry,
@@ -54,11 +61,12 @@ export class DispatchService {
     } catch {
       return this.reject(msg, 'not JSON');
     }
+    const envelope = validateDto(CloudEventDto, body);
+    if (!envelope.ok) return this.reject(msg, `not a CloudEvent: ${envelope.violations.map((v) => v.path).join(', ')}`);
+    if (envelope.value.type.startsWith('s3.')) return this.routeS3(msg, body as CloudEventDto & { data: S3EventRecord });
+    if (envelope.value.type !== 'invoke') return this.reject(msg, `no route for events of type ${envelope.value.type}`);
     const result = validateDto(InvokeEventDto, body);
-    if (!result.ok) {
-      // Only invoke events exist so far; trigger matching for other sources arrives with them.
-      return this.reject(msg, `not a valid invoke event: ${result.violations.map((v) => v.path).join(', ')}`);
-    }
+    if (!result.ok) return this.reject(msg, `not a valid invoke event: ${result.violations.map((v) => v.path).join(', ')}`);
     const event = body as InvokeEvent;
     if (event.deadline !== undefined && event.deadline < Date.now()) {
       this.dispatched.inc({ outcome: 'expired' });
@@ -76,6 +84,40 @@ export class DispatchService {
     msg.ack();
     this.nats.nc.publish(workAnnounceSubject(event.targetfunction, this.settings.subjectPrefix));
     this.dispatched.inc({ outcome: 'queued' });
+  }
+
+  /** An object event runs every function whose bucket trigger matches its type and key. */
+  private async routeS3(msg: JsMsg, event: CloudEventDto & { data: S3EventRecord }): Promise<void> {
+    const record = event.data;
+    const bucket = record?.s3?.bucket?.name;
+    if (typeof bucket !== 'string' || typeof record.s3.object?.key !== 'string' || typeof record.eventName !== 'string') {
+      return this.reject(msg, 'S3 event without bucket, key or event name');
+    }
+    const targets: string[] = [];
+    for (const trigger of matchingTriggers(this.triggers.get(bucket), record)) {
+      const entry = await this.registry.getFresh(trigger.functionName, 0);
+      if (!entry) {
+        this.logger.warn({ msg: `bucket ${bucket} trigger ${trigger.id} names a function that no longer exists`, eventId: event.id });
+        continue;
+      }
+      const triggerId = `s3-${createHash('sha256').update(`${bucket}\u0000${trigger.id}`).digest('hex').slice(0, 16)}`;
+      const job: InvocationJob = {
+        v: INVOCATION_FORMAT,
+        requestId: deterministicUuid(`${triggerId}/${event.id}`),
+        functionName: trigger.functionName,
+        qualifier: LATEST,
+        functionRevision: entry.revision,
+        invocationType: 'Event',
+        logType: 'None',
+        payload: JSON.stringify({ Records: [{ ...record, s3: { ...record.s3, configurationId: trigger.id } }] }),
+        receivedAt: Date.parse(event.time) || Date.now(),
+      };
+      await this.queues.enqueue(job, triggerId);
+      targets.push(trigger.functionName);
+    }
+    msg.ack();
+    for (const name of new Set(targets)) this.nats.nc.publish(workAnnounceSubject(name, this.settings.subjectPrefix));
+    this.dispatched.inc({ outcome: targets.length > 0 ? 'queued' : 'no_trigger' });
   }
 
   private reject(msg: JsMsg, reason: string, outcome = 'malformed'): void {
@@ -101,3 +143,9 @@ export class DispatchService {
     this.nats.nc.publish(event.replyto, JSON.stringify(reply));
   }
 }
+
+/** A UUID-shaped id derived from a string: the same trigger and event always get the same request id. */
+const deterministicUuid = (seed: string): string => {
+  const h = createHash('sha256').update(seed).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+};

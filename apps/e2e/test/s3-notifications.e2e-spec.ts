@@ -1,0 +1,218 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { CreateFunctionCommand } from '@aws-sdk/client-lambda';
+import {
+  DeleteObjectCommand,
+  GetBucketNotificationConfigurationCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { encodeS3Key, type S3Event } from '@tributary/contracts';
+import { CallbackListener, buildZip, streamMessageCount, uniqueName, waitFor } from '@tributary/testing';
+import { startE2eStack, type E2eStack } from './harness.js';
+
+const TOKEN = 'webhook-secret-token';
+const BUCKET = 'photos';
+
+// An unmodified AWS-style handler: it reads the object its event names through the AWS SDK.
+const HANDLER = `
+const http = require('node:http');
+const { S3Client, GetObjectCommand } = require('@aws-sdk/client-s3');
+const s3 = new S3Client({ forcePathStyle: true });
+exports.handler = async (event, context) => {
+  const record = event.Records[0];
+  const key = decodeURIComponent(record.s3.object.key.replace(/\\+/g, ' '));
+  let body = null;
+  if (record.eventName.startsWith('ObjectCreated')) {
+    const object = await s3.send(new GetObjectCommand({ Bucket: record.s3.bucket.name, Key: key }));
+    body = await object.Body.transformToString();
+  }
+  await new Promise((resolve, reject) => {
+    const req = http.request(process.env.CALLBACK, { method: 'POST' }, (res) => { res.resume(); res.on('end', resolve); });
+    req.on('error', reject);
+    req.end(JSON.stringify({ event, body, fn: context.functionName }));
+  });
+};`;
+
+interface Seen {
+  event: S3Event;
+  body: string | null;
+  fn: string;
+}
+
+describe('bucket notifications run functions (s3rver as the store)', () => {
+  let e2e: E2eStack;
+  let s3rver: S3rver;
+  let store: S3Client;
+  let ingest: S3Client;
+  let listener: CallbackListener;
+  let dir: string;
+  let webhook: string;
+  const forwarded: Array<Promise<Response>> = [];
+  const created = uniqueName('created');
+  const removed = uniqueName('removed');
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'trib-s3rver-'));
+    listener = await CallbackListener.start();
+    s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: BUCKET, configs: [] }] });
+    const { port } = (await s3rver.run()) as AddressInfo;
+    const storeUrl = `http://127.0.0.1:${port}`;
+    e2e = await startE2eStack({
+      S3_INGEST_TOKEN: TOKEN,
+      AWS_ENDPOINT_URL_S3: storeUrl,
+      FUNCTION_ACCESS_KEY_ID: 'S3RVER',
+      FUNCTION_SECRET_ACCESS_KEY: 'S3RVER',
+    });
+    webhook = `${e2e.stack.url('s3-ingest')}/events`;
+    // s3rver emits its notifications in-process; forward them as a store's webhook target would,
+    // with the key encoded as S3 encodes it.
+    s3rver.on('event', (event: S3Event) => {
+      for (const record of event.Records) record.s3.object.key = encodeS3Key(record.s3.object.key);
+      forwarded.push(fetch(webhook, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(event) }));
+    });
+    const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+    store = new S3Client({ endpoint: storeUrl, region: 'us-east-1', forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+    ingest = new S3Client({ endpoint: e2e.stack.url('s3-ingest'), region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
+    for (const [name, env] of [[created, 'created'], [removed, 'removed']] as const) {
+      await e2e.lambda.send(
+        new CreateFunctionCommand({
+          FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler', Timeout: 10,
+          Code: { ZipFile: buildZip({ 'index.js': HANDLER }) }, Environment: { Variables: { CALLBACK: `${listener.url}/${env}` } },
+        }),
+      );
+    }
+  });
+
+  after(async () => {
+    store?.destroy();
+    ingest?.destroy();
+    await listener?.close();
+    await s3rver?.close();
+    await e2e?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('configures triggers through @aws-sdk/client-s3 and reads them back', async () => {
+    await ingest.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: BUCKET,
+        NotificationConfiguration: {
+          LambdaFunctionConfigurations: [
+            {
+              Id: 'jpgs-in',
+              LambdaFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${created}`,
+              Events: ['s3:ObjectCreated:*'],
+              Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'incoming/' }, { Name: 'suffix', Value: '.jpg' }] } },
+            },
+            { Id: 'removals', LambdaFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${removed}`, Events: ['s3:ObjectRemoved:*'] },
+          ],
+        },
+      }),
+    );
+    const read = await ingest.send(new GetBucketNotificationConfigurationCommand({ Bucket: BUCKET }));
+    assert.deepEqual(read.LambdaFunctionConfigurations?.map((c) => [c.Id, c.Events, c.Filter?.Key?.FilterRules?.map((r) => r.Value)]), [
+      ['jpgs-in', ['s3:ObjectCreated:*'], ['incoming/', '.jpg']],
+      ['removals', ['s3:ObjectRemoved:*'], undefined],
+    ]);
+  });
+
+  it('refuses a trigger for a function that does not exist, with S3 error codes', async () => {
+    const error = await ingest
+      .send(
+        new PutBucketNotificationConfigurationCommand({
+          Bucket: 'other',
+          NotificationConfiguration: { LambdaFunctionConfigurations: [{ LambdaFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:nope', Events: ['s3:ObjectCreated:*'] }] },
+        }),
+      )
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof S3ServiceException);
+    assert.equal(error.name, 'InvalidArgument');
+  });
+
+  it('runs the function with an S3Event for a matching PutObject; the function reads the object back', async () => {
+    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'incoming/summer trip/IMG 1.jpg', Body: 'jpeg bytes' }));
+    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'incoming/notes.txt', Body: 'not a photo' }));
+    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'outgoing/b.jpg', Body: 'wrong prefix' }));
+    const [arrived] = await listener.waitForCount(1, 30_000);
+    const seen = JSON.parse(arrived?.body ?? '{}') as Seen;
+    assert.equal(seen.fn, created);
+    assert.equal(seen.body, 'jpeg bytes');
+    const record = seen.event.Records[0];
+    assert.ok(record);
+    assert.equal(record.eventSource, 'aws:s3');
+    assert.equal(record.eventName, 'ObjectCreated:Put');
+    assert.equal(record.s3.configurationId, 'jpgs-in');
+    assert.equal(record.s3.bucket.name, BUCKET);
+    assert.equal(record.s3.bucket.arn, `arn:aws:s3:::${BUCKET}`);
+    assert.equal(record.s3.object.key, 'incoming/summer+trip/IMG+1.jpg');
+    assert.equal(record.s3.object.size, 'jpeg bytes'.length);
+    await Promise.all(forwarded);
+    // Objects outside the filters ran nothing: every notification was taken, one function ran.
+    await waitFor('the three notifications to be in the stream', async () => (await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? '')) >= 3);
+    assert.equal(listener.received.filter((r) => r.path === '/created').length, 1);
+  });
+
+  it('runs an ObjectRemoved trigger for DeleteObject', async () => {
+    const before = listener.received.length;
+    await store.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'outgoing/b.jpg' }));
+    await listener.waitForCount(before + 1, 30_000);
+    const seen = JSON.parse(listener.received.at(-1)?.body ?? '{}') as Seen;
+    assert.equal(seen.fn, removed);
+    assert.equal(seen.event.Records[0]?.eventName, 'ObjectRemoved:Delete');
+    assert.equal(seen.event.Records[0]?.s3.object.key, 'outgoing/b.jpg');
+  });
+
+  it('runs the function once for a notification delivered twice', async () => {
+    const notification = {
+      Records: [{
+        eventName: 's3:ObjectCreated:Put', eventTime: new Date().toISOString(),
+        s3: { bucket: { name: BUCKET }, object: { key: 'incoming%2Ftwice.jpg', size: 3, eTag: 'abc', sequencer: '0A1B' } },
+      }],
+    };
+    await store.send(new PutObjectCommand({ Bucket: 'photos', Key: 'incoming/twice.jpg', Body: 'two' }));
+    await listener.waitForCount(listener.received.length + 1, 30_000); // the store's own notification
+    const before = listener.received.length;
+    for (let i = 0; i < 2; i += 1) {
+      const answer = await fetch(webhook, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(notification) });
+      assert.equal(answer.status, 200);
+    }
+    await listener.waitForCount(before + 1, 30_000);
+    const messages = await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? '');
+    const third = await fetch(webhook, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(notification) });
+    assert.equal(third.status, 200);
+    assert.equal(await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? ''), messages, 'a redelivered notification is de-duplicated by the stream');
+    assert.equal(listener.received.length, before + 1);
+  });
+
+  it('answers bad input with 4xx, publishes nothing, and keeps serving', async () => {
+    const messages = await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? '');
+    const post = (body: string, auth: string | null = `Bearer ${TOKEN}`) =>
+      fetch(webhook, { method: 'POST', headers: auth ? { authorization: auth } : {}, body });
+    const cases: Array<[string, Promise<Response>, number, RegExp]> = [
+      ['malformed JSON', post('{"Records": ['), 400, /not JSON/],
+      ['no records', post('{"Records": []}'), 400, /Records is empty/],
+      ['not a notification', post('{"hello": 1}'), 400, /Records must be an array/],
+      ['record without bucket', post(JSON.stringify({ Records: [{ eventName: 's3:ObjectCreated:Put', s3: { object: { key: 'k' } } }] })), 400, /s3\.bucket/],
+      ['wrong token', post('{"Records": []}', 'Bearer wrong'), 401, /token is wrong/],
+      ['missing token', post('{"Records": []}', null), 401, /token is required/],
+    ];
+    for (const [what, response, status, message] of cases) {
+      const answer = await response;
+      assert.equal(answer.status, status, what);
+      assert.match(((await answer.json()) as { message: string }).message, message, what);
+    }
+    const test = await post(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Time: new Date().toISOString(), Bucket: BUCKET }));
+    assert.equal(test.status, 200);
+    for (let i = 0; i < 200; i += 1) assert.equal((await post(`{"Records": [${i}`)).status, 400);
+    assert.equal(await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? ''), messages);
+    assert.equal((await fetch(`${e2e.stack.url('s3-ingest')}/health`)).status, 200);
+  });
+});

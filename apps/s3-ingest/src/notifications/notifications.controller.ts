@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Get, Headers, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { FunctionRegistry, TriggerRegistry } from '@tributary/registry';
+import { S3Error, notificationXml, parseNotificationXml } from '@tributary/s3';
+import { IngestError, WebhookService } from './webhook.service.js';
+
+interface Reply {
+  status(code: number): Reply;
+  header(name: string, value: string): Reply;
+  send(body?: unknown): void;
+}
+
+const sendS3Error = (reply: Reply, error: S3Error, resource: string): void => {
+  const requestId = randomUUID();
+  reply.status(error.status).header('content-type', 'application/xml').header('x-amz-request-id', requestId).send(error.toXml(resource, requestId));
+};
+
+@Controller()
+export class NotificationsController {
+  constructor(
+    @Inject(WebhookService) private readonly webhook: WebhookService,
+    @Inject(FunctionRegistry) private readonly functions: FunctionRegistry,
+    @Inject(TriggerRegistry) private readonly triggers: TriggerRegistry,
+  ) {}
+
+  /** The store's webhook target (MinIO's webhook, or anything posting S3 event JSON). */
+  @Post('events')
+  async events(@Headers('authorization') authorization: string | undefined, @Body() body: Buffer | undefined, @Res() reply: Reply) {
+    try {
+      this.webhook.authorize(authorization);
+      const published = await this.webhook.ingest(body);
+      reply.status(200).header('content-type', 'application/json').send({ published });
+    } catch (error) {
+      if (!(error instanceof IngestError)) throw error;
+      reply.status(error.status).header('content-type', 'application/json').send({ error: error.status === 503 ? 'ServiceUnavailable' : 'BadRequest', message: error.message });
+    }
+  }
+
+  /** PutBucketNotificationConfiguration: `PUT /{bucket}?notification`. */
+  @Put(':bucket')
+  async putConfiguration(@Param('bucket') bucket: string, @Query() query: Record<string, string>, @Body() body: Buffer | undefined, @Res() reply: Reply) {
+    if (!('notification' in query)) return sendS3Error(reply, new S3Error('NotImplemented', 'Only the ?notification subresource is served here', 501), `/${bucket}`);
+    try {
+      const config = parseNotificationXml(bucket, (body ?? Buffer.alloc(0)).toString('utf8'));
+      for (const trigger of config.lambda) {
+        if (!(await this.functions.getFresh(trigger.functionName))) {
+          throw new S3Error('InvalidArgument', 'Unable to validate the following destination configurations', 400, {
+            ArgumentName1: trigger.functionArn,
+            ArgumentValue1: 'The destination function does not exist',
+          });
+        }
+      }
+      await this.triggers.put(config);
+      reply.status(200).send();
+    } catch (error) {
+      if (!(error instanceof S3Error)) throw error;
+      sendS3Error(reply, error, `/${bucket}`);
+    }
+  }
+
+  /** GetBucketNotificationConfiguration: `GET /{bucket}?notification`. */
+  @Get(':bucket')
+  async getConfiguration(@Param('bucket') bucket: string, @Query() query: Record<string, string>, @Res() reply: Reply) {
+    if (!('notification' in query)) return sendS3Error(reply, new S3Error('NotImplemented', 'Only the ?notification subresource is served here', 501), `/${bucket}`);
+    reply.status(200).header('content-type', 'application/xml').send(notificationXml(await this.triggers.getFresh(bucket)));
+  }
+}

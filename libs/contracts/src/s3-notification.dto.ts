@@ -1,0 +1,42 @@
+import 'reflect-metadata';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
+
+class S3BucketDto {
+  @IsString() @IsNotEmpty({ message: 'bucket name must not be empty' }) name!: string;
+}
+
+class S3ObjectDto {
+  @IsString() @IsNotEmpty({ message: 'object key must not be empty' }) key!: string;
+  @IsOptional() @IsInt() @Min(0) size?: number;
+  @IsOptional() @IsString() eTag?: string;
+  @IsOptional() @IsString() versionId?: string;
+  @IsOptional() @IsString() sequencer?: string;
+}
+
+class S3EntityDto {
+  @IsObject({ message: 'every record needs s3.bucket' }) @ValidateNested() @Type(() => S3BucketDto) bucket!: S3BucketDto;
+  @IsObject({ message: 'every record needs s3.object' }) @ValidateNested() @Type(() => S3ObjectDto) object!: S3ObjectDto;
+  @IsOptional() @IsString() configurationId?: string;
+}
+
+/** One record of an S3 or MinIO notification, as received by the webhook. */
+export class S3RecordDto {
+  @IsString() @IsNotEmpty() eventName!: string;
+  @IsOptional() @IsString() eventTime?: string;
+  @IsOptional() @IsString() awsRegion?: string;
+  @IsOptional() @IsString() eventSource?: string;
+  @IsObject({ message: 'every record needs an s3 entity' }) @ValidateNested() @Type(() => S3EntityDto) s3!: S3EntityDto;
+  userIdentity?: { principalId?: string };
+  requestParameters?: { sourceIPAddress?: string };
+  responseElements?: Record<string, string>;
+}
+
+/** A notification body: AWS's `{"Records": [...]}`, MinIO's (plus `EventName`, `Key`). */
+export class S3NotificationDto {
+  @IsArray({ message: 'Records must be an array of S3 event records' })
+  @ArrayMaxSize(1000)
+  @ValidateNested({ each: true })
+  @Type(() => S3RecordDto)
+  Records!: S3RecordDto[];
+}

@@ -1,0 +1,39 @@
+import type { BucketNotification, ResourceNames } from '@tributary/contracts';
+import type { NatsClient } from '@tributary/nats';
+import { WatchedKv } from './watched-kv.js';
+
+/** Buckets' notification configurations (their function triggers), mirrored by a KV watch. */
+export class TriggerRegistry {
+  private constructor(private readonly buckets: WatchedKv<BucketNotification>) {}
+
+  static async open(client: NatsClient, names: Pick<ResourceNames, 'triggersBucket'>): Promise<TriggerRegistry> {
+    const kv = await client.kv(names.triggersBucket);
+    return new TriggerRegistry(await WatchedKv.open<BucketNotification>(kv, names.triggersBucket));
+  }
+
+  /** The bucket's configuration from the mirror (no I/O: this is on every object event's path). */
+  get(bucket: string): BucketNotification | undefined {
+    return this.buckets.get(bucket)?.value;
+  }
+
+  /** A direct read, for answering GetBucketNotificationConfiguration right after a Put elsewhere. */
+  async getFresh(bucket: string): Promise<BucketNotification | undefined> {
+    return (await this.buckets.getFresh(bucket))?.value;
+  }
+
+  async put(notification: BucketNotification): Promise<void> {
+    if (notification.lambda.length === 0) await this.buckets.delete(notification.bucket);
+    else await this.buckets.put(notification.bucket, notification);
+  }
+
+  /** Every bucket trigger that targets `functionName`. */
+  forFunction(functionName: string): Array<{ bucket: string; id: string }> {
+    return this.buckets
+      .entries()
+      .flatMap(([bucket, { value }]) => value.lambda.filter((t) => t.functionName === functionName).map((t) => ({ bucket, id: t.id })));
+  }
+
+  close(): void {
+    this.buckets.close();
+  }
+}

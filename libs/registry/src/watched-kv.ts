@@ -1,0 +1,146 @@
+import { Logger } from '@nestjs/common';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
+
+/** A value read from a watched bucket, with the KV revision it was read at. */
+export interface Versioned<T> {
+  value: T;
+  revision: number;
+}
+
+export type ChangeListener<T> = (key: string, entry: Versioned<T> | undefined) => void;
+
+const isWrongRevision = (error: unknown): boolean =>
+  error instanceof Error && /wrong last sequence|key exists/i.test(error.message);
+
+export class KeyExistsError extends Error {
+  constructor(readonly key: string) {
+    super(`key ${key} exists`);
+    this.name = 'KeyExistsError';
+  }
+}
+
+export class KeyNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`key ${key} not found`);
+    this.name = 'KeyNotFoundError';
+  }
+}
+
+/**
+ * A KV bucket of JSON values mirrored in memory by a watch, so reads cost nothing; writes go to
+ * the bucket with compare-and-set and update the mirror at once.
+ */
+export class WatchedKv<T> {
+  private readonly logger = new Logger(WatchedKv.name);
+  private readonly index = new Map<string, Versioned<T>>();
+  /** Revision of the last change seen per key (deletes included), to order watch vs. load. */
+  private readonly seen = new Map<string, number>();
+  private readonly listeners = new Set<ChangeListener<T>>();
+  private stopWatch?: () => void;
+
+  private constructor(
+    private readonly kv: KV,
+    private readonly name: string,
+  ) {}
+
+  static async open<T>(kv: KV, name: string): Promise<WatchedKv<T>> {
+    const watched = new WatchedKv<T>(kv, name);
+    await watched.start();
+    return watched;
+  }
+
+  private async start(): Promise<void> {
+    // Watch first, then load: whichever holds the higher revision for a key wins.
+    const watch = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
+    this.stopWatch = () => watch.stop();
+    void (async () => {
+      for await (const entry of watch) {
+        this.apply(entry.key, entry.revision, entry.operation === 'PUT' ? entry.json<T>() : undefined);
+      }
+    })().catch((error: unknown) => this.logger.error(`watch of ${this.name} ended: ${String(error)}`));
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys()) keys.push(key);
+    await Promise.all(keys.map((key) => this.read(key)));
+  }
+
+  private apply(key: string, revision: number, value: T | undefined): void {
+    if ((this.seen.get(key) ?? 0) >= revision) return;
+    this.seen.set(key, revision);
+    if (value === undefined) this.index.delete(key);
+    else this.index.set(key, { value, revision });
+    const entry = this.index.get(key);
+    for (const listener of this.listeners) listener(key, entry);
+  }
+
+  private async read(key: string): Promise<Versioned<T> | undefined> {
+    const entry = await this.kv.get(key);
+    const value = entry?.operation === 'PUT' ? entry.json<T>() : undefined;
+    if (entry) this.apply(key, entry.revision, value);
+    return entry && value !== undefined ? { value, revision: entry.revision } : undefined;
+  }
+
+  onChange(listener: ChangeListener<T>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get(key: string): Versioned<T> | undefined {
+    return this.index.get(key);
+  }
+
+  /** The mirror when it holds at least `minRevision`; otherwise a direct read of the bucket. */
+  async getFresh(key: string, minRevision = Number.MAX_SAFE_INTEGER): Promise<Versioned<T> | undefined> {
+    const cached = this.index.get(key);
+    if (cached && cached.revision >= minRevision) return cached;
+    return this.read(key);
+  }
+
+  entries(): Array<[string, Versioned<T>]> {
+    return [...this.index.entries()];
+  }
+
+  async create(key: string, value: T): Promise<Versioned<T>> {
+    try {
+      const revision = await this.kv.create(key, JSON.stringify(value));
+      this.apply(key, revision, value);
+      return { value, revision };
+    } catch (error) {
+      if (isWrongRevision(error)) throw new KeyExistsError(key);
+      throw error;
+    }
+  }
+
+  async put(key: string, value: T): Promise<Versioned<T>> {
+    const revision = await this.kv.put(key, JSON.stringify(value));
+    this.apply(key, revision, value);
+    return { value, revision };
+  }
+
+  /** Read-modify-write with compare-and-set on the revision; retries on a concurrent write. */
+  async update(key: string, change: (value: T) => T): Promise<Versioned<T>> {
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      const current = await this.getFresh(key);
+      if (!current) throw new KeyNotFoundError(key);
+      const value = change(current.value);
+      try {
+        const revision = await this.kv.update(key, JSON.stringify(value), current.revision);
+        this.apply(key, revision, value);
+        return { value, revision };
+      } catch (error) {
+        if (!isWrongRevision(error)) throw error;
+      }
+    }
+    throw new Error(`${key} is being changed concurrently; try again`);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.kv.delete(key);
+    const after = await this.kv.get(key);
+    this.apply(key, after?.revision ?? (this.seen.get(key) ?? 0) + 1, undefined);
+  }
+
+  close(): void {
+    this.stopWatch?.();
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,2 @@
+export * from './s3-record.js';
+export * from './notification-configuration.js';

@@ -1,0 +1,15 @@
+import { SandboxPool } from '@tributary/runtime';
+import { zipSync, strToU8 } from 'fflate';
+import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+const zip = zipSync({ 'index.js': strToU8('exports.handler = async (e) => ({ ok: true, echo: e.n });') });
+const codeKey = createHash('sha256').update(zip).digest('hex');
+const pool = new SandboxPool({ codeDir: '/tmp/sbbench', region: 'us-east-1', idleTimeoutMs: 60000, fetchCode: async () => zip });
+const spec = { name: 'b', version: '$LATEST', arn: 'arn', runtime: 'nodejs20.x', handler: 'index.handler', timeout: 3, memorySize: 128, environment: {}, codeKey, revisionId: 'r' };
+for (let i = 0; i < 300; i++) await pool.invoke(spec, { requestId: randomUUID(), payload: '{"n":1}', wantLogTail: false });
+const cpu = () => { const out = {}; for (const l of readFileSync('/proc/self/stat','utf8').split(' ').slice(13,15)) {} return process.cpuUsage(); };
+const c0 = process.cpuUsage(); const t = performance.now(); const N = 2000;
+for (let i = 0; i < N; i++) await pool.invoke(spec, { requestId: randomUUID(), payload: '{"n":1}', wantLogTail: false });
+const el = performance.now() - t; const c = process.cpuUsage(c0);
+console.log('per invoke ms', (el / N).toFixed(3), 'parent cpu ms/inv', ((c.user + c.system) / 1000 / N).toFixed(3));
+await pool.close();
