@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { CreateFunctionCommand } from '@aws-sdk/client-lambda';
+import { CreateFunctionCommand, GetPolicyCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import {
   DeleteObjectCommand,
   GetBucketNotificationConfigurationCommand,
@@ -122,6 +122,20 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
       ['jpgs-in', ['s3:ObjectCreated:*'], ['incoming/', '.jpg']],
       ['removals', ['s3:ObjectRemoved:*'], undefined],
     ]);
+    // The Lambda API answers which buckets invoke a function the AWS way.
+    const policy = JSON.parse((await e2e.lambda.send(new GetPolicyCommand({ FunctionName: created }))).Policy ?? '{}');
+    assert.deepEqual(
+      policy.Statement.map((s: { Condition: { ArnLike: Record<string, string> } }) => s.Condition.ArnLike['AWS:SourceArn']),
+      [`arn:aws:s3:::${BUCKET}`],
+    );
+  });
+
+  it('answers GetPolicy for a function no bucket invokes with ResourceNotFound', async () => {
+    const lonely = uniqueName('lonely');
+    await e2e.lambda.send(
+      new CreateFunctionCommand({ FunctionName: lonely, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler', Code: { ZipFile: buildZip({ 'index.js': HANDLER }) } }),
+    );
+    await assert.rejects(e2e.lambda.send(new GetPolicyCommand({ FunctionName: lonely })), ResourceNotFoundException);
   });
 
   it('refuses a trigger for a function that does not exist, with S3 error codes', async () => {
@@ -190,6 +204,34 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
     assert.equal(third.status, 200);
     assert.equal(await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? ''), messages, 'a redelivered notification is de-duplicated by the stream');
     assert.equal(listener.received.length, before + 1);
+  });
+
+  it('takes the same notifications from the store\'s NATS target (JetStream)', async () => {
+    const before = listener.received.length;
+    const { connect } = await import('@nats-io/transport-node');
+    const { jetstream } = await import('@nats-io/jetstream');
+    const nc = await connect({ servers: (e2e.env['NATS_URL'] ?? '').replace('nats://', '') });
+    try {
+      // MinIO's format: the key query-escaped, the event name with its s3: prefix.
+      const minio = {
+        EventName: 's3:ObjectCreated:Put',
+        Key: 'photos/incoming/from nats.jpg',
+        Records: [{
+          eventVersion: '2.0', eventSource: 'minio:s3', awsRegion: '', eventTime: new Date().toISOString(), eventName: 's3:ObjectCreated:Put',
+          s3: { s3SchemaVersion: '1.0', configurationId: 'Config', bucket: { name: BUCKET, arn: `arn:aws:s3:::${BUCKET}` }, object: { key: 'incoming%2Ffrom+nats.jpg', size: 5, eTag: 'n1', sequencer: 'AB' } },
+        }],
+      };
+      await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'incoming/from nats.jpg', Body: 'hello' }));
+      await listener.waitForCount(before + 1, 30_000); // the webhook's delivery of the same put
+      await jetstream(nc).publish(e2e.env['S3_NOTIFY_SUBJECT'] ?? '', JSON.stringify(minio));
+      await listener.waitForCount(before + 2, 30_000);
+      const seen = JSON.parse(listener.received.at(-1)?.body ?? '{}') as Seen;
+      assert.equal(seen.event.Records[0]?.s3.object.key, 'incoming/from+nats.jpg');
+      assert.equal(seen.event.Records[0]?.eventName, 'ObjectCreated:Put');
+      assert.equal(seen.body, 'hello');
+    } finally {
+      await nc.close();
+    }
   });
 
   it('answers bad input with 4xx, publishes nothing, and keeps serving', async () => {

@@ -6,6 +6,8 @@ import { eventsStreamSubjects } from '@tributary/contracts';
 import type { S3IngestConfig } from './s3-ingest.config.js';
 import { NotificationsController } from './notifications/notifications.controller.js';
 import { INGEST_SETTINGS, WebhookService } from './notifications/webhook.service.js';
+import { STORE_SETTINGS, StoreWiringService } from './notifications/store-wiring.service.js';
+import { NATS_NOTIFY_SETTINGS, NatsNotificationsConsumer } from './notifications/nats-notifications.consumer.js';
 
 @Module({})
 export class AppModule {
@@ -39,6 +41,22 @@ export class AppModule {
           },
         },
         WebhookService,
+        {
+          provide: STORE_SETTINGS,
+          useValue: {
+            region: config.AWS_REGION,
+            notifyArn: config.S3_NOTIFY_ARN,
+            ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+            ...(config.S3_ACCESS_KEY_ID ? { accessKeyId: config.S3_ACCESS_KEY_ID } : {}),
+            ...(config.S3_SECRET_ACCESS_KEY ? { secretAccessKey: config.S3_SECRET_ACCESS_KEY } : {}),
+          },
+        },
+        StoreWiringService,
+        {
+          provide: NATS_NOTIFY_SETTINGS,
+          useValue: { stream: config.S3_NOTIFY_STREAM, subject: config.S3_NOTIFY_SUBJECT, duplicateWindowMs: config.DEDUPE_WINDOW_MS },
+        },
+        NatsNotificationsConsumer,
       ],
     };
   }

@@ -25,6 +25,8 @@ export const isolatedEnvironment = (id: string = uniqueName('t')): Record<string
   PAYLOAD_STORE: `${id}_payloads`,
   QUEUE_PREFIX: `${id}_q`,
   SUBJECT_PREFIX: `${id}.trib`,
+  S3_NOTIFY_STREAM: `${id}_S3N`,
+  S3_NOTIFY_SUBJECT: `${id}.s3n`,
   NATS_URL: TEST_NATS_URL,
   REDIS_URL: TEST_REDIS_URL,
 });
@@ -36,6 +38,7 @@ export const removeIsolatedResources = async (env: Record<string, string>): Prom
     const jsm = await jetstreamManager(nc);
     const streams = [
       env['EVENTS_STREAM'],
+      env['S3_NOTIFY_STREAM'],
       `KV_${env['FUNCTIONS_BUCKET']}`,
       `KV_${env['TRIGGERS_BUCKET']}`,
       `OBJ_${env['CODE_STORE']}`,

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { FunctionRegistry } from '@tributary/registry';
+import { PolicyService } from './policy.service.js';
 import { FunctionsService } from './functions.service.js';
 import { InvokeService } from './invoke.service.js';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
@@ -28,6 +29,7 @@ export class FunctionsController {
     @Inject(FunctionsService) private readonly functions: FunctionsService,
     @Inject(InvokeService) private readonly invoker: InvokeService,
     @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
+    @Inject(PolicyService) private readonly policies: PolicyService,
   ) {}
 
   @Post()
@@ -57,6 +59,13 @@ export class FunctionsController {
     const { record } = await this.functions.resolve(name);
     const zip = await this.registry.getCode(record.codeKey);
     reply.status(200).header('content-type', 'application/zip').send(Buffer.from(zip));
+  }
+
+  /** GetPolicy: which buckets may invoke the function (one statement per bucket trigger). */
+  @Get(':name/policy')
+  async policy(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
+    const { record } = await this.functions.resolve(name, qualifier);
+    return this.policies.policy(record);
   }
 
   @Get(':name/configuration')

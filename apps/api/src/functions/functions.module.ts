@@ -6,6 +6,7 @@ import { FunctionsController } from './functions.controller.js';
 import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
 import { InvokeService, SYNC_QUEUE_WAIT_MS } from './invoke.service.js';
 import { LambdaErrorFilter } from './lambda-error.js';
+import { PolicyService } from './policy.service.js';
 
 class InvocationClientLifecycle implements OnModuleInit, OnApplicationShutdown {
   constructor(@Inject(InvocationClient) private readonly client: InvocationClient) {}
@@ -52,6 +53,7 @@ export class FunctionsModule {
         InvocationClientLifecycle,
         FunctionsService,
         InvokeService,
+        PolicyService,
       ],
     };
   }

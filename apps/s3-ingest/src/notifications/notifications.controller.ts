@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Body, Controller, Get, Headers, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { FunctionRegistry, TriggerRegistry } from '@tributary/registry';
 import { S3Error, notificationXml, parseNotificationXml } from '@tributary/s3';
+import { StoreWiringService } from './store-wiring.service.js';
 import { IngestError, WebhookService } from './webhook.service.js';
 
 interface Reply {
@@ -21,6 +22,7 @@ export class NotificationsController {
     @Inject(WebhookService) private readonly webhook: WebhookService,
     @Inject(FunctionRegistry) private readonly functions: FunctionRegistry,
     @Inject(TriggerRegistry) private readonly triggers: TriggerRegistry,
+    @Inject(StoreWiringService) private readonly store: StoreWiringService,
   ) {}
 
   /** The store's webhook target (MinIO's webhook, or anything posting S3 event JSON). */
@@ -50,6 +52,7 @@ export class NotificationsController {
           });
         }
       }
+      await this.store.wire(config);
       await this.triggers.put(config);
       reply.status(200).send();
     } catch (error) {
