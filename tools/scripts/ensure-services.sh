@@ -63,7 +63,15 @@ fi
 # --- PostgreSQL with logical replication
 pg_version() { ls /etc/postgresql 2>/dev/null | sort -V | tail -n1; }
 pg_up() { pg_isready -q -h 127.0.0.1 -p "$PGPORT"; }
-psql_c() { psql -h 127.0.0.1 -p "$PGPORT" -U postgres -Atqc "$1"; }
+# As root, talk to the server as the postgres OS user over the socket (peer auth works on a
+# fresh Debian cluster, whose TCP rules want a password); otherwise over TCP.
+psql_c() {
+  if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
+    runuser -u postgres -- psql -p "$PGPORT" -Atqc "$1"
+  else
+    psql -h 127.0.0.1 -p "$PGPORT" -U postgres -Atqc "$1"
+  fi
+}
 [ -n "$(pg_version)" ] || apt_install postgresql postgresql-15
 version=$(pg_version)
 if pg_up; then
@@ -73,11 +81,21 @@ else
   wait_for postgresql pg_up
   log postgresql "started on $PGPORT"
 fi
+# Tests and the stream ingest connect as postgres over 127.0.0.1, replication included. The first
+# matching pg_hba rule wins, so the trust rules go on top (Debian's defaults ask for a password).
 hba="/etc/postgresql/$version/main/pg_hba.conf"
-if [ -w "$hba" ] && ! grep -Eq '^host\s+replication\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
-  echo 'host replication all 127.0.0.1/32 trust' >> "$hba"
-  psql_c 'SELECT pg_reload_conf()' >/dev/null
-  log postgresql "replication allowed from 127.0.0.1"
+if [ -w "$hba" ]; then
+  changed=0
+  for rule in 'host all postgres 127.0.0.1/32 trust' 'host replication all 127.0.0.1/32 trust'; do
+    if ! grep -Eq "^$(sed 's/ /\\s+/g; s/\./\\./g' <<<"$rule")\s*$" "$hba"; then
+      sed -i "1i $rule" "$hba"
+      changed=1
+    fi
+  done
+  if [ "$changed" = 1 ]; then
+    psql_c 'SELECT pg_reload_conf()' >/dev/null
+    log postgresql "trust for postgres and replication from 127.0.0.1"
+  fi
 fi
 if [ "$(psql_c 'SHOW wal_level')" != logical ]; then
   psql_c 'ALTER SYSTEM SET wal_level = logical' >/dev/null

@@ -13,13 +13,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ObservabilityModule.forRoot('api'),
-        NatsModule.forRoot({
-          url: config.NATS_URL,
-          token: config.NATS_TOKEN,
-          service: 'tributary-api',
-          names: config.names,
-          inlinePayloadBytes: config.INLINE_PAYLOAD_BYTES,
-        }),
+        NatsModule.forService('api', config),
         RegistryModule.forRoot(config.names),
         FunctionsModule.forRoot({
           identity: { region: config.AWS_REGION, accountId: config.TRIBUTARY_ACCOUNT_ID },

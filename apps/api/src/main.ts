@@ -12,5 +12,4 @@ await startService({
   port: config.PORT,
   logLevel: config.LOG_LEVEL,
   bodyLimit: LAMBDA_LIMITS.codeRequestBytes,
-  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
 });

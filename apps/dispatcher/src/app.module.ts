@@ -1,25 +1,19 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { eventsStreamSubjects } from '@tributary/contracts';
 import { NatsModule } from '@tributary/nats';
-import { HealthRegistry, ObservabilityModule } from '@tributary/observability';
-import { InvocationQueues } from '@tributary/queue';
+import { ObservabilityModule } from '@tributary/observability';
+import { InvocationQueues, REDIS_CONNECTION, RedisModule } from '@tributary/queue';
 import { RegistryModule } from '@tributary/registry';
 import type { DispatcherConfig } from './dispatcher.config.js';
 import { DISPATCH_SETTINGS, DispatchService } from './events/dispatch.service.js';
 import { CONSUMER_OPTIONS, EventsConsumer } from './events/events.consumer.js';
 
-const REDIS = Symbol('REDIS');
-
 class QueuesLifecycle implements OnApplicationShutdown {
-  constructor(
-    @Inject(InvocationQueues) private readonly queues: InvocationQueues,
-    @Inject(REDIS) private readonly redis: Redis,
-  ) {}
+  constructor(@Inject(InvocationQueues) private readonly queues: InvocationQueues) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.queues.close();
-    await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
 
@@ -30,29 +24,15 @@ export class AppModule {
       module: AppModule,
       imports: [
         ObservabilityModule.forRoot('dispatcher'),
-        NatsModule.forRoot({
-          url: config.NATS_URL,
-          token: config.NATS_TOKEN,
-          service: 'tributary-dispatcher',
-          names: config.names,
-          inlinePayloadBytes: config.INLINE_PAYLOAD_BYTES,
-        }),
+        NatsModule.forService('dispatcher', config),
         RegistryModule.forRoot(config.names),
+        // Fail a command fast while Redis is away, so the event is nak'ed and retried later.
+        RedisModule.forRoot({ url: config.REDIS_URL, blocking: false }),
       ],
       providers: [
         {
-          provide: REDIS,
-          inject: [HealthRegistry],
-          useFactory: (health: HealthRegistry) => {
-            // Fail a command fast while Redis is away, so the event is nak'ed and retried later.
-            const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
-            health.register('redis', () => redis.status === 'ready');
-            return redis;
-          },
-        },
-        {
           provide: InvocationQueues,
-          inject: [REDIS],
+          inject: [REDIS_CONNECTION],
           useFactory: (redis: Redis) =>
             new InvocationQueues({
               connection: redis,

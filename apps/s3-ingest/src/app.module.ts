@@ -16,13 +16,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ObservabilityModule.forRoot('s3-ingest'),
-        NatsModule.forRoot({
-          url: config.NATS_URL,
-          token: config.NATS_TOKEN,
-          service: 'tributary-s3-ingest',
-          names: config.names,
-          inlinePayloadBytes: config.INLINE_PAYLOAD_BYTES,
-        }),
+        NatsModule.forService('s3-ingest', config),
         RegistryModule.forRoot(config.names),
       ],
       controllers: [NotificationsController],

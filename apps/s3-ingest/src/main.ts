@@ -11,5 +11,4 @@ await startService({
   port: config.PORT,
   logLevel: config.LOG_LEVEL,
   bodyLimit: 10 * 1024 * 1024,
-  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
 });

@@ -1,24 +1,14 @@
-import { Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import type { Redis } from 'ioredis';
 import { functionLogSubject } from '@tributary/contracts';
 import { NatsClient, NatsModule } from '@tributary/nats';
-import { HealthRegistry, ObservabilityModule } from '@tributary/observability';
-import { FunctionWorkers } from '@tributary/queue';
+import { ObservabilityModule } from '@tributary/observability';
+import { FunctionWorkers, REDIS_CONNECTION, RedisModule } from '@tributary/queue';
 import { FunctionRegistry, RegistryModule } from '@tributary/registry';
 import { SandboxPool } from '@tributary/runtime';
 import type { WorkerConfig } from './worker.config.js';
 import { InvocationProcessor, WORKER_IDENTITY } from './invocations/invocation.processor.js';
 import { WORK_SETTINGS, WorkListener } from './invocations/work.listener.js';
-
-const REDIS = Symbol('REDIS');
-
-class RedisLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(REDIS) private readonly redis: Redis) {}
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
-  }
-}
 
 /** Environment every sandbox gets on top of the Lambda variables: the object store and role credentials. */
 const sandboxEnvironment = (config: WorkerConfig): Record<string, string> => ({
@@ -35,28 +25,13 @@ export class AppModule {
       module: AppModule,
       imports: [
         ObservabilityModule.forRoot('worker'),
-        NatsModule.forRoot({
-          url: config.NATS_URL,
-          token: config.NATS_TOKEN,
-          service: 'tributary-worker',
-          names: config.names,
-          inlinePayloadBytes: config.INLINE_PAYLOAD_BYTES,
-        }),
+        NatsModule.forService('worker', config),
         RegistryModule.forRoot(config.names),
+        RedisModule.forRoot({ url: config.REDIS_URL, blocking: true }),
       ],
       providers: [
         { provide: WORKER_IDENTITY, useValue: identity },
         { provide: WORK_SETTINGS, useValue: { subjectPrefix: config.SUBJECT_PREFIX, shutdownGraceMs: config.SHUTDOWN_GRACE_MS } },
-        {
-          provide: REDIS,
-          inject: [HealthRegistry],
-          useFactory: (health: HealthRegistry) => {
-            // BullMQ workers block on Redis: they need commands that wait out a reconnect.
-            const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-            health.register('redis', () => redis.status === 'ready');
-            return redis;
-          },
-        },
         {
           provide: SandboxPool,
           inject: [FunctionRegistry, NatsClient],
@@ -77,7 +52,7 @@ export class AppModule {
         InvocationProcessor,
         {
           provide: FunctionWorkers,
-          inject: [REDIS, InvocationProcessor],
+          inject: [REDIS_CONNECTION, InvocationProcessor],
           useFactory: (redis: Redis, processor: InvocationProcessor) =>
             new FunctionWorkers({
               connection: redis,
@@ -90,7 +65,6 @@ export class AppModule {
             }),
         },
         WorkListener,
-        RedisLifecycle,
       ],
     };
   }

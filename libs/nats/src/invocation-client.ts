@@ -43,7 +43,7 @@ export class InvocationTimeoutError extends Error {
  */
 export class InvocationClient {
   private readonly inbox: string;
-  private readonly pending = new Map<string, { resolve: (r: InvocationReply) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, { resolve: (r: InvocationReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private subscription?: Subscription;
 
   constructor(
@@ -128,7 +128,7 @@ export class InvocationClient {
         this.pending.delete(requestId);
         reject(new InvocationTimeoutError(requestId));
       }, waitMs);
-      this.pending.set(requestId, { resolve, timer });
+      this.pending.set(requestId, { resolve, reject, timer });
     });
     try {
       const event = await this.buildEvent({ ...request, requestId }, 'RequestResponse', {
@@ -151,9 +151,13 @@ export class InvocationClient {
     return this.payloads.unpack(reply);
   }
 
+  /** Stops listening; callers still waiting get an error rather than hanging. */
   close(): void {
     this.subscription?.unsubscribe();
-    for (const [, waiter] of this.pending) clearTimeout(waiter.timer);
+    for (const [, waiter] of this.pending) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new Error('the API is shutting down'));
+    }
     this.pending.clear();
   }
 }

@@ -1,6 +1,7 @@
 import { Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { HealthRegistry } from '@tributary/observability';
 import type { ResourceNames } from '@tributary/contracts';
+import type { BaseConfig } from '@tributary/config';
 import { NatsClient } from './nats-client.js';
 import { PAYLOAD_TTL_MS, PayloadStore } from './payload-store.js';
 
@@ -25,6 +26,17 @@ class NatsLifecycle implements OnApplicationShutdown {
 /** The service's NATS connection, its payload store, and a `nats` readiness check. */
 @Module({})
 export class NatsModule {
+  /** The module as every service configures it, from its validated configuration. */
+  static forService(service: string, config: BaseConfig): DynamicModule {
+    return NatsModule.forRoot({
+      url: config.NATS_URL,
+      ...(config.NATS_TOKEN ? { token: config.NATS_TOKEN } : {}),
+      service: `tributary-${service}`,
+      names: config.names,
+      inlinePayloadBytes: config.INLINE_PAYLOAD_BYTES,
+    });
+  }
+
   static forRoot(options: NatsModuleOptions): DynamicModule {
     return {
       module: NatsModule,

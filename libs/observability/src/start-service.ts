@@ -21,8 +21,6 @@ export interface StartServiceOptions {
   logLevel: string;
   /** Largest request body accepted (bytes); bodies reach controllers as raw Buffers. */
   bodyLimit?: number;
-  /** Wait this long for in-flight work on SIGTERM before Nest closes connections. */
-  shutdownGraceMs: number;
 }
 
 /**

@@ -1,3 +1,4 @@
 export * from './invocation-queues.js';
 export * from './function-workers.js';
 export * from './invocation-job.js';
+export * from './redis.module.js';
