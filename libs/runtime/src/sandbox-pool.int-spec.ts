@@ -1,11 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
-import { buildZip } from '@tributary/testing';
+import { buildZip, waitFor } from '@tributary/testing';
 import { SandboxPool } from './sandbox-pool.js';
 
 const HANDLERS: Record<string, string> = {
@@ -160,6 +163,37 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     const after = await call({ ...s, revisionId: 'new' }, {});
     assert.notEqual(JSON.parse(after.payload).pid, pid);
     assert.equal(after.coldStart, true);
+  });
+
+  it('does not outlive a worker that is killed mid-invocation', async () => {
+    const started = join(codeDir, 'handler-started');
+    // The handler says it is running, then never returns.
+    const zip = buildZip({ 'index.js': `exports.handler = () => { require('node:fs').writeFileSync(${JSON.stringify(started)}, 'x'); return new Promise(() => {}); };` });
+    const key = createHash('sha256').update(zip).digest('hex');
+    const worker = join(codeDir, 'worker.mjs');
+    await writeFile(
+      worker,
+      `import { SandboxPool } from ${JSON.stringify(fileURLToPath(new URL('./index.js', import.meta.url)))};
+       const zip = Buffer.from(${JSON.stringify(Buffer.from(zip).toString('base64'))}, 'base64');
+       const pool = new SandboxPool({ codeDir: ${JSON.stringify(join(codeDir, 'orphan'))}, region: 'us-east-1', idleTimeoutMs: 60000, fetchCode: async () => zip });
+       pool.invoke({ name: 'o', version: '$LATEST', arn: 'a', runtime: 'nodejs20.x', handler: 'index.handler', timeout: 900, memorySize: 128, environment: {}, codeKey: '${key}', revisionId: 'r' },
+         { requestId: 'x', payload: '{}', wantLogTail: false });`,
+    );
+    const parent = spawn(process.execPath, [worker], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const childPid = await waitFor('the sandbox to start', () => {
+      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        try {
+          const running = readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('bootstrap.js');
+          if (running && readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[3] === String(parent.pid)) return Number(pid);
+        } catch {
+          // gone meanwhile
+        }
+      }
+      return undefined;
+    });
+    await waitFor('the handler to be running', () => existsSync(started));
+    parent.kill('SIGKILL');
+    await waitFor('the orphaned sandbox to exit', () => !existsSync(`/proc/${childPid}`) || readFileSync(`/proc/${childPid}/stat`, 'utf8').split(' ')[2] === 'Z', { timeoutMs: 5000 });
   });
 
   it('refuses a package whose entries escape the task root', async () => {

@@ -150,6 +150,13 @@ process.on('unhandledRejection', (reason) => {
   void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', record).finally(die);
 });
 
+// A sandbox must not outlive its worker: if the worker dies (SIGKILL), this process is
+// re-parented, and a handler that never returns would otherwise run on forever.
+const workerPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== workerPid) process.exit(1);
+}, 1000).unref();
+
 const handler = await loadHandler();
 const functionName = process.env['AWS_LAMBDA_FUNCTION_NAME'] ?? '';
 for (;;) {
