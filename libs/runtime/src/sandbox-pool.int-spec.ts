@@ -135,6 +135,28 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     assert.equal((await call(s, {})).functionError, undefined);
   });
 
+  it('kills what a timed-out handler started along with the sandbox', async () => {
+    const pidFile = join(codeDir, 'grandchild.pid');
+    const s = spec({ revisionId: 'grandchild', timeout: 1 }, {
+      'index.js': `const { spawn } = require('node:child_process');
+        exports.handler = async () => {
+          const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+          require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(sleeper.pid));
+          return new Promise(() => {});
+        };`,
+    });
+    const outcome = await call(s, {});
+    assert.equal(JSON.parse(outcome.payload).errorType, 'Sandbox.Timedout');
+    const grandchild = Number(readFileSync(pidFile, 'utf8'));
+    await waitFor('the handler\'s own child process to be gone', () => {
+      try {
+        return readFileSync(`/proc/${grandchild}/stat`, 'utf8').split(' ')[2] === 'Z';
+      } catch {
+        return true;
+      }
+    }, { timeoutMs: 5000 });
+  });
+
   it('reports Runtime.ExitError when the process exits, and recovers', async () => {
     const s = spec({ revisionId: 'exit' });
     const outcome = await call(s, { mode: 'exit' });

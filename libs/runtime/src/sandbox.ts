@@ -110,6 +110,8 @@ export class Sandbox {
     this.child = spawn(process.execPath, [`--max-old-space-size=${Math.max(64, Math.floor(memory * 0.9))}`, BOOTSTRAP], {
       cwd: this.taskRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so that killing the sandbox also kills what the handler started.
+      detached: true,
       env: this.environment(port),
     });
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.output('stdout', chunk));
@@ -378,7 +380,13 @@ export class Sandbox {
     // A sandbox being killed must never go back to the pool, even before its exit is seen.
     this.retired = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (this.alive && this.child) this.child.kill('SIGKILL');
+    if (this.alive && this.child?.pid) {
+      try {
+        process.kill(-this.child.pid, 'SIGKILL');
+      } catch {
+        this.child.kill('SIGKILL');
+      }
+    }
     else {
       this.server?.closeAllConnections();
       this.server?.close();
