@@ -88,14 +88,20 @@ export class FunctionWorkers {
     }
   }
 
+  /**
+   * Whether a function's queue holds any job. The Queue handle shares the connection and lives
+   * only while this process is attached to the function, so memory follows active functions.
+   */
   private async hasWork(functionName: string): Promise<boolean> {
-    let queue = this.inspector.get(functionName);
-    if (!queue) {
-      queue = new Queue(functionQueueName(functionName), { connection: this.options.connection, prefix: this.options.prefix });
-      this.inspector.set(functionName, queue);
+    const kept = this.inspector.get(functionName);
+    const queue = kept ?? new Queue(functionQueueName(functionName), { connection: this.options.connection, prefix: this.options.prefix });
+    try {
+      const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'waiting-children');
+      return Object.values(counts).some((n) => n > 0);
+    } finally {
+      if (this.attached.has(functionName)) this.inspector.set(functionName, queue);
+      else if (!kept) await queue.close();
     }
-    const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'waiting-children');
-    return Object.values(counts).some((n) => n > 0);
   }
 
   private clearIdle(attachment: Attachment): void {
@@ -125,8 +131,11 @@ export class FunctionWorkers {
     const attachment = this.attached.get(functionName);
     if (!attachment) return;
     this.clearIdle(attachment);
-    attachment.closing ??= attachment.worker.close().finally(() => {
+    attachment.closing ??= attachment.worker.close().finally(async () => {
       if (this.attached.get(functionName) === attachment) this.attached.delete(functionName);
+      const queue = this.inspector.get(functionName);
+      this.inspector.delete(functionName);
+      await queue?.close();
     });
     await attachment.closing;
   }
