@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -47,9 +47,15 @@ export class CodeCache {
         return; // not installed: handlers must bundle the SDK
       }
       const link = join(this.root, 'node_modules', '@aws-sdk');
+      if ((await readlink(link).catch(() => undefined)) === sdk) return;
+      // A link left by an earlier install may point at a directory that no longer exists:
+      // replace it atomically (rename over), so a concurrent reader never sees no link.
       await mkdir(dirname(link), { recursive: true });
-      await symlink(sdk, link, 'dir').catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'EEXIST') throw error;
+      const staging = `${link}.tmp-${randomBytes(4).toString('hex')}`;
+      await symlink(sdk, staging, 'dir');
+      await rename(staging, link).catch(async (error: unknown) => {
+        await rm(staging, { force: true });
+        throw error;
       });
     })();
     return this.runtimeModules;

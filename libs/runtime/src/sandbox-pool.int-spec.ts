@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
@@ -220,5 +220,23 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
 
   it('refuses a package whose entries escape the task root', async () => {
     await assert.rejects(call(spec({ revisionId: 'evil' }, { '../evil.js': 'x', 'index.js': 'exports.handler=async()=>1' }), {}));
+  });
+
+  it('lets a handler require the AWS SDK, even where an earlier install left a dangling link', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trib-runtime-sdk-'));
+    await mkdir(join(dir, 'node_modules'));
+    await symlink(join(dir, 'moved-away', '@aws-sdk'), join(dir, 'node_modules', '@aws-sdk'), 'dir');
+    const own = new SandboxPool({ codeDir: dir, region: 'us-east-1', idleTimeoutMs: 60_000, fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')) });
+    try {
+      const s = spec({ revisionId: 'sdk' }, {
+        'index.js': `const { S3Client } = require('@aws-sdk/client-s3'); exports.handler = async () => typeof new S3Client({}).send;`,
+      });
+      const result = await own.invoke(s, { requestId: randomUUID(), payload: '{}', wantLogTail: false });
+      assert.equal(result.functionError, undefined, result.payload);
+      assert.equal(JSON.parse(result.payload), 'function');
+    } finally {
+      await own.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

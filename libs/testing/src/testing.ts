@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { zipSync, strToU8 } from 'fflate';
@@ -12,8 +15,8 @@ export const TEST_REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:637
 export const uniqueName = (prefix = 't'): string => `${prefix}_${randomBytes(5).toString('hex')}`;
 
 /**
- * Environment that gives a service its own stream, consumer, buckets, stores, queue prefix and
- * subjects, so that tests running at the same time never see each other's work.
+ * Environment that gives a service its own stream, consumer, buckets, stores, queue prefix,
+ * subjects and unpacked-code directory, so that tests running at the same time never see each other's work.
  */
 export const isolatedEnvironment = (id: string = uniqueName('t')): Record<string, string> => ({
   EVENTS_STREAM: `${id}_EVENTS`,
@@ -27,11 +30,12 @@ export const isolatedEnvironment = (id: string = uniqueName('t')): Record<string
   SUBJECT_PREFIX: `${id}.trib`,
   S3_NOTIFY_STREAM: `${id}_S3N`,
   S3_NOTIFY_SUBJECT: `${id}.s3n`,
+  CODE_DIR: join(tmpdir(), `tributary-code-${id}`),
   NATS_URL: TEST_NATS_URL,
   REDIS_URL: TEST_REDIS_URL,
 });
 
-/** Removes the JetStream streams an isolated environment created (KV and object stores are streams too). */
+/** Removes what an isolated environment created: JetStream streams (KV and object stores are streams too), queues, unpacked code. */
 export const removeIsolatedResources = async (env: Record<string, string>): Promise<void> => {
   const nc = await connect({ servers: TEST_NATS_URL.replace(/^nats:\/\//, '') });
   try {
@@ -50,6 +54,7 @@ export const removeIsolatedResources = async (env: Record<string, string>): Prom
   }
   const prefix = env['QUEUE_PREFIX'];
   if (prefix) await deleteRedisKeys(`${prefix}:*`);
+  if (env['CODE_DIR']) await rm(env['CODE_DIR'], { recursive: true, force: true });
 };
 
 /** Deletes Redis keys matching a pattern (SCAN, never KEYS). */
