@@ -104,6 +104,30 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     assert.equal(JSON.parse((await call(spec({ handler: 'nested/deep.api.handler', revisionId: 'deep' }), {})).payload), 'deep');
   });
 
+  it('hands over the response before the log is complete, and reports memory the runtime measured', async () => {
+    const s = spec({ revisionId: 'early' }, { 'index.js': `exports.handler = async (event) => { console.log('working'); return { doubled: event.n * 2 }; };` });
+    const seen: string[] = [];
+    const outcome = await pool.invoke(s, {
+      requestId: randomUUID(),
+      payload: JSON.stringify({ n: 21 }),
+      wantLogTail: true,
+      onResponse: (response) => seen.push(`response ${response.payload} ${response.functionError ?? ''}`),
+    });
+    seen.push('outcome');
+    assert.deepEqual(seen, ['response {"doubled":42} ', 'outcome']);
+    assert.equal(outcome.payload, '{"doubled":42}');
+    // Max Memory Used comes from the runtime's own peak RSS: a Node.js process holds well over 10 MB.
+    assert.ok(outcome.maxMemoryUsedMb > 10 && outcome.maxMemoryUsedMb < 512, String(outcome.maxMemoryUsedMb));
+    const failed: string[] = [];
+    await pool.invoke(spec({ revisionId: 'early' }, { 'index.js': `exports.handler = async (event) => { console.log('working'); return { doubled: event.n * 2 }; };` }), {
+      requestId: randomUUID(),
+      payload: 'null',
+      wantLogTail: false,
+      onResponse: (response) => failed.push(response.functionError ?? 'none', JSON.parse(response.payload).errorType),
+    });
+    assert.deepEqual(failed, ['Unhandled', 'TypeError']);
+  });
+
   it('frames the log with START, END and REPORT and returns the Tail', async () => {
     const outcome = await call(spec({ revisionId: 'logs' }), { a: 1 }, true);
     const tail = Buffer.from(outcome.logTail ?? '', 'base64').toString();

@@ -15,13 +15,22 @@ export interface InvokeRequest {
   clientContext?: string;
   wantLogTail: boolean;
   traceId?: string;
+  /**
+   * Called as soon as the function has posted its result or error, before its log is complete
+   * and the invocation is accounted for: a waiting caller can be answered at once.
+   */
+  onResponse?: (response: InvokeResponse) => void;
 }
 
-export interface InvokeOutcome {
+/** What a caller sees of an invocation. */
+export interface InvokeResponse {
   /** JSON text: the handler's result, or the error object. */
   payload: string;
   functionError?: 'Unhandled';
   errorType?: string;
+}
+
+export interface InvokeOutcome extends InvokeResponse {
   /** Base64 of the last 4 KB of the invocation's log, when asked for. */
   logTail?: string;
   durationMs: number;
@@ -54,6 +63,8 @@ interface Invocation {
   timer?: NodeJS.Timeout;
   result?: { payload: string; error?: { errorType: string; payload: string } };
   markerSeen: boolean;
+  /** Peak RSS in KB, as the runtime reported it with the end marker. */
+  maxRssKb?: number;
   finished: boolean;
 }
 
@@ -239,6 +250,7 @@ export class Sandbox {
             },
           }
         : { payload: body };
+    this.responded(invocation);
     this.awaitMarker(invocation);
   }
 
@@ -248,7 +260,14 @@ export class Sandbox {
     const parsed = this.parseError(body, typeHeader);
     // To callers, AWS's Node.js runtime reports `stackTrace` as `trace`.
     invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace) } };
+    this.responded(invocation);
     this.awaitMarker(invocation);
+  }
+
+  private responded(invocation: Invocation): void {
+    const { result, request } = invocation;
+    if (!result || !request.onResponse) return;
+    request.onResponse(result.error ? { payload: result.error.payload, functionError: 'Unhandled', errorType: result.error.errorType } : { payload: result.payload });
   }
 
   private initFailed(body: string, typeHeader: string | string[] | undefined): void {
@@ -256,6 +275,7 @@ export class Sandbox {
     const invocation = this.current;
     if (invocation && !invocation.result) {
       invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace) } };
+      this.responded(invocation);
       this.awaitMarker(invocation);
     }
     this.retired = true;
@@ -289,8 +309,10 @@ export class Sandbox {
     for (const line of lines) {
       if (stream === 'stdout' && line.startsWith(END_MARKER)) {
         const invocation = this.current;
-        if (invocation && line.slice(END_MARKER.length) === invocation.request.requestId) {
+        const [requestId, maxRssKb] = line.slice(END_MARKER.length).split(' ');
+        if (invocation && requestId === invocation.request.requestId) {
           invocation.markerSeen = true;
+          if (maxRssKb && /^\d+$/.test(maxRssKb)) invocation.maxRssKb = Number(maxRssKb);
           if (invocation.result) void this.finish(invocation);
         }
         continue;
@@ -305,7 +327,7 @@ export class Sandbox {
     invocation.finished = true;
     clearTimeout(invocation.timer);
     const durationMs = invocation.delivered ? performance.now() - invocation.startedAt : 0;
-    const maxMemoryUsedMb = this.peakMemoryMb();
+    const maxMemoryUsedMb = invocation.maxRssKb !== undefined ? Math.round(invocation.maxRssKb / 1024) : this.peakMemoryMb();
     const { requestId } = invocation.request;
     const error = override ?? invocation.result?.error;
     const initDurationMs = invocation.coldStart ? this.initDurationMs : undefined;
@@ -362,7 +384,7 @@ export class Sandbox {
     this.markExited();
   }
 
-  /** Peak RSS of the child. A synchronous read of /proc costs microseconds; the thread pool, a millisecond. */
+  /** Peak RSS of the child, for runtimes that do not report it. A synchronous read of /proc costs microseconds; the thread pool, a millisecond. */
   private peakMemoryMb(): number {
     const pid = this.child?.pid;
     if (!pid || !this.alive) return 0;

@@ -15,7 +15,7 @@ import {
 import { NatsClient, PayloadStore } from '@tributary/nats';
 import { METRICS_REGISTRY } from '@tributary/observability';
 import { FunctionRegistry, toFunctionSpec } from '@tributary/registry';
-import { SandboxPool } from '@tributary/runtime';
+import { SandboxPool, type InvokeResponse } from '@tributary/runtime';
 
 export const WORKER_IDENTITY = Symbol('WORKER_IDENTITY');
 
@@ -78,26 +78,50 @@ export class InvocationProcessor {
       throw new UnrecoverableError(`function ${data.functionName} no longer exists`);
     }
     const payload = await this.payloads.unpack(data);
+    // A waiting caller is answered the moment the function responds; the log and the accounting
+    // follow. With `Tail` the answer carries the log, so it waits for the complete log.
+    let answered: Promise<void> | undefined;
+    const answerEarly = data.replyTo !== undefined && data.logType !== 'Tail';
     const outcome = await this.pool.invoke(toFunctionSpec(entry.record, this.identity), {
       requestId: data.requestId,
       payload,
       wantLogTail: data.logType === 'Tail',
       ...(data.clientContext ? { clientContext: data.clientContext } : {}),
+      ...(answerEarly
+        ? {
+            onResponse: (response: InvokeResponse) => {
+              answered = this.answer(data, response);
+              answered.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+            },
+          }
+        : {}),
     });
     this.invocations.inc({ function_error: outcome.functionError ? 'true' : 'false', cold: outcome.coldStart ? 'true' : 'false' });
     this.duration.observe(outcome.durationMs / 1000);
     if (data.replyTo) {
-      const packed = await this.payloads.pack(outcome.payload);
-      this.reply(data, {
-        statusCode: 200,
-        ...packed,
-        ...(outcome.functionError ? { functionError: outcome.functionError } : {}),
-        ...(outcome.logTail ? { logResult: outcome.logTail } : {}),
-      });
+      // Timeouts and crashes end the invocation without a response: they are answered here.
+      await (answered ?? this.answer(data, outcome));
       return;
     }
     if (outcome.functionError) throw new FunctionFailedError(data.functionName, data.requestId, outcome.errorType);
     if (data.payloadRef) await this.payloads.delete(data.payloadRef);
+  }
+
+  /** Sends the function's answer to the caller waiting on the job's reply subject. */
+  private answer(job: InvocationJob, response: InvokeResponse & { logTail?: string }): Promise<void> {
+    const send = (packed: { payload?: string; payloadRef?: string }) =>
+      this.reply(job, {
+        statusCode: 200,
+        ...packed,
+        ...(response.functionError ? { functionError: response.functionError } : {}),
+        ...(response.logTail ? { logResult: response.logTail } : {}),
+      });
+    // An inline payload goes out in this very tick; a large one first goes to the payload store.
+    if (!this.payloads.needsReference(response.payload)) {
+      send({ payload: response.payload });
+      return Promise.resolve();
+    }
+    return this.payloads.pack(response.payload).then(send);
   }
 
   private reply(job: InvocationJob, answer: Omit<InvocationReply, 'v' | 'requestId' | 'executedVersion'>): void {

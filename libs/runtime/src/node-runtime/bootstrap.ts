@@ -8,8 +8,12 @@ import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 
 const RUNTIME_PATH = '/2018-06-01/runtime';
-/** Written to stdout right before a result is posted, so the worker knows the log is complete. */
+/**
+ * Written to stdout right before a result is posted, so the worker knows the log is complete. It
+ * carries the process's peak RSS in KB, which the REPORT line's Max Memory Used needs.
+ */
 const END_MARKER = '\u001eTRIBUTARY-END ';
+const endMarker = (requestId: string): string => `${END_MARKER}${requestId} ${process.resourceUsage().maxRSS}\n`;
 
 const [apiHost = '127.0.0.1', apiPort = '9001'] = (process.env['AWS_LAMBDA_RUNTIME_API'] ?? '').split(':');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -68,7 +72,7 @@ for (const [method, level] of levels) {
 const die = (): never => process.exit(1);
 
 const postError = async (path: string, record: ErrorRecord): Promise<void> => {
-  if (currentRequestId) process.stdout.write(`${END_MARKER}${currentRequestId}\n`);
+  if (currentRequestId) process.stdout.write(endMarker(currentRequestId));
   await call('POST', path, JSON.stringify(record), { 'Lambda-Runtime-Function-Error-Type': record.errorType }).catch(die);
 };
 
@@ -190,7 +194,7 @@ for (;;) {
   try {
     const result = await runHandler(handler, event, context);
     const body = JSON.stringify(result === undefined ? null : result);
-    process.stdout.write(`${END_MARKER}${requestId}\n`);
+    process.stdout.write(endMarker(requestId));
     await call('POST', `/invocation/${requestId}/response`, body).catch(die);
   } catch (error) {
     await postError(`/invocation/${requestId}/error`, toErrorRecord(error));
