@@ -54,6 +54,28 @@ describe('InvocationQueues and FunctionWorkers (real Redis)', () => {
     }
   });
 
+  it('queues a concurrent burst of events, each once, and keeps every job', async () => {
+    const fn = uniqueName('fn');
+    const ran: string[] = [];
+    const workers = new FunctionWorkers({
+      connection, prefix, concurrency: 4, idleMs: 60_000, lockDurationMs: 5000, stalledIntervalMs: 5000,
+      processor: async (j) => void ran.push(j.data.requestId),
+    });
+    try {
+      const ids = Array.from({ length: 50 }, (_, i) => `b${i}`);
+      // Enqueued concurrently, as a busy dispatcher does; b7 comes twice and runs once.
+      await Promise.all([...ids, 'b7'].map((id) => queues.enqueue(job(id, 'Event', fn))));
+      const counts = await queues.queue(fn).getJobCounts('prioritized', 'wait');
+      assert.equal(counts['prioritized'], 50);
+      workers.attach(fn);
+      await waitFor('the burst to run', () => ran.length >= 50);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual([...ran].sort(), [...ids].sort());
+    } finally {
+      await workers.close(1000);
+    }
+  });
+
   it('runs a sync invocation ahead of the async backlog', async () => {
     const fn = uniqueName('fn');
     for (let i = 0; i < 5; i += 1) await queues.enqueue(job(`async-${i}`, 'Event', fn));

@@ -1,24 +1,34 @@
 // `npm run bench`: a warm no-op function invoked through the Lambda API, from 1 and from 10
 // concurrent clients, beside the same handler called in-process behind a bare Node http server.
 // Figures are reported with their ratio to that baseline, measured in the same run.
+//
+// `npm run bench -- --against <checkout>` also starts the stack of another (built) checkout and
+// drives the two alternately in short blocks, so that a machine whose speed drifts from minute
+// to minute (a shared VM does) slows both alike: the ratio between them is then worth reading
+// even when each absolute figure moves by 20 % from one run to the next.
 import { randomBytes } from 'node:crypto';
 import { createServer, request, Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { zipSync, strToU8 } from 'fflate';
-import { Stack } from '@tributary/stack';
+import { Stack, type ServiceName } from '@tributary/stack';
 
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '1,10' },
+    against: { type: 'string' },
+    block: { type: 'string', default: '100' },
   },
 });
 const REQUESTS = Number(values.requests);
 const WARMUP = Number(values.warmup);
 const LEVELS = String(values.concurrency).split(',').map(Number);
+const BLOCK = Number(values.block);
 
 const HANDLER_SOURCE = 'exports.handler = async (event) => ({ ok: true, echo: event.n });';
 // The baseline runs the very same handler, in-process.
@@ -33,19 +43,20 @@ interface Figures {
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
 const post = (url: URL, body: string): Promise<number> =>
-  new Promise((resolve, reject) => {
+  new Promise((done, fail) => {
     const started = performance.now();
     const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on('end', () => (res.statusCode === 200 ? done(performance.now() - started) : fail(new Error(`HTTP ${res.statusCode}`))));
     });
-    req.on('error', reject);
+    req.on('error', fail);
     req.end(body);
   });
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-const measure = async (url: URL, clients: number, total: number): Promise<Figures> => {
+/** `total` requests from `clients` concurrent clients; latencies and the seconds it took. */
+const drive = async (url: URL, clients: number, total: number): Promise<{ latencies: number[]; seconds: number }> => {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -57,9 +68,31 @@ const measure = async (url: URL, clients: number, total: number): Promise<Figure
       }
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return { rps: total / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return { latencies, seconds: (performance.now() - started) / 1000 };
+};
+
+const figures = (latencies: number[], seconds: number): Figures => {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { rps: latencies.length / seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+};
+
+const measure = async (url: URL, clients: number, total: number): Promise<Figures> => {
+  const { latencies, seconds } = await drive(url, clients, total);
+  return figures(latencies, seconds);
+};
+
+/** Both targets driven in alternating blocks of BLOCK requests, the order flipping every round. */
+const interleaved = async (a: URL, b: URL, clients: number, total: number): Promise<[Figures, Figures]> => {
+  const first = { url: a, latencies: [] as number[], seconds: 0 };
+  const second = { url: b, latencies: [] as number[], seconds: 0 };
+  for (let round = 0; first.latencies.length < total; round += 1) {
+    for (const run of round % 2 === 0 ? [first, second] : [second, first]) {
+      const { latencies, seconds } = await drive(run.url, clients, Math.min(BLOCK, total - run.latencies.length));
+      run.latencies.push(...latencies);
+      run.seconds += seconds;
+    }
+  }
+  return [figures(first.latencies, first.seconds), figures(second.latencies, second.seconds)];
 };
 
 const startBaseline = async (): Promise<Server> => {
@@ -72,21 +105,27 @@ const startBaseline = async (): Promise<Server> => {
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   return server;
 };
 
-const id = `bench_${randomBytes(4).toString('hex')}`;
-const env = {
-  EVENTS_STREAM: `${id}_EVENTS`, EVENTS_SUBJECT_ROOT: `${id}.events`, DISPATCHER_CONSUMER: `${id}_dispatcher`,
-  FUNCTIONS_BUCKET: `${id}_functions`, TRIGGERS_BUCKET: `${id}_triggers`, CODE_STORE: `${id}_code`, PAYLOAD_STORE: `${id}_payloads`,
-  QUEUE_PREFIX: `${id}_q`, SUBJECT_PREFIX: `${id}.trib`, LOG_LEVEL: 'warn',
-};
-const ports = { api: 19_101, 's3-ingest': 19_102, dispatcher: 19_104, worker: 19_105 };
-const stack = new Stack({ env, ports, output: 'pipe' });
-const baseline = await startBaseline();
-try {
-  process.stdout.write(`starting the stack (isolated names ${id})…\n`);
+interface Target {
+  url: URL;
+  env: Record<string, string>;
+  stack: Pick<Stack, 'stop'>;
+}
+
+/** A stack with names of its own, a warm `noop` function, and the URL that invokes it. */
+const startTributary = async (StackClass: typeof Stack, portBase: number): Promise<Target> => {
+  const id = `bench_${randomBytes(4).toString('hex')}`;
+  const env = {
+    EVENTS_STREAM: `${id}_EVENTS`, EVENTS_SUBJECT_ROOT: `${id}.events`, DISPATCHER_CONSUMER: `${id}_dispatcher`,
+    FUNCTIONS_BUCKET: `${id}_functions`, TRIGGERS_BUCKET: `${id}_triggers`, CODE_STORE: `${id}_code`, PAYLOAD_STORE: `${id}_payloads`,
+    QUEUE_PREFIX: `${id}_q`, SUBJECT_PREFIX: `${id}.trib`, CODE_DIR: `/tmp/tributary-code-${id}`, LOG_LEVEL: 'warn',
+  };
+  const ports: Record<ServiceName, number> = { api: portBase + 1, 's3-ingest': portBase + 2, dispatcher: portBase + 4, worker: portBase + 5 };
+  const stack = new StackClass({ env, ports, output: 'pipe' });
+  process.stdout.write(`starting a stack (isolated names ${id})…\n`);
   await stack.start();
   const lambda = new LambdaClient({ endpoint: stack.url('api'), region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
   await lambda.send(
@@ -97,35 +136,69 @@ try {
   );
   await lambda.send(new InvokeCommand({ FunctionName: 'noop', Payload: strToU8('{}') }));
   lambda.destroy();
+  return { url: new URL(`${stack.url('api')}/2015-03-31/functions/noop/invocations`), env, stack };
+};
 
-  const tributaryUrl = new URL(`${stack.url('api')}/2015-03-31/functions/noop/invocations`);
+const removeResources = async (env: Record<string, string>): Promise<void> => {
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const { rm } = await import('node:fs/promises');
+  const nc = await connect({ servers: '127.0.0.1:4222' });
+  const jsm = await jetstreamManager(nc);
+  for (const s of [env['EVENTS_STREAM'], `KV_${env['FUNCTIONS_BUCKET']}`, `KV_${env['TRIGGERS_BUCKET']}`, `OBJ_${env['CODE_STORE']}`, `OBJ_${env['PAYLOAD_STORE']}`]) {
+    await jsm.streams.delete(String(s)).catch(() => false);
+  }
+  await nc.close();
+  if (env['CODE_DIR']) await rm(env['CODE_DIR'], { recursive: true, force: true });
+};
+
+const f = (n: number) => n.toFixed(2);
+const row = (clients: number, label: string, x: Figures) => `| ${clients} | ${label} | ${x.rps.toFixed(0)} | ${f(x.p50)} | ${f(x.p99)} |`;
+const ratio = (clients: number, label: string, x: Figures, base: Figures) =>
+  `| ${clients} | ${label} | ${(x.rps / base.rps).toFixed(3)} | ${(x.p50 / base.p50).toFixed(2)} | ${(x.p99 / base.p99).toFixed(2)} |`;
+
+const targets: Target[] = [];
+const baseline = await startBaseline();
+try {
+  const ours = await startTributary(Stack, 19_100);
+  targets.push(ours);
+  let theirs: Target | undefined;
+  if (values.against) {
+    const checkout = resolve(values.against);
+    const other = (await import(pathToFileURL(`${checkout}/tools/stack/dist/src/index.js`).href)) as { Stack: typeof Stack };
+    theirs = await startTributary(other.Stack, 19_200);
+    targets.push(theirs);
+  }
   const baselineUrl = new URL(`http://127.0.0.1:${(baseline.address() as AddressInfo).port}/`);
   const rows: string[] = [];
   for (const clients of LEVELS) {
     await measure(baselineUrl, clients, WARMUP);
     const base = await measure(baselineUrl, clients, REQUESTS);
-    await measure(tributaryUrl, clients, WARMUP);
-    const trib = await measure(tributaryUrl, clients, REQUESTS);
-    const f = (n: number) => n.toFixed(2);
-    rows.push(
-      `| ${clients} | baseline (in-process http) | ${base.rps.toFixed(0)} | ${f(base.p50)} | ${f(base.p99)} |`,
-      `| ${clients} | Tributary sync invoke | ${trib.rps.toFixed(0)} | ${f(trib.p50)} | ${f(trib.p99)} |`,
-      `| ${clients} | ratio Tributary / baseline | ${(trib.rps / base.rps).toFixed(3)} | ${(trib.p50 / base.p50).toFixed(1)} | ${(trib.p99 / base.p99).toFixed(1)} |`,
-    );
+    rows.push(row(clients, 'baseline (in-process http)', base));
+    for (const t of targets) await measure(t.url, clients, WARMUP);
+    if (theirs) {
+      const [mine, other] = await interleaved(ours.url, theirs.url, clients, REQUESTS);
+      rows.push(
+        row(clients, 'Tributary sync invoke (this checkout)', mine),
+        row(clients, `Tributary sync invoke (${values.against})`, other),
+        ratio(clients, 'ratio this checkout / baseline', mine, base),
+        ratio(clients, `ratio this checkout / ${values.against}`, mine, other),
+      );
+    } else {
+      const mine = await measure(ours.url, clients, REQUESTS);
+      rows.push(row(clients, 'Tributary sync invoke', mine), ratio(clients, 'ratio Tributary / baseline', mine, base));
+    }
   }
-  process.stdout.write(`\n${REQUESTS} requests per row after ${WARMUP} warm-up, warm no-op function, raw keep-alive HTTP client for both\n\n`);
+  const how = theirs ? `, the two checkouts alternating in blocks of ${BLOCK}` : '';
+  process.stdout.write(`\n${REQUESTS} requests per row after ${WARMUP} warm-up, warm no-op function, raw keep-alive HTTP client for all${how}\n\n`);
   process.stdout.write('| clients | target | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|\n');
   process.stdout.write(`${rows.join('\n')}\n`);
   process.stdout.write('\ntarget: p50 ≤ 3 ms from one client\n');
 } finally {
   agent.destroy();
   baseline.close();
-  await stack.stop('SIGTERM');
-  // Remove the bench's streams and queues.
-  const { connect } = await import('@nats-io/transport-node');
-  const { jetstreamManager } = await import('@nats-io/jetstream');
-  const nc = await connect({ servers: '127.0.0.1:4222' });
-  const jsm = await jetstreamManager(nc);
-  for (const s of [env.EVENTS_STREAM, `KV_${env.FUNCTIONS_BUCKET}`, `KV_${env.TRIGGERS_BUCKET}`, `OBJ_${env.CODE_STORE}`, `OBJ_${env.PAYLOAD_STORE}`]) await jsm.streams.delete(s).catch(() => false);
-  await nc.close();
+  for (const t of targets) {
+    await t.stack.stop('SIGTERM');
+    await removeResources(t.env);
+  }
 }
