@@ -139,6 +139,7 @@ const startTributary = async (StackClass: typeof Stack, portBase: number): Promi
   return { url: new URL(`${stack.url('api')}/2015-03-31/functions/noop/invocations`), env, stack };
 };
 
+/** Streams, queues and unpacked code of a bench stack. */
 const removeResources = async (env: Record<string, string>): Promise<void> => {
   const { connect } = await import('@nats-io/transport-node');
   const { jetstreamManager } = await import('@nats-io/jetstream');
@@ -149,6 +150,12 @@ const removeResources = async (env: Record<string, string>): Promise<void> => {
     await jsm.streams.delete(String(s)).catch(() => false);
   }
   await nc.close();
+  const { Redis } = await import('ioredis');
+  const redis = new Redis('redis://127.0.0.1:6379');
+  for await (const keys of redis.scanStream({ match: `${env['QUEUE_PREFIX']}:*`, count: 1000 })) {
+    if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+  }
+  redis.disconnect();
   if (env['CODE_DIR']) await rm(env['CODE_DIR'], { recursive: true, force: true });
 };
 
