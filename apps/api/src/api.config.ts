@@ -1,7 +1,7 @@
 import { IsInt, Max, Min } from 'class-validator';
-import { BaseConfig, WithHttp } from '@tributary/config';
+import { BaseConfig, WithCodeCollection, WithHttp } from '@tributary/config';
 
-export class ApiConfig extends WithHttp(BaseConfig, 9001) {
+export class ApiConfig extends WithCodeCollection(WithHttp(BaseConfig, 9001)) {
   /** How long a sync invocation may wait for a free worker on top of the function's timeout. */
   @IsInt() @Min(0) @Max(900_000)
   SYNC_QUEUE_WAIT_MS: number = 30_000;

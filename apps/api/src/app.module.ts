@@ -24,6 +24,7 @@ export class AppModule {
           },
           syncQueueWaitMs: config.SYNC_QUEUE_WAIT_MS,
           duplicateWindowMs: config.DEDUPE_WINDOW_MS,
+          codeCollection: { intervalMs: config.CODE_GC_INTERVAL_MS, graceMs: config.CODE_GC_GRACE_MS },
         }),
       ],
     };

@@ -31,7 +31,15 @@ export class AppModule {
       ],
       providers: [
         { provide: WORKER_IDENTITY, useValue: identity },
-        { provide: WORK_SETTINGS, useValue: { subjectPrefix: config.SUBJECT_PREFIX, shutdownGraceMs: config.SHUTDOWN_GRACE_MS } },
+        {
+          provide: WORK_SETTINGS,
+          useValue: {
+            subjectPrefix: config.SUBJECT_PREFIX,
+            shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+            codeCollectionIntervalMs: config.CODE_GC_INTERVAL_MS,
+            codeCollectionGraceMs: config.CODE_GC_GRACE_MS,
+          },
+        },
         {
           provide: SandboxPool,
           inject: [FunctionRegistry, NatsClient],

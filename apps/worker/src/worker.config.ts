@@ -1,9 +1,9 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { BaseConfig, WithHttp, WithRedis } from '@tributary/config';
+import { BaseConfig, WithCodeCollection, WithHttp, WithRedis } from '@tributary/config';
 
-export class WorkerConfig extends WithRedis(WithHttp(BaseConfig, 9005)) {
+export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConfig, 9005))) {
   /** Invocations of one function that this process runs at the same time (one sandbox each). */
   @IsInt() @Min(1) @Max(1000)
   WORKER_CONCURRENCY: number = 10;

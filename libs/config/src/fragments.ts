@@ -81,3 +81,19 @@ export const WithRedis = <B extends Ctor>(Base: B) => {
   return RedisConfig;
 };
 
+/**
+ * Deployment packages no function uses any more: the API removes them from the code store and
+ * each worker removes its unpacked copies.
+ */
+export const WithCodeCollection = <B extends Ctor>(Base: B) => {
+  class CodeCollectionConfig extends Base {
+    /** How often unused packages are looked for and removed; 0 turns that off. */
+    @IsInt() @Min(0) @Max(86_400_000)
+    CODE_GC_INTERVAL_MS: number = 600_000;
+
+    /** An unused package stored or unpacked less than this long ago is kept (it may be about to be used). */
+    @IsInt() @Min(1000) @Max(604_800_000)
+    CODE_GC_GRACE_MS: number = 3_600_000;
+  }
+  return CodeCollectionConfig;
+};

@@ -100,13 +100,41 @@ export class FunctionRegistry {
     await this.functions.delete(name);
   }
 
-  /** Stores a deployment package under its SHA-256 (idempotent: same zip, same object). */
+  /**
+   * Stores a deployment package under its SHA-256 (same zip, same object). A package no function
+   * uses is stored again even when present: that renews its modification time, so the collector
+   * (which removes only packages unused for its whole grace period) cannot take it away from
+   * the function about to use it.
+   */
   async putCode(zip: Uint8Array): Promise<{ codeKey: string; codeSha256: string; codeSize: number }> {
     const digest = createHash('sha256').update(zip).digest();
     const codeKey = digest.toString('hex');
     const existing = await this.code.info(codeKey);
-    if (!existing || existing.deleted || existing.size !== zip.byteLength) await this.code.putBlob({ name: codeKey }, zip);
+    const inUse = this.functions.entries().some(([, entry]) => entry.value.codeKey === codeKey);
+    if (!existing || existing.deleted || existing.size !== zip.byteLength || !inUse) await this.code.putBlob({ name: codeKey }, zip);
     return { codeKey, codeSha256: digest.toString('base64'), codeSize: zip.byteLength };
+  }
+
+  /**
+   * Removes deployment packages that no function uses and that were last stored more than
+   * `graceMs` ago (a package just stored may belong to a function being created right now).
+   * Which packages are in use is read from the bucket, not from the watched index. Returns the
+   * code keys removed.
+   */
+  async collectUnusedCode(graceMs: number): Promise<string[]> {
+    const used = new Set((await this.functions.readAll()).map((record) => record.codeKey));
+    const removed: string[] = [];
+    for (const info of await this.code.list()) {
+      if (info.deleted || used.has(info.name)) continue;
+      const stale = (mtime: string) => Date.now() - Date.parse(mtime) >= graceMs;
+      if (!stale(info.mtime)) continue;
+      // Stored again since the listing (a deploy of the same zip)? Then it is about to be used.
+      const current = await this.code.info(info.name);
+      if (!current || current.deleted || !stale(current.mtime)) continue;
+      await this.code.delete(info.name);
+      removed.push(info.name);
+    }
+    return removed;
   }
 
   async getCode(codeKey: string): Promise<Uint8Array> {

@@ -99,6 +99,14 @@ export class WatchedKv<T> {
     return [...this.index.entries()];
   }
 
+  /** Every value, read from the bucket itself rather than the mirror (for decisions that must not trust a watch). */
+  async readAll(): Promise<T[]> {
+    const keys: string[] = [];
+    for await (const key of await this.kv.keys()) keys.push(key);
+    const values = await Promise.all(keys.map((key) => this.read(key)));
+    return values.filter((v): v is Versioned<T> => v !== undefined).map((v) => v.value);
+  }
+
   async create(key: string, value: T): Promise<Versioned<T>> {
     try {
       const revision = await this.kv.create(key, JSON.stringify(value));

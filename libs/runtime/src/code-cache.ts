@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +27,25 @@ export class CodeCache {
       job.catch(() => this.pending.delete(codeKey));
     }
     return job;
+  }
+
+  /**
+   * Removes unpacked packages that are not `inUse` (asked right before each removal) and that were unpacked more than
+   * `graceMs` ago (a package unpacked a moment ago is about to start a sandbox). Returns the
+   * keys removed; the next use of one unpacks it again.
+   */
+  async removeUnused(inUse: (codeKey: string) => boolean, graceMs: number): Promise<string[]> {
+    const names = await readdir(this.root).catch(() => [] as string[]);
+    const removed: string[] = [];
+    for (const key of names) {
+      if (!/^[a-f0-9]{64}$/.test(key)) continue;
+      const unpacked = await stat(join(this.root, key)).catch(() => undefined);
+      if (!unpacked || Date.now() - unpacked.mtimeMs < graceMs || inUse(key)) continue;
+      this.pending.delete(key);
+      await rm(join(this.root, key), { recursive: true, force: true });
+      removed.push(key);
+    }
+    return removed;
   }
 
   private runtimeModules?: Promise<void>;

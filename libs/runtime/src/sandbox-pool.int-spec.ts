@@ -242,6 +242,29 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     await waitFor('the orphaned sandbox to exit', () => !existsSync(`/proc/${childPid}`) || readFileSync(`/proc/${childPid}/stat`, 'utf8').split(' ')[2] === 'Z', { timeoutMs: 5000 });
   });
 
+  it('frees the disk of unpacked code no function and no sandbox uses, and unpacks it again when needed', async () => {
+    const kept = spec({ name: 'kept', revisionId: 'k1' }, { 'index.js': `exports.handler = async () => 'kept';` });
+    const gone = spec({ name: 'gone', revisionId: 'g1' }, { 'index.js': `exports.handler = async () => 'gone';` });
+    await call(kept, {});
+    await call(gone, {});
+    // A warm sandbox still uses `gone`'s code, and a grace period protects fresh code. (Code of
+    // earlier tests' sandboxes that are gone may be removed here; that is not this test's concern.)
+    const first = await pool.removeUnusedCode([kept.codeKey], 0);
+    assert.ok(!first.includes(kept.codeKey) && !first.includes(gone.codeKey), String(first));
+    assert.deepEqual(await pool.removeUnusedCode([kept.codeKey], 60_000), []);
+    pool.retire('gone');
+    const removed = await waitFor('the retired sandbox to exit and its code to go', async () => {
+      const r = await pool.removeUnusedCode([kept.codeKey], 0);
+      return r.includes(gone.codeKey) ? r : undefined;
+    });
+    assert.ok(!removed.includes(kept.codeKey));
+    assert.ok(existsSync(join(codeDir, kept.codeKey)));
+    assert.ok(!existsSync(join(codeDir, gone.codeKey)));
+    // Deployed again, the same package is fetched and unpacked anew.
+    const back = await call({ ...gone, revisionId: 'g2' }, {});
+    assert.equal(back.payload, '"gone"');
+  });
+
   it('refuses a package whose entries escape the task root', async () => {
     await assert.rejects(call(spec({ revisionId: 'evil' }, { '../evil.js': 'x', 'index.js': 'exports.handler=async()=>1' }), {}));
   });

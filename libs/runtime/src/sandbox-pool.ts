@@ -108,6 +108,15 @@ export class SandboxPool {
     }
   }
 
+  /**
+   * Frees the disk of unpacked packages that neither `inUse` (the functions' current code) nor
+   * a live sandbox needs and that were unpacked more than `graceMs` ago.
+   */
+  removeUnusedCode(inUse: Iterable<string>, graceMs: number): Promise<string[]> {
+    const current = new Set(inUse);
+    return this.code.removeUnused((key) => current.has(key) || [...this.all].some((s) => s.spec.codeKey === key), graceMs);
+  }
+
   stats(): { warm: number; busy: number } {
     const warm = [...this.idle.values()].reduce((n, l) => n + l.length, 0);
     return { warm, busy: this.all.size - warm };

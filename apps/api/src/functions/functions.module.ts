@@ -5,6 +5,7 @@ import { InvocationClient, NatsClient, PayloadStore, type InvocationClientOption
 import { FunctionsController } from './functions.controller.js';
 import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
 import { InvokeService, SYNC_QUEUE_WAIT_MS } from './invoke.service.js';
+import { CODE_COLLECTION, CodeCollector, type CodeCollectionSettings } from './code-collector.js';
 import { LambdaErrorFilter } from './lambda-error.js';
 import { PolicyService } from './policy.service.js';
 
@@ -25,6 +26,7 @@ export interface FunctionsModuleOptions {
   invocation: InvocationClientOptions;
   syncQueueWaitMs: number;
   duplicateWindowMs: number;
+  codeCollection: CodeCollectionSettings;
 }
 
 @Module({})
@@ -37,6 +39,8 @@ export class FunctionsModule {
         { provide: APP_FILTER, useClass: LambdaErrorFilter },
         { provide: LAMBDA_IDENTITY, useValue: options.identity },
         { provide: SYNC_QUEUE_WAIT_MS, useValue: options.syncQueueWaitMs },
+        { provide: CODE_COLLECTION, useValue: options.codeCollection },
+        CodeCollector,
         {
           provide: InvocationClient,
           inject: [NatsClient, PayloadStore],

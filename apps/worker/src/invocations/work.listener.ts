@@ -10,18 +10,23 @@ export const WORK_SETTINGS = Symbol('WORK_SETTINGS');
 export interface WorkSettings {
   subjectPrefix: string;
   shutdownGraceMs: number;
+  /** Unpacked packages no function uses any more are removed this often (0: never)… */
+  codeCollectionIntervalMs: number;
+  /** …once they were unpacked at least this long ago. */
+  codeCollectionGraceMs: number;
 }
 
 /**
  * Attaches to a function's queue when the dispatcher announces work for it (and, at start, to
- * every queue that still holds jobs), retires sandboxes of code that changed, and drains on
- * shutdown.
+ * every queue that still holds jobs), retires sandboxes of code that changed, frees the disk of
+ * code no function uses any more, and drains on shutdown.
  */
 @Injectable()
 export class WorkListener implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WorkListener.name);
   private subscription?: Subscription;
   private stopRetiring?: () => void;
+  private codeTimer?: NodeJS.Timeout;
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
@@ -42,10 +47,25 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
     // After UpdateFunctionCode/Configuration, warm sandboxes of the old revision retire.
     this.stopRetiring = this.registry.onChange((name, entry) => this.pool.retire(name, entry?.record.revisionId));
     await this.workers.attachPending(this.registry.list().map((e) => e.record.name));
+    if (this.settings.codeCollectionIntervalMs > 0) {
+      this.codeTimer = setInterval(() => void this.removeUnusedCode(), this.settings.codeCollectionIntervalMs);
+      this.codeTimer.unref();
+    }
     this.logger.log(`listening for work on ${wildcard}; attached to ${this.workers.active().length} queue(s) with pending jobs`);
   }
 
+  private async removeUnusedCode(): Promise<void> {
+    try {
+      const current = this.registry.list().map((e) => e.record.codeKey);
+      const removed = await this.pool.removeUnusedCode(current, this.settings.codeCollectionGraceMs);
+      if (removed.length > 0) this.logger.log(`removed ${removed.length} unpacked package(s) no function uses: ${removed.join(', ')}`);
+    } catch (error) {
+      this.logger.warn(`could not remove unused unpacked packages: ${(error as Error).message}`);
+    }
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.codeTimer);
     this.subscription?.unsubscribe();
     this.stopRetiring?.();
     this.logger.log(`stopping: waiting up to ${this.settings.shutdownGraceMs} ms for running invocations`);

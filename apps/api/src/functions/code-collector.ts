@@ -1,0 +1,60 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Counter, type Registry } from 'prom-client';
+import { METRICS_REGISTRY } from '@tributary/observability';
+import { FunctionRegistry } from '@tributary/registry';
+
+export const CODE_COLLECTION = Symbol('CODE_COLLECTION');
+export interface CodeCollectionSettings {
+  /** How often to look for unused deployment packages; 0 turns collection off. */
+  intervalMs: number;
+  /** A package stored less than this long ago is kept even when unused. */
+  graceMs: number;
+}
+
+/**
+ * Removes deployment packages that no function uses any more (left by UpdateFunctionCode and
+ * DeleteFunction) from the code store. Several API replicas may sweep at once: a delete is
+ * idempotent.
+ */
+@Injectable()
+export class CodeCollector implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(CodeCollector.name);
+  private readonly removed: Counter;
+  private timer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
+
+  constructor(
+    @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
+    @Inject(CODE_COLLECTION) private readonly settings: CodeCollectionSettings,
+    @Inject(METRICS_REGISTRY) metrics: Registry,
+  ) {
+    this.removed = new Counter({
+      name: 'tributary_api_code_packages_removed_total',
+      help: 'Deployment packages removed from the code store because no function uses them',
+      registers: [metrics],
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.settings.intervalMs <= 0) return;
+    this.timer = setInterval(() => {
+      this.sweeping ??= this.sweep().finally(() => (this.sweeping = undefined));
+    }, this.settings.intervalMs);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sweeping;
+  }
+
+  private async sweep(): Promise<void> {
+    try {
+      const removed = await this.registry.collectUnusedCode(this.settings.graceMs);
+      this.removed.inc(removed.length);
+      if (removed.length > 0) this.logger.log(`removed ${removed.length} unused deployment package(s): ${removed.join(', ')}`);
+    } catch (error) {
+      this.logger.warn(`could not collect unused deployment packages: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FunctionRecord } from '@tributary/contracts';
+import { NatsClient } from '@tributary/nats';
+import { TEST_NATS_URL, buildZip, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
+import { FunctionRegistry } from './function-registry.js';
+
+const record = (name: string, code: { codeKey: string; codeSha256: string; codeSize: number }): FunctionRecord => ({
+  v: 1, name, runtime: 'nodejs20.x', handler: 'index.handler', role: '', description: '', timeout: 3, memorySize: 128,
+  environment: {}, architectures: ['x86_64'], ephemeralStorageMb: 512, ...code, revisionId: 'r1',
+  lastModified: '2026-11-25T00:00:00.000+0000', createdAt: '2026-11-25T00:00:00.000+0000',
+});
+
+describe('FunctionRegistry code collection (real NATS)', () => {
+  const env = isolatedEnvironment();
+  let client: NatsClient;
+  let registry: FunctionRegistry;
+  const stored = async (): Promise<string[]> => {
+    const store = await client.objectStore(env['CODE_STORE'] ?? '');
+    return (await store.list()).filter((i) => !i.deleted).map((i) => i.name).sort();
+  };
+
+  before(async () => {
+    client = await NatsClient.connect({ url: TEST_NATS_URL, name: 'registry-spec' });
+    registry = await FunctionRegistry.open(client, { functionsBucket: env['FUNCTIONS_BUCKET'] ?? '', codeStore: env['CODE_STORE'] ?? '' });
+  });
+
+  after(async () => {
+    registry.close();
+    await client.drain();
+    await removeIsolatedResources(env);
+  });
+
+  it('removes packages no function uses once they are older than the grace period, and keeps the rest', async () => {
+    const used = await registry.putCode(buildZip({ 'index.js': 'exports.handler = async () => 1;' }));
+    const replaced = await registry.putCode(buildZip({ 'index.js': 'exports.handler = async () => 2;' }));
+    await registry.create(record('keeper', used));
+    assert.deepEqual(await stored(), [used.codeKey, replaced.codeKey].sort());
+
+    // Within the grace period nothing goes, used or not.
+    assert.deepEqual(await registry.collectUnusedCode(60_000), []);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.deepEqual(await registry.collectUnusedCode(1000), [replaced.codeKey]);
+    assert.deepEqual(await stored(), [used.codeKey]);
+
+    // Deleting the function leaves its package unused: it goes at the next collection.
+    await registry.delete('keeper');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.deepEqual(await registry.collectUnusedCode(1000), [used.codeKey]);
+    assert.deepEqual(await stored(), []);
+  });
+
+  it('renews an unused package that is deployed again, so the collector leaves it to its new function', async () => {
+    const zip = buildZip({ 'index.js': 'exports.handler = async () => 3;' });
+    const first = await registry.putCode(zip);
+    await new Promise((r) => setTimeout(r, 1100));
+    // Deployed again (same zip) just before a collection: it is stored anew and so kept.
+    const again = await registry.putCode(zip);
+    assert.equal(again.codeKey, first.codeKey);
+    assert.deepEqual(await registry.collectUnusedCode(1000), []);
+    await registry.create(record('reuser', again));
+    assert.equal(new TextDecoder().decode((await registry.getCode(again.codeKey)).slice(0, 2)), 'PK');
+  });
+});
