@@ -1,6 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
@@ -13,6 +15,7 @@ const keyOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('
 describe('deployment packages no function uses are removed from the code store', () => {
   let e2e: E2eStack;
   let nc: NatsConnection;
+  const unpacked = (bytes: Uint8Array) => existsSync(join(e2e.env['CODE_DIR'] ?? '', keyOf(bytes)));
   const stored = async (): Promise<string[]> => {
     const store = await new Objm(nc).open(e2e.env['CODE_STORE'] ?? '');
     return (await store.list()).filter((i) => !i.deleted).map((i) => i.name);
@@ -42,6 +45,7 @@ describe('deployment packages no function uses are removed from the code store',
     await new Promise((r) => setTimeout(r, 1500));
     const result = await e2e.lambda.send(new InvokeCommand({ FunctionName: name }));
     assert.equal(decode(result.Payload), '"v2"');
+    assert.ok(unpacked(v2), 'the worker keeps the code a function runs');
 
     // The first package deployed again is stored again and runs.
     await e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: v1 }));
@@ -52,5 +56,7 @@ describe('deployment packages no function uses are removed from the code store',
       const left = await stored();
       return !left.includes(keyOf(v1)) && !left.includes(keyOf(v2));
     }, { timeoutMs: 10_000 });
+    // The worker's unpacked copies go too, once no sandbox runs them.
+    await waitFor('the worker to remove the unpacked code', () => !unpacked(v1) && !unpacked(v2), { timeoutMs: 10_000 });
   });
 });
