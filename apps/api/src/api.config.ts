@@ -1,4 +1,4 @@
-import { IsInt, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 import { BaseConfig, WithCodeCollection, WithHttp } from '@tributary/config';
 
 export class ApiConfig extends WithCodeCollection(WithHttp(BaseConfig, 9001)) {
@@ -6,6 +6,7 @@ export class ApiConfig extends WithCodeCollection(WithHttp(BaseConfig, 9001)) {
   @IsInt() @Min(0) @Max(900_000)
   SYNC_QUEUE_WAIT_MS: number = 30_000;
 
-  /** Base URL this API is reached at, for code download locations. */
+  /** Base URL this API is reached at from outside, for GetFunction's Code.Location (default: the request's Host). */
+  @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL such as https://lambda.example.com' })
   PUBLIC_URL?: string;
 }

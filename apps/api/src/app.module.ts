@@ -25,6 +25,7 @@ export class AppModule {
           syncQueueWaitMs: config.SYNC_QUEUE_WAIT_MS,
           duplicateWindowMs: config.DEDUPE_WINDOW_MS,
           codeCollection: { intervalMs: config.CODE_GC_INTERVAL_MS, graceMs: config.CODE_GC_GRACE_MS },
+          ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
         }),
       ],
     };

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
@@ -62,6 +63,10 @@ describe('a function through the whole pipeline, driven by @aws-sdk/client-lambd
 
     const fetched = await e2e.lambda.send(new GetFunctionCommand({ FunctionName: name }));
     assert.equal(fetched.Configuration?.Handler, 'index.handler');
+    // Code.Location is a URL that serves the deployment package, as on AWS.
+    const download = await fetch(fetched.Code?.Location ?? 'missing:');
+    const zipped = Buffer.from(await download.arrayBuffer());
+    assert.equal(createHash('sha256').update(zipped).digest('base64'), created.CodeSha256);
     const listed = await e2e.lambda.send(new ListFunctionsCommand({}));
     assert.ok(listed.Functions?.some((f) => f.FunctionName === name));
 

@@ -5,6 +5,9 @@ import { FunctionsService } from './functions.service.js';
 import { InvokeService } from './invoke.service.js';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
 
+/** Base URL the API is reached at from outside (behind a proxy, say); else the request's Host. */
+export const PUBLIC_URL = Symbol('PUBLIC_URL');
+
 interface Reply {
   status(code: number): Reply;
   headers(values: Record<string, string>): Reply;
@@ -30,6 +33,7 @@ export class FunctionsController {
     @Inject(InvokeService) private readonly invoker: InvokeService,
     @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
     @Inject(PolicyService) private readonly policies: PolicyService,
+    @Inject(PUBLIC_URL) private readonly publicUrl: string | undefined,
   ) {}
 
   @Post()
@@ -44,11 +48,13 @@ export class FunctionsController {
   }
 
   @Get(':name')
-  async get(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
+  async get(@Param('name') name: string, @Headers('host') host: string | undefined, @Query('Qualifier') qualifier?: string) {
     const { record } = await this.functions.resolve(name, qualifier);
+    // A URL the caller can download the package from, as AWS's (presigned) Location is.
+    const base = this.publicUrl ?? `http://${host ?? '127.0.0.1'}`;
     return {
       Configuration: this.functions.configuration(record),
-      Code: { RepositoryType: 'Tributary', Location: `/2015-03-31/functions/${record.name}/code` },
+      Code: { RepositoryType: 'Tributary', Location: `${base}/2015-03-31/functions/${encodeURIComponent(record.name)}/code` },
       Tags: {},
     };
   }

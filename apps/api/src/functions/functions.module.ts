@@ -2,7 +2,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { LambdaIdentity } from '@tributary/contracts';
 import { InvocationClient, NatsClient, PayloadStore, type InvocationClientOptions } from '@tributary/nats';
-import { FunctionsController } from './functions.controller.js';
+import { FunctionsController, PUBLIC_URL } from './functions.controller.js';
 import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
 import { InvokeService, SYNC_QUEUE_WAIT_MS } from './invoke.service.js';
 import { CODE_COLLECTION, CodeCollector, type CodeCollectionSettings } from './code-collector.js';
@@ -27,6 +27,7 @@ export interface FunctionsModuleOptions {
   syncQueueWaitMs: number;
   duplicateWindowMs: number;
   codeCollection: CodeCollectionSettings;
+  publicUrl?: string;
 }
 
 @Module({})
@@ -40,6 +41,7 @@ export class FunctionsModule {
         { provide: LAMBDA_IDENTITY, useValue: options.identity },
         { provide: SYNC_QUEUE_WAIT_MS, useValue: options.syncQueueWaitMs },
         { provide: CODE_COLLECTION, useValue: options.codeCollection },
+        { provide: PUBLIC_URL, useValue: options.publicUrl?.replace(/\/+$/, '') },
         CodeCollector,
         {
           provide: InvocationClient,
