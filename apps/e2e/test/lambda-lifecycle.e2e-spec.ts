@@ -6,9 +6,13 @@ import {
   DeleteFunctionCommand,
   GetFunctionCommand,
   GetFunctionConfigurationCommand,
+  InvalidParameterValueException,
   InvokeCommand,
   ListFunctionsCommand,
+  ListTagsCommand,
   ResourceNotFoundException,
+  TagResourceCommand,
+  UntagResourceCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
@@ -110,6 +114,28 @@ describe('a function through the whole pipeline, driven by @aws-sdk/client-lambd
     await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: name }));
     await assert.rejects(e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode({}) })), ResourceNotFoundException);
     await assert.rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: name })), ResourceNotFoundException);
+  });
+
+  it('keeps tags given at creation and changed with TagResource and UntagResource', async () => {
+    const tagged = uniqueName('tagged');
+    const created = await e2e.lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: tagged, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
+        Code: { ZipFile: buildZip({ 'index.js': handler('t') }) }, Tags: { team: 'core', stage: 'dev' },
+      }),
+    );
+    const arn = created.FunctionArn ?? '';
+    assert.deepEqual((await e2e.lambda.send(new GetFunctionCommand({ FunctionName: tagged }))).Tags, { team: 'core', stage: 'dev' });
+    await e2e.lambda.send(new TagResourceCommand({ Resource: arn, Tags: { stage: 'prod', owner: 'ada' } }));
+    await e2e.lambda.send(new UntagResourceCommand({ Resource: arn, TagKeys: ['team', 'absent'] }));
+    assert.deepEqual((await e2e.lambda.send(new ListTagsCommand({ Resource: arn }))).Tags, { stage: 'prod', owner: 'ada' });
+    // Tags are no change of code or configuration.
+    assert.equal((await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: tagged }))).RevisionId, created.RevisionId);
+    await assert.rejects(e2e.lambda.send(new TagResourceCommand({ Resource: arn, Tags: { 'aws:reserved': 'x' } })), InvalidParameterValueException);
+    await assert.rejects(
+      e2e.lambda.send(new ListTagsCommand({ Resource: 'arn:aws:lambda:us-east-1:000000000000:function:nobody-here' })),
+      ResourceNotFoundException,
+    );
   });
 
   it('pages through ListFunctions', async () => {

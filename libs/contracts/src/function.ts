@@ -26,6 +26,8 @@ export interface FunctionRecord {
   /** ISO 8601 with milliseconds and `+0000`, as the Lambda API writes it. */
   lastModified: string;
   createdAt: string;
+  /** Tags (TagResource, or Tags on CreateFunction). Absent on records written before tags existed. */
+  tags?: Record<string, string>;
 }
 
 /** What a sandbox needs to run one revision of a function. */

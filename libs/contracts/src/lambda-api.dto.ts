@@ -73,6 +73,12 @@ export class CreateFunctionDto extends FunctionSettingsDto {
   @IsOptional() @IsBoolean(BOOL) Publish?: boolean;
   @IsOptional() @IsIn(PACKAGE_TYPES, ENUM(PACKAGE_TYPES)) PackageType?: string;
   @IsOptional() @IsArray() @ArrayMaxSize(1, { message: 'Member must have length less than or equal to 1' }) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];
+  @IsOptional() @IsObject({ message: 'Member must be a map of strings' }) Tags?: Record<string, unknown>;
+}
+
+/** TagResource (`POST /2017-03-31/tags/{ARN}`). */
+export class TagResourceDto {
+  @IsObject({ message: 'Member must be a map of strings' }) Tags!: Record<string, unknown>;
 }
 
 export class UpdateFunctionConfigurationDto extends FunctionSettingsDto {

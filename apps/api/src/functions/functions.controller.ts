@@ -16,7 +16,7 @@ interface Reply {
 }
 
 /** Bodies arrive as raw bytes (see main.ts); JSON operations parse them here. */
-const parseJson = (body: Buffer | undefined): unknown => {
+export const parseJson = (body: Buffer | undefined): unknown => {
   if (!body || body.byteLength === 0) return {};
   try {
     return JSON.parse(body.toString('utf8')) as unknown;
@@ -55,7 +55,7 @@ export class FunctionsController {
     return {
       Configuration: this.functions.configuration(record),
       Code: { RepositoryType: 'Tributary', Location: `${base}/2015-03-31/functions/${encodeURIComponent(record.name)}/code` },
-      Tags: {},
+      Tags: record.tags ?? {},
     };
   }
 

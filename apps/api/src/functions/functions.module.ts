@@ -7,6 +7,7 @@ import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
 import { InvokeService, SYNC_QUEUE_WAIT_MS } from './invoke.service.js';
 import { CODE_COLLECTION, CodeCollector, type CodeCollectionSettings } from './code-collector.js';
 import { LambdaErrorFilter } from './lambda-error.js';
+import { TagsController } from './tags.controller.js';
 import { PolicyService } from './policy.service.js';
 
 class InvocationClientLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -35,7 +36,7 @@ export class FunctionsModule {
   static forRoot(options: FunctionsModuleOptions): DynamicModule {
     return {
       module: FunctionsModule,
-      controllers: [FunctionsController],
+      controllers: [FunctionsController, TagsController],
       providers: [
         { provide: APP_FILTER, useClass: LambdaErrorFilter },
         { provide: LAMBDA_IDENTITY, useValue: options.identity },

@@ -5,6 +5,7 @@ import {
   LATEST,
   RESERVED_ENVIRONMENT_KEYS,
   CreateFunctionDto,
+  TagResourceDto,
   UpdateFunctionCodeDto,
   UpdateFunctionConfigurationDto,
   functionArn,
@@ -72,6 +73,7 @@ export class FunctionsService {
     if (!dto.Runtime) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Runtime must be specified for a function with the Zip package type.');
     if (!dto.Handler) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Handler must be specified for a function with the Zip package type.');
     this.checkSettings(dto);
+    const tags = dto.Tags === undefined ? {} : this.checkTags(dto.Tags);
     const zip = await this.zipFrom(dto.Code);
     if (this.registry.get(name)) throw new LambdaError(LambdaErrorType.ResourceConflict, `Function already exist: ${name}`);
     const code = await this.registry.putCode(zip);
@@ -89,6 +91,7 @@ export class FunctionsService {
       architectures: dto.Architectures ?? ['x86_64'],
       ephemeralStorageMb: dto.EphemeralStorage?.Size ?? 512,
       ...code,
+      tags,
       revisionId: randomUUID(),
       lastModified: lambdaTimestamp(now),
       createdAt: now.toISOString(),
@@ -157,6 +160,48 @@ export class FunctionsService {
       Functions: page.map((e) => this.configuration(e.record)),
       ...(all.length > page.length && last ? { NextMarker: Buffer.from(last.record.name).toString('base64url') } : {}),
     };
+  }
+
+  /** ListTags: a function's tags (the resource is its ARN, or its name). */
+  async listTags(resource: string): Promise<{ Tags: Record<string, string> }> {
+    const { record } = await this.resolve(resource);
+    return { Tags: record.tags ?? {} };
+  }
+
+  /** TagResource: adds or overwrites tags. Tags are no change of code or configuration: RevisionId stays. */
+  async tag(resource: string, body: unknown): Promise<void> {
+    const dto = this.validate(TagResourceDto, body);
+    const { record } = await this.resolve(resource);
+    const added = this.checkTags(dto.Tags);
+    await this.retag(record.name, (tags) => this.checkTags({ ...tags, ...added }));
+  }
+
+  /** UntagResource: removes the tags with these keys (absent keys are no error, as on AWS). */
+  async untag(resource: string, keys: string[]): Promise<void> {
+    const { record } = await this.resolve(resource);
+    await this.retag(record.name, (tags) => Object.fromEntries(Object.entries(tags).filter(([key]) => !keys.includes(key))));
+  }
+
+  private async retag(name: string, change: (tags: Record<string, string>) => Record<string, string>): Promise<void> {
+    try {
+      await this.registry.update(name, (current) => ({ ...current, tags: change(current.tags ?? {}) }));
+    } catch (error) {
+      if (error instanceof FunctionNotFoundError) throw LambdaError.notFound(functionArn(this.identity, name));
+      throw error;
+    }
+  }
+
+  /** AWS's tag rules: at most 50; keys of 1–128 characters, not starting with `aws:`; values of at most 256. */
+  private checkTags(tags: Record<string, unknown>): Record<string, string> {
+    const entries = Object.entries(tags);
+    if (entries.length > 50) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Number of tags exceeds resource tag limit.');
+    for (const [key, value] of entries) {
+      if (typeof value !== 'string') throw new LambdaError(LambdaErrorType.InvalidParameterValue, `The value of tag ${key} must be a string.`);
+      if (key.length < 1 || key.length > 128) throw new LambdaError(LambdaErrorType.InvalidParameterValue, `Tag key ${key} must be 1 to 128 characters long.`);
+      if (value.length > 256) throw new LambdaError(LambdaErrorType.InvalidParameterValue, `The value of tag ${key} must be at most 256 characters long.`);
+      if (key.toLowerCase().startsWith('aws:')) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Tag keys starting with "aws:" are reserved.');
+    }
+    return Object.fromEntries(entries) as Record<string, string>;
   }
 
   private async change(name: string, apply: (r: FunctionRecord) => FunctionRecord) {
