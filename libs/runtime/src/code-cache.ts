@@ -30,9 +30,9 @@ export class CodeCache {
   }
 
   /**
-   * Removes unpacked packages that are not `inUse` (asked right before each removal) and that were unpacked more than
-   * `graceMs` ago (a package unpacked a moment ago is about to start a sandbox). Returns the
-   * keys removed; the next use of one unpacks it again.
+   * Removes unpacked packages that are not `inUse` (asked right before each removal) and that
+   * were unpacked more than `graceMs` ago (a package unpacked a moment ago is about to start a
+   * sandbox). Returns the keys removed; the next use of one unpacks it again.
    */
   async removeUnused(inUse: (codeKey: string) => boolean, graceMs: number): Promise<string[]> {
     const names = await readdir(this.root).catch(() => [] as string[]);
