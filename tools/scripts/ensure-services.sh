@@ -67,7 +67,8 @@ pg_up() { pg_isready -q -h 127.0.0.1 -p "$PGPORT"; }
 # fresh Debian cluster, whose TCP rules want a password); otherwise over TCP.
 psql_c() {
   if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null; then
-    runuser -u postgres -- psql -p "$PGPORT" -Atqc "$1"
+    # From /: the postgres user may not be allowed into the current directory.
+    (cd / && runuser -u postgres -- psql -p "$PGPORT" -Atqc "$1")
   else
     psql -h 127.0.0.1 -p "$PGPORT" -U postgres -Atqc "$1"
   fi
