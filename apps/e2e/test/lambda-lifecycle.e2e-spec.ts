@@ -16,7 +16,7 @@ import {
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import { CallbackListener, buildZip, uniqueName } from '@tributary/testing';
+import { CallbackListener, buildZip, uniqueName, waitFor } from '@tributary/testing';
 import { decode, encode, startE2eStack, type E2eStack } from './harness.js';
 
 const handler = (version: string) => `
@@ -32,6 +32,17 @@ exports.handler = async (event, context) => {
   }
   return { version: '${version}', echo: event, greeting: process.env.GREETING ?? null };
 };`;
+
+/** The value of one Prometheus sample whose labels include `labels`, or undefined. */
+const sample = (text: string, metric: string, labels: Record<string, string>): number | undefined => {
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)\{(.*)\} (\S+)$/.exec(line);
+    if (!match || match[1] !== metric) continue;
+    const has = Object.entries(labels).every(([k, v]) => (match[2] ?? '').split(',').includes(`${k}="${v}"`));
+    if (has) return Number(match[3]);
+  }
+  return undefined;
+};
 
 describe('a function through the whole pipeline, driven by @aws-sdk/client-lambda', () => {
   let e2e: E2eStack;
@@ -93,6 +104,15 @@ describe('a function through the whole pipeline, driven by @aws-sdk/client-lambd
 
     const dry = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'DryRun' }));
     assert.equal(dry.StatusCode, 204);
+
+    // The worker's Prometheus metrics count this function's invocations (one cold, one warm).
+    const metrics = await waitFor('the async invocation to be counted', async () => {
+      const text = await (await fetch(`${e2e.stack.url('worker')}/metrics`)).text();
+      return sample(text, 'tributary_worker_invocations_total', { function: name, function_error: 'false', cold: 'false' }) === 1 ? text : undefined;
+    });
+    assert.equal(sample(metrics, 'tributary_worker_invocations_total', { function: name, function_error: 'false', cold: 'true' }), 1);
+    assert.equal(sample(metrics, 'tributary_worker_invocation_duration_seconds_count', { function: name }), 2);
+    assert.equal(sample(metrics, 'tributary_worker_running_invocations', { function: name }), 0);
 
     const updated = await e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: buildZip({ 'index.js': handler('v2') }) }));
     assert.equal(updated.LastUpdateStatus, 'Successful');

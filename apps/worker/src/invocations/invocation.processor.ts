@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   INVOCATION_FORMAT,
   InvocationJobDto,
@@ -31,8 +31,9 @@ export class FunctionFailedError extends Error {
 @Injectable()
 export class InvocationProcessor {
   private readonly logger = new Logger(InvocationProcessor.name);
-  private readonly invocations: Counter<'function_error' | 'cold'>;
-  private readonly duration: Histogram;
+  private readonly invocations: Counter<'function' | 'function_error' | 'cold'>;
+  private readonly duration: Histogram<'function'>;
+  private readonly running: Gauge<'function'>;
 
   constructor(
     @Inject(SandboxPool) private readonly pool: SandboxPool,
@@ -44,14 +45,21 @@ export class InvocationProcessor {
   ) {
     this.invocations = new Counter({
       name: 'tributary_worker_invocations_total',
-      help: 'Invocations run by this worker',
-      labelNames: ['function_error', 'cold'],
+      help: 'Invocations run by this worker, per function (AWS: Invocations, Errors)',
+      labelNames: ['function', 'function_error', 'cold'],
       registers: [metrics],
     });
     this.duration = new Histogram({
       name: 'tributary_worker_invocation_duration_seconds',
-      help: 'Duration of function invocations (as in the REPORT line)',
+      help: 'Duration of function invocations as in the REPORT line, per function (AWS: Duration)',
+      labelNames: ['function'],
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 900],
+      registers: [metrics],
+    });
+    this.running = new Gauge({
+      name: 'tributary_worker_running_invocations',
+      help: 'Invocations running in this worker now, per function (AWS: ConcurrentExecutions)',
+      labelNames: ['function'],
       registers: [metrics],
     });
   }
@@ -82,22 +90,26 @@ export class InvocationProcessor {
     // follow. With `Tail` the answer carries the log, so it waits for the complete log.
     let answered: Promise<void> | undefined;
     const answerEarly = data.replyTo !== undefined && data.logType !== 'Tail';
-    const outcome = await this.pool.invoke(toFunctionSpec(entry.record, this.identity), {
-      requestId: data.requestId,
-      payload,
-      wantLogTail: data.logType === 'Tail',
-      ...(data.clientContext ? { clientContext: data.clientContext } : {}),
-      ...(answerEarly
-        ? {
-            onResponse: (response: InvokeResponse) => {
-              answered = this.answer(data, response);
-              answered.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-            },
-          }
-        : {}),
-    });
-    this.invocations.inc({ function_error: outcome.functionError ? 'true' : 'false', cold: outcome.coldStart ? 'true' : 'false' });
-    this.duration.observe(outcome.durationMs / 1000);
+    const running = this.running.labels({ function: data.functionName });
+    running.inc();
+    const outcome = await this.pool
+      .invoke(toFunctionSpec(entry.record, this.identity), {
+        requestId: data.requestId,
+        payload,
+        wantLogTail: data.logType === 'Tail',
+        ...(data.clientContext ? { clientContext: data.clientContext } : {}),
+        ...(answerEarly
+          ? {
+              onResponse: (response: InvokeResponse) => {
+                answered = this.answer(data, response);
+                answered.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+              },
+            }
+          : {}),
+      })
+      .finally(() => running.dec());
+    this.invocations.inc({ function: data.functionName, function_error: outcome.functionError ? 'true' : 'false', cold: outcome.coldStart ? 'true' : 'false' });
+    this.duration.observe({ function: data.functionName }, outcome.durationMs / 1000);
     if (data.replyTo) {
       // Timeouts and crashes end the invocation without a response: they are answered here.
       await (answered ?? this.answer(data, outcome));
