@@ -1,7 +1,8 @@
 import { IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
-import { BaseConfig, WithCodeCollection, WithHttp } from '@tributary/config';
+import { BaseConfig, WithCodeCollection, WithHttp, WithObjectStore } from '@tributary/config';
 
-export class ApiConfig extends WithCodeCollection(WithHttp(BaseConfig, 9001)) {
+/** With S3_ENDPOINT set, Code.S3Bucket/S3Key packages are read from that store (else from AWS S3). */
+export class ApiConfig extends WithObjectStore(WithCodeCollection(WithHttp(BaseConfig, 9001))) {
   /** How long a sync invocation may wait for a free worker on top of the function's timeout. */
   @IsInt() @Min(0) @Max(900_000)
   SYNC_QUEUE_WAIT_MS: number = 30_000;

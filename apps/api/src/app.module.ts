@@ -26,6 +26,12 @@ export class AppModule {
           duplicateWindowMs: config.DEDUPE_WINDOW_MS,
           codeCollection: { intervalMs: config.CODE_GC_INTERVAL_MS, graceMs: config.CODE_GC_GRACE_MS },
           ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
+          codeSource: {
+            region: config.AWS_REGION,
+            ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+            ...(config.S3_ACCESS_KEY_ID ? { accessKeyId: config.S3_ACCESS_KEY_ID } : {}),
+            ...(config.S3_SECRET_ACCESS_KEY ? { secretAccessKey: config.S3_SECRET_ACCESS_KEY } : {}),
+          },
         }),
       ],
     };

@@ -1,7 +1,8 @@
 import { IsOptional, IsString, Matches, MinLength } from 'class-validator';
-import { BaseConfig, WithHttp } from '@tributary/config';
+import { BaseConfig, WithHttp, WithObjectStore } from '@tributary/config';
 
-export class S3IngestConfig extends WithHttp(BaseConfig, 9002) {
+/** With S3_ENDPOINT set, saving triggers also makes the store's bucket notify Tributary. */
+export class S3IngestConfig extends WithObjectStore(WithHttp(BaseConfig, 9002)) {
   /** When set, `POST /events` requires `Authorization: Bearer <token>` (MinIO's webhook `auth_token`). */
   @IsOptional() @IsString() @MinLength(8, { message: 'must be at least 8 characters' })
   S3_INGEST_TOKEN?: string;
@@ -11,13 +12,6 @@ export class S3IngestConfig extends WithHttp(BaseConfig, 9002) {
 
   /** Subject the store publishes its notifications on (MinIO: MINIO_NOTIFY_NATS_SUBJECT). */
   @Matches(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/) S3_NOTIFY_SUBJECT: string = 'tributary.s3.notifications';
-
-  /** The object store to wire: when set, saving triggers makes its bucket notify Tributary. */
-  @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL such as http://127.0.0.1:9000' })
-  S3_ENDPOINT?: string;
-
-  @IsOptional() @IsString() S3_ACCESS_KEY_ID?: string;
-  @IsOptional() @IsString() S3_SECRET_ACCESS_KEY?: string;
 
   /** The store's ARN for Tributary's notification target (MinIO: arn:minio:sqs::<ID>:webhook). */
   @IsString()

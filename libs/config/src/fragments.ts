@@ -97,3 +97,15 @@ export const WithCodeCollection = <B extends Ctor>(Base: B) => {
   }
   return CodeCollectionConfig;
 };
+
+/** The S3-compatible object store Tributary talks to (MinIO, say); unset: AWS S3 itself. */
+export const WithObjectStore = <B extends Ctor>(Base: B) => {
+  class ObjectStoreConfig extends Base {
+    @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL such as http://127.0.0.1:9000' })
+    S3_ENDPOINT?: string;
+
+    @IsOptional() @IsString() S3_ACCESS_KEY_ID?: string;
+    @IsOptional() @IsString() S3_SECRET_ACCESS_KEY?: string;
+  }
+  return ObjectStoreConfig;
+};

@@ -89,6 +89,7 @@ export class UpdateFunctionCodeDto {
   @IsOptional() @IsString(STRING) ZipFile?: string;
   @IsOptional() @IsString(STRING) S3Bucket?: string;
   @IsOptional() @IsString(STRING) S3Key?: string;
+  @IsOptional() @IsString(STRING) S3ObjectVersion?: string;
   @IsOptional() @IsString(STRING) ImageUri?: string;
   @IsOptional() @IsBoolean(BOOL) Publish?: boolean;
   @IsOptional() @IsBoolean(BOOL) DryRun?: boolean;

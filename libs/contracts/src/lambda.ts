@@ -8,6 +8,8 @@ export const LAMBDA_LIMITS = {
   syncResponseBytes: 6 * 1024 * 1024,
   /** Zipped deployment package uploaded directly (50 MB). */
   zipBytes: 50 * 1024 * 1024,
+  /** Deployment package taken from S3 (Code.S3Bucket/S3Key): AWS's limit of 250 MB unzipped bounds it. */
+  s3ZipBytes: 250 * 1024 * 1024,
   /** Request body of CreateFunction / UpdateFunctionCode: the zip, base64-encoded, plus JSON. */
   codeRequestBytes: 69_905_067,
   timeoutMin: 1,

@@ -1,2 +1,3 @@
 export * from './s3-record.js';
 export * from './notification-configuration.js';
+export * from './object-store-client.js';

@@ -3,7 +3,8 @@ import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type On
 import type { LambdaIdentity } from '@tributary/contracts';
 import { InvocationClient, NatsClient, PayloadStore, type InvocationClientOptions } from '@tributary/nats';
 import { FunctionsController, PUBLIC_URL } from './functions.controller.js';
-import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
+import { CODE_SOURCE, FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
+import { objectStoreClient, type ObjectStoreSettings } from '@tributary/s3';
 import { InvokeService, SYNC_QUEUE_WAIT_MS } from './invoke.service.js';
 import { CODE_COLLECTION, CodeCollector, type CodeCollectionSettings } from './code-collector.js';
 import { LambdaErrorFilter } from './lambda-error.js';
@@ -29,6 +30,8 @@ export interface FunctionsModuleOptions {
   duplicateWindowMs: number;
   codeCollection: CodeCollectionSettings;
   publicUrl?: string;
+  /** Where Code.S3Bucket/S3Key packages are read from. */
+  codeSource: ObjectStoreSettings;
 }
 
 @Module({})
@@ -42,6 +45,7 @@ export class FunctionsModule {
         { provide: LAMBDA_IDENTITY, useValue: options.identity },
         { provide: SYNC_QUEUE_WAIT_MS, useValue: options.syncQueueWaitMs },
         { provide: CODE_COLLECTION, useValue: options.codeCollection },
+        { provide: CODE_SOURCE, useFactory: () => objectStoreClient(options.codeSource) },
         { provide: PUBLIC_URL, useValue: options.publicUrl?.replace(/\/+$/, '') },
         CodeCollector,
         {

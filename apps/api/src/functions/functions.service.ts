@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { GetObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import {
   LAMBDA_LIMITS,
   LATEST,
@@ -21,6 +22,16 @@ import { LambdaError, LambdaErrorType } from './lambda-error.js';
 import { lambdaTimestamp, toFunctionConfiguration } from './function-configuration.js';
 
 export const LAMBDA_IDENTITY = Symbol('LAMBDA_IDENTITY');
+/** S3 client for deployment packages given as Code.S3Bucket/S3Key (the configured object store). */
+export const CODE_SOURCE = Symbol('CODE_SOURCE');
+
+interface CodeInput {
+  ZipFile?: string;
+  S3Bucket?: string;
+  S3Key?: string;
+  S3ObjectVersion?: string;
+  ImageUri?: string;
+}
 
 const DEFAULT_ROLE = (accountId: string) => `arn:aws:iam::${accountId}:role/tributary-function`;
 
@@ -30,6 +41,7 @@ export class FunctionsService {
   constructor(
     @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
     @Inject(LAMBDA_IDENTITY) private readonly identity: LambdaIdentity,
+    @Inject(CODE_SOURCE) private readonly s3: S3Client,
   ) {}
 
   configuration(record: FunctionRecord) {
@@ -265,26 +277,45 @@ export class FunctionsService {
     }
   }
 
-  private async zipFrom(code: { ZipFile?: string; S3Bucket?: string; ImageUri?: string } | undefined): Promise<Buffer> {
-    if (!code?.ZipFile) {
-      const other = code?.S3Bucket ? 'S3Bucket/S3Key' : code?.ImageUri ? 'ImageUri' : undefined;
-      throw new LambdaError(
-        LambdaErrorType.InvalidParameterValue,
-        other
-          ? `Code from ${other} is not supported by this Tributary build yet; upload the package as ZipFile.`
-          : 'Please provide a source for function code.',
-      );
-    }
-    const zip = Buffer.from(code.ZipFile, 'base64');
-    if (zip.byteLength > LAMBDA_LIMITS.zipBytes) {
-      throw new LambdaError(
-        LambdaErrorType.RequestEntityTooLarge,
-        `Zipped size must be smaller than ${LAMBDA_LIMITS.zipBytes} bytes`,
-      );
+  private async zipFrom(code: CodeInput | undefined): Promise<Buffer> {
+    let zip: Buffer;
+    if (code?.ZipFile) {
+      zip = Buffer.from(code.ZipFile, 'base64');
+      if (zip.byteLength > LAMBDA_LIMITS.zipBytes) {
+        throw new LambdaError(LambdaErrorType.RequestEntityTooLarge, `Zipped size must be smaller than ${LAMBDA_LIMITS.zipBytes} bytes`);
+      }
+    } else if (code?.S3Bucket !== undefined || code?.S3Key !== undefined) {
+      zip = await this.zipFromS3(code);
+    } else if (code?.ImageUri) {
+      throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Code from ImageUri is not supported by this Tributary build; upload a .zip package.');
+    } else {
+      throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Please provide a source for function code.');
     }
     if (!(await isValidZip(zip))) {
       throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Could not unzip uploaded file. Please check your file, then try to upload again.');
     }
     return zip;
+  }
+
+  /** The package from the object store, as AWS takes it from S3 (and words its errors). */
+  private async zipFromS3({ S3Bucket: bucket, S3Key: key, S3ObjectVersion: version }: CodeInput): Promise<Buffer> {
+    if (!bucket || !key) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Both S3Bucket and S3Key must be given for code from S3.');
+    try {
+      const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }));
+      if ((object.ContentLength ?? 0) > LAMBDA_LIMITS.s3ZipBytes) {
+        object.Body?.transformToWebStream().cancel().catch(() => undefined);
+        throw new LambdaError(LambdaErrorType.InvalidParameterValue, `Unzipped size must be smaller than ${LAMBDA_LIMITS.s3ZipBytes} bytes`);
+      }
+      return Buffer.from((await object.Body?.transformToByteArray()) ?? new Uint8Array());
+    } catch (error) {
+      if (error instanceof LambdaError) throw error;
+      if (error instanceof S3ServiceException) {
+        throw new LambdaError(
+          LambdaErrorType.InvalidParameterValue,
+          `Error occurred while GetObject. S3 Error Code: ${error.name}. S3 Error Message: ${error.message}`,
+        );
+      }
+      throw new LambdaError(LambdaErrorType.Service, `The object store could not be reached for s3://${bucket}/${key}: ${(error as Error).message}`);
+    }
   }
 }

@@ -2,18 +2,14 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import {
   GetBucketNotificationConfigurationCommand,
   PutBucketNotificationConfigurationCommand,
-  S3Client,
+  type S3Client,
   type Event as S3EventName,
 } from '@aws-sdk/client-s3';
 import type { BucketNotification } from '@tributary/contracts';
-import { S3Error } from '@tributary/s3';
+import { S3Error, objectStoreClient, type ObjectStoreSettings } from '@tributary/s3';
 
 export const STORE_SETTINGS = Symbol('STORE_SETTINGS');
-export interface StoreSettings {
-  endpoint?: string;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  region: string;
+export interface StoreSettings extends ObjectStoreSettings {
   notifyArn: string;
 }
 
@@ -30,17 +26,7 @@ export class StoreWiringService implements OnApplicationShutdown {
   private readonly client?: S3Client;
 
   constructor(@Inject(STORE_SETTINGS) private readonly settings: StoreSettings) {
-    if (settings.endpoint) {
-      this.client = new S3Client({
-        endpoint: settings.endpoint,
-        region: settings.region,
-        forcePathStyle: true,
-        maxAttempts: 2,
-        ...(settings.accessKeyId && settings.secretAccessKey
-          ? { credentials: { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } }
-          : {}),
-      });
-    }
+    if (settings.endpoint) this.client = objectStoreClient(settings);
   }
 
   async wire(notification: BucketNotification): Promise<void> {

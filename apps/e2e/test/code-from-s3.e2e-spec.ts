@@ -1,0 +1,73 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { CreateFunctionCommand, InvalidParameterValueException, InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { buildZip, uniqueName } from '@tributary/testing';
+import { decode, startE2eStack, type E2eStack } from './harness.js';
+
+const BUCKET = 'artifacts';
+const zip = (version: string) => buildZip({ 'index.js': `exports.handler = async () => ({ version: '${version}' });` });
+
+describe('deployment packages taken from S3 (Code.S3Bucket/S3Key), s3rver as the store', () => {
+  let e2e: E2eStack;
+  let s3rver: S3rver;
+  let store: S3Client;
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'trib-s3rver-code-'));
+    s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: BUCKET, configs: [] }] });
+    const { port } = (await s3rver.run()) as AddressInfo;
+    const endpoint = `http://127.0.0.1:${port}`;
+    e2e = await startE2eStack({ S3_ENDPOINT: endpoint, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' });
+    store = new S3Client({
+      endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/v1.zip', Body: zip('v1') }));
+    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/v2.zip', Body: zip('v2') }));
+    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/readme.txt', Body: 'not a zip' }));
+  });
+
+  after(async () => {
+    store?.destroy();
+    await e2e?.stop();
+    await s3rver?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('creates and updates a function from objects in a bucket', async () => {
+    const name = uniqueName('froms3');
+    const created = await e2e.lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
+        Code: { S3Bucket: BUCKET, S3Key: 'builds/v1.zip' },
+      }),
+    );
+    assert.equal(created.CodeSha256, createHash('sha256').update(zip('v1')).digest('base64'));
+    assert.deepEqual(JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: name }))).Payload)), { version: 'v1' });
+
+    await e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, S3Bucket: BUCKET, S3Key: 'builds/v2.zip' }));
+    assert.deepEqual(JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: name }))).Payload)), { version: 'v2' });
+  });
+
+  it('answers a missing object or one that is not a zip as AWS does', async () => {
+    const create = (key: string) =>
+      e2e.lambda.send(
+        new CreateFunctionCommand({
+          FunctionName: uniqueName('bads3'), Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
+          Code: { S3Bucket: BUCKET, S3Key: key },
+        }),
+      );
+    const missing = await create('builds/nope.zip').then(() => undefined, (e: unknown) => e);
+    assert.ok(missing instanceof InvalidParameterValueException);
+    assert.match(missing.message, /Error occurred while GetObject\. S3 Error Code: NoSuchKey/);
+    await assert.rejects(create('builds/readme.txt'), (e: unknown) => e instanceof InvalidParameterValueException && /Could not unzip/.test(e.message));
+  });
+});
