@@ -101,28 +101,31 @@ export class FunctionRegistry {
   }
 
   /**
-   * Stores a deployment package under its SHA-256 (same zip, same object). A package no function
-   * uses is stored again even when present: that renews its modification time, so the collector
-   * (which removes only packages unused for its whole grace period) cannot take it away from
-   * the function about to use it.
+   * Stores a deployment package under its SHA-256 (same zip, same object). A package stored
+   * more than `renewAfterMs` ago is stored again, which renews its modification time: the
+   * collector removes only packages older than its grace period, so with `renewAfterMs` at
+   * most half that period it cannot take a package from under the function about to use it.
    */
-  async putCode(zip: Uint8Array): Promise<{ codeKey: string; codeSha256: string; codeSize: number }> {
+  async putCode(zip: Uint8Array, { renewAfterMs = 30 * 60_000 }: { renewAfterMs?: number } = {}): Promise<{ codeKey: string; codeSha256: string; codeSize: number }> {
     const digest = createHash('sha256').update(zip).digest();
     const codeKey = digest.toString('hex');
     const existing = await this.code.info(codeKey);
-    const inUse = this.functions.entries().some(([, entry]) => entry.value.codeKey === codeKey);
-    if (!existing || existing.deleted || existing.size !== zip.byteLength || !inUse) await this.code.putBlob({ name: codeKey }, zip);
+    const fresh = existing && !existing.deleted && existing.size === zip.byteLength && Date.now() - Date.parse(existing.mtime) < renewAfterMs;
+    if (!fresh) await this.code.putBlob({ name: codeKey }, zip);
     return { codeKey, codeSha256: digest.toString('base64'), codeSize: zip.byteLength };
   }
 
   /**
    * Removes deployment packages that no function uses and that were last stored more than
-   * `graceMs` ago (a package just stored may belong to a function being created right now).
-   * Which packages are in use is read from the bucket, not from the watched index. Returns the
-   * code keys removed.
+   * `graceMs` ago (see `putCode`). A package counts as used when the bucket *or* the watched
+   * index names it, and nothing is removed when the bucket's listing comes back shorter than
+   * the index (a listing can end early without an error). Returns the code keys removed.
    */
   async collectUnusedCode(graceMs: number): Promise<string[]> {
-    const used = new Set((await this.functions.readAll()).map((record) => record.codeKey));
+    const indexed = this.functions.entries().map(([, entry]) => entry.value.codeKey);
+    const stored = await this.functions.readAll();
+    if (stored.length < indexed.length) return [];
+    const used = new Set([...indexed, ...stored.map((record) => record.codeKey)]);
     const removed: string[] = [];
     for (const info of await this.code.list()) {
       if (info.deleted || used.has(info.name)) continue;

@@ -18,6 +18,7 @@ import {
   type LambdaIdentity,
 } from '@tributary/contracts';
 import { FunctionExistsError, FunctionNotFoundError, FunctionRegistry, isValidZip, type FunctionEntry } from '@tributary/registry';
+import { CODE_COLLECTION, type CodeCollectionSettings } from './code-collector.js';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
 import { lambdaTimestamp, toFunctionConfiguration } from './function-configuration.js';
 
@@ -42,7 +43,13 @@ export class FunctionsService {
     @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
     @Inject(LAMBDA_IDENTITY) private readonly identity: LambdaIdentity,
     @Inject(CODE_SOURCE) private readonly s3: S3Client,
+    @Inject(CODE_COLLECTION) private readonly collection: CodeCollectionSettings,
   ) {}
+
+  /** Stores a package, renewing one stored long enough ago that the collector might take it (see putCode). */
+  private storeCode(zip: Buffer) {
+    return this.registry.putCode(zip, { renewAfterMs: this.collection.graceMs / 2 });
+  }
 
   configuration(record: FunctionRecord) {
     return toFunctionConfiguration(record, this.identity);
@@ -88,7 +95,7 @@ export class FunctionsService {
     const tags = dto.Tags === undefined ? {} : this.checkTags(dto.Tags);
     const zip = await this.zipFrom(dto.Code);
     if (this.registry.get(name)) throw new LambdaError(LambdaErrorType.ResourceConflict, `Function already exist: ${name}`);
-    const code = await this.registry.putCode(zip);
+    const code = await this.storeCode(zip);
     const now = new Date();
     const record: FunctionRecord = {
       v: 1,
@@ -140,7 +147,7 @@ export class FunctionsService {
     this.checkRevision(record, dto.RevisionId);
     const zip = await this.zipFrom(dto);
     if (dto.DryRun) return this.configuration(record);
-    const code = await this.registry.putCode(zip);
+    const code = await this.storeCode(zip);
     return this.change(record.name, (current) => ({
       ...current,
       ...code,
@@ -302,11 +309,22 @@ export class FunctionsService {
     if (!bucket || !key) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Both S3Bucket and S3Key must be given for code from S3.');
     try {
       const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }));
+      const tooLarge = () => new LambdaError(LambdaErrorType.InvalidParameterValue, `Unzipped size must be smaller than ${LAMBDA_LIMITS.s3ZipBytes} bytes`);
+      const body = object.Body?.transformToWebStream();
+      if (!body) return Buffer.alloc(0);
       if ((object.ContentLength ?? 0) > LAMBDA_LIMITS.s3ZipBytes) {
-        object.Body?.transformToWebStream().cancel().catch(() => undefined);
-        throw new LambdaError(LambdaErrorType.InvalidParameterValue, `Unzipped size must be smaller than ${LAMBDA_LIMITS.s3ZipBytes} bytes`);
+        await body.cancel().catch(() => undefined);
+        throw tooLarge();
       }
-      return Buffer.from((await object.Body?.transformToByteArray()) ?? new Uint8Array());
+      // Counted as it arrives: a store may not say the length up front.
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.byteLength;
+        if (size > LAMBDA_LIMITS.s3ZipBytes) throw tooLarge(); // leaving the loop cancels the stream
+        chunks.push(chunk);
+      }
+      return Buffer.concat(chunks, size);
     } catch (error) {
       if (error instanceof LambdaError) throw error;
       if (error instanceof S3ServiceException) {
