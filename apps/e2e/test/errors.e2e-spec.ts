@@ -142,3 +142,31 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
     assert.equal(body.back, big);
   });
 });
+
+describe('results and logs near the size of a NATS message', () => {
+  let e2e: E2eStack;
+
+  // The largest inline limit allowed (900 KB), under the NATS server's default 1 MB max_payload.
+  before(async () => (e2e = await startE2eStack({ INLINE_PAYLOAD_BYTES: String(900 * 1024) })));
+  after(async () => e2e.stop());
+
+  it('answers a result whose escaped form outgrows a message, and a function that logs more than a message holds', async () => {
+    const name = uniqueName('escaped');
+    await e2e.lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
+        // 300,000 quotes: 600 KB of JSON, but twice that once the reply carries it as a string.
+        Code: { ZipFile: buildZip({ 'index.js': `exports.handler = async (e) => { if (e.log) console.log('y'.repeat(2 * 1024 * 1024)); return '"'.repeat(300000); };` }) },
+      }),
+    );
+    const quoted = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode({}) }));
+    assert.equal(quoted.FunctionError, undefined);
+    assert.equal(JSON.parse(decode(quoted.Payload)), '"'.repeat(300000));
+    // 2 MB of log in one invocation: the log is cut to fit, the worker keeps serving.
+    const logged = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode({ log: true }), LogType: 'Tail' }));
+    assert.equal(logged.FunctionError, undefined);
+    assert.match(Buffer.from(logged.LogResult ?? '', 'base64').toString(), /REPORT RequestId/);
+    const again = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode({}) }));
+    assert.equal(JSON.parse(decode(again.Payload)).length, 300000);
+  });
+});

@@ -5,7 +5,7 @@ import { NatsClient, NatsModule } from '@tributary/nats';
 import { ObservabilityModule } from '@tributary/observability';
 import { FunctionWorkers, REDIS_CONNECTION, RedisModule } from '@tributary/queue';
 import { FunctionRegistry, RegistryModule } from '@tributary/registry';
-import { SandboxPool } from '@tributary/runtime';
+import { SandboxPool, fitLog } from '@tributary/runtime';
 import type { WorkerConfig } from './worker.config.js';
 import { InvocationProcessor, WORKER_IDENTITY } from './invocations/invocation.processor.js';
 import { WORK_SETTINGS, WorkListener } from './invocations/work.listener.js';
@@ -51,8 +51,10 @@ export class AppModule {
               region: config.AWS_REGION,
               idleTimeoutMs: config.WORKER_IDLE_SANDBOX_MS,
               baseEnvironment: sandboxEnvironment(config),
-              // Each invocation's log goes to a subject anyone can follow (`nats sub '<prefix>.logs.>'`).
-              onLog: (spec, _requestId, text) => nats.nc.publish(functionLogSubject(spec.name, config.SUBJECT_PREFIX), text),
+              // Each invocation's log goes to a subject anyone can follow (`nats sub '<prefix>.logs.>'`),
+              // its end kept when it is larger than a NATS message may be.
+              onLog: (spec, _requestId, text) =>
+                nats.nc.publish(functionLogSubject(spec.name, config.SUBJECT_PREFIX), fitLog(text, nats.nc.info?.max_payload ?? 1024 * 1024)),
               logger,
             });
           },

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { billedDuration, logTail, reportLine, timeoutMessage } from './log-frame.js';
+import { billedDuration, fitLog, logTail, reportLine, timeoutMessage } from './log-frame.js';
 
 describe('log framing', () => {
   it('writes the REPORT line as AWS does, with Init Duration only on a cold start', () => {
@@ -25,5 +25,15 @@ describe('log framing', () => {
 
   it('words a timeout like AWS', () => {
     assert.equal(timeoutMessage('abc', 3), 'RequestId: abc Error: Task timed out after 3.00 seconds');
+  });
+
+  it('fits a log larger than a message by dropping its start and saying so', () => {
+    const small = 'START\nhello\nEND\nREPORT\n';
+    assert.equal(fitLog(small, 4096), small);
+    const big = `START\n${'x'.repeat(10_000)}\nEND RequestId: r1\nREPORT RequestId: r1\n`;
+    const fitted = fitLog(big, 4096);
+    assert.ok(Buffer.byteLength(fitted) <= 4096 - 1024, String(Buffer.byteLength(fitted)));
+    assert.match(fitted, /^\[tributary\] \d+ bytes at the start of this invocation's log were dropped\n/);
+    assert.ok(fitted.endsWith('END RequestId: r1\nREPORT RequestId: r1\n'));
   });
 });

@@ -27,3 +27,16 @@ export const logTail = (text: string, limit: number = LAMBDA_LIMITS.logTailBytes
 /** `Task timed out after 3.00 seconds`, with the request id as AWS prefixes it. */
 export const timeoutMessage = (requestId: string, timeoutSeconds: number): string =>
   `RequestId: ${requestId} Error: Task timed out after ${timeoutSeconds.toFixed(2)} seconds`;
+
+/**
+ * The log as it fits in one message of at most `maxBytes` (with 1 KB to spare for framing):
+ * the end, with END and REPORT, is kept; the start is dropped and a first line says so.
+ */
+export const fitLog = (text: string, maxBytes: number): string => {
+  const room = maxBytes - 1024;
+  if (text.length * 3 <= room) return text;
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.byteLength <= room) return text;
+  const notice = `[tributary] ${bytes.byteLength - room} bytes at the start of this invocation's log were dropped\n`;
+  return notice + bytes.subarray(bytes.byteLength - room + Buffer.byteLength(notice)).toString('utf8');
+};

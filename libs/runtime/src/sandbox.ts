@@ -128,6 +128,8 @@ export class Sandbox {
     this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.output('stdout', chunk));
     this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.output('stderr', chunk));
     this.child.once('exit', (code, signal) => this.exited(code, signal));
+    // A child that cannot be spawned (its task root vanished, say) emits 'error' and no 'exit'.
+    this.child.once('error', () => this.exited(null, null));
   }
 
   /** A scrubbed environment: the Lambda variables, the platform's, then the function's own. */
@@ -265,9 +267,15 @@ export class Sandbox {
   }
 
   private responded(invocation: Invocation): void {
+    // The function has answered: its deadline no longer applies (the log gets MARKER_GRACE_MS).
+    clearTimeout(invocation.timer);
     const { result, request } = invocation;
     if (!result || !request.onResponse) return;
-    request.onResponse(result.error ? { payload: result.error.payload, functionError: 'Unhandled', errorType: result.error.errorType } : { payload: result.payload });
+    try {
+      request.onResponse(result.error ? { payload: result.error.payload, functionError: 'Unhandled', errorType: result.error.errorType } : { payload: result.payload });
+    } catch {
+      // The caller's own failure: it must not take the Runtime API server (or the worker) down.
+    }
   }
 
   private initFailed(body: string, typeHeader: string | string[] | undefined): void {
@@ -340,7 +348,11 @@ export class Sandbox {
       reportLine(requestId, { durationMs, memorySizeMb: this.spec.memorySize, maxMemoryUsedMb, ...(initDurationMs !== undefined ? { initDurationMs } : {}) }),
     ];
     const text = `${lines.join('\n')}\n`;
-    this.settings.onLog?.(this.spec, requestId, text);
+    try {
+      this.settings.onLog?.(this.spec, requestId, text);
+    } catch {
+      // Shipping the log is best effort: it must never keep the invocation from finishing.
+    }
     if (this.current === invocation) this.current = undefined;
     invocation.resolve({
       payload: error ? error.payload : (invocation.result?.payload ?? 'null'),
@@ -369,6 +381,7 @@ export class Sandbox {
   }
 
   private exited(code: number | null, signal: NodeJS.Signals | null): void {
+    if (!this.alive) return;
     this.alive = false;
     const invocation = this.current;
     if (invocation && !invocation.finished) {

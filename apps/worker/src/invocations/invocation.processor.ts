@@ -120,25 +120,29 @@ export class InvocationProcessor {
   }
 
   /** Sends the function's answer to the caller waiting on the job's reply subject. */
-  private answer(job: InvocationJob, response: InvokeResponse & { logTail?: string }): Promise<void> {
-    const send = (packed: { payload?: string; payloadRef?: string }) =>
-      this.reply(job, {
-        statusCode: 200,
-        ...packed,
-        ...(response.functionError ? { functionError: response.functionError } : {}),
-        ...(response.logTail ? { logResult: response.logTail } : {}),
-      });
-    // An inline payload goes out in this very tick; a large one first goes to the payload store.
-    if (!this.payloads.needsReference(response.payload)) {
-      send({ payload: response.payload });
-      return Promise.resolve();
-    }
-    return this.payloads.pack(response.payload).then(send);
+  private async answer(job: InvocationJob, response: InvokeResponse & { logTail?: string }): Promise<void> {
+    const answer = {
+      statusCode: 200,
+      ...(response.functionError ? { functionError: response.functionError } : {}),
+      ...(response.logTail ? { logResult: response.logTail } : {}),
+    };
+    // A reply that fits goes out in this very tick. The payload travels JSON-escaped inside the
+    // reply, so the size that matters is the serialized reply's; a larger one goes by reference.
+    const inline = this.serialize(job, { ...answer, payload: response.payload });
+    if (!this.payloads.needsReference(inline)) return this.publish(job, inline);
+    this.publish(job, this.serialize(job, { ...answer, payloadRef: await this.payloads.put(response.payload) }));
   }
 
   private reply(job: InvocationJob, answer: Omit<InvocationReply, 'v' | 'requestId' | 'executedVersion'>): void {
-    if (!job.replyTo) return;
+    this.publish(job, this.serialize(job, answer));
+  }
+
+  private serialize(job: InvocationJob, answer: Omit<InvocationReply, 'v' | 'requestId' | 'executedVersion'>): string {
     const reply: InvocationReply = { v: INVOCATION_FORMAT, requestId: job.requestId, executedVersion: LATEST, ...answer };
-    this.nats.nc.publish(job.replyTo, JSON.stringify(reply));
+    return JSON.stringify(reply);
+  }
+
+  private publish(job: InvocationJob, reply: string): void {
+    if (job.replyTo) this.nats.nc.publish(job.replyTo, reply);
   }
 }
