@@ -37,13 +37,24 @@ export class CodeCache {
   async removeUnused(inUse: (codeKey: string) => boolean, graceMs: number): Promise<string[]> {
     const names = await readdir(this.root).catch(() => [] as string[]);
     const removed: string[] = [];
-    for (const key of names) {
-      if (!/^[a-f0-9]{64}$/.test(key)) continue;
-      const unpacked = await stat(join(this.root, key)).catch(() => undefined);
-      if (!unpacked || Date.now() - unpacked.mtimeMs < graceMs || inUse(key)) continue;
-      this.pending.delete(key);
-      await rm(join(this.root, key), { recursive: true, force: true });
-      removed.push(key);
+    for (const name of names) {
+      const path = join(this.root, name);
+      // Left over by a removal or an extraction that was interrupted.
+      if (/\.(trash|tmp)-[0-9a-f]+$/.test(name)) {
+        const left = await stat(path).catch(() => undefined);
+        if (left && (name.includes('.trash-') || Date.now() - left.mtimeMs >= graceMs)) await rm(path, { recursive: true, force: true });
+        continue;
+      }
+      if (!/^[a-f0-9]{64}$/.test(name)) continue;
+      const unpacked = await stat(path).catch(() => undefined);
+      if (!unpacked || Date.now() - unpacked.mtimeMs < graceMs || inUse(name)) continue;
+      // Moved aside in one step, so that a sandbox starting now finds either the whole package
+      // or none (and unpacks it anew), never half of one.
+      this.pending.delete(name);
+      const trash = `${path}.trash-${randomBytes(4).toString('hex')}`;
+      if (!(await rename(path, trash).then(() => true, () => false))) continue;
+      removed.push(name);
+      await rm(trash, { recursive: true, force: true });
     }
     return removed;
   }
@@ -76,7 +87,10 @@ export class CodeCache {
         await rm(staging, { force: true });
         throw error;
       });
-    })();
+    })().catch(() => {
+      // Best effort: functions that bundle the SDK still run; the next cold start tries again.
+      this.runtimeModules = undefined;
+    });
     return this.runtimeModules;
   }
 

@@ -265,6 +265,17 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     assert.equal(back.payload, '"gone"');
   });
 
+  it('fails an invocation whose sandbox cannot be spawned, and does not take the worker down', async () => {
+    const s = spec({ name: 'vanishing', revisionId: 'v1' }, { 'index.js': `exports.handler = async () => 'here';` });
+    assert.equal((await call(s, {})).payload, '"here"');
+    pool.retire('vanishing');
+    // The unpacked package disappears behind the pool's back; the next cold start cannot spawn.
+    await rm(join(codeDir, s.codeKey), { recursive: true, force: true });
+    const failed = await call({ ...s, revisionId: 'v2' }, {});
+    assert.equal(failed.functionError, 'Unhandled');
+    assert.equal(JSON.parse(failed.payload).errorType, 'Runtime.ExitError');
+  });
+
   it('refuses a package whose entries escape the task root', async () => {
     await assert.rejects(call(spec({ revisionId: 'evil' }, { '../evil.js': 'x', 'index.js': 'exports.handler=async()=>1' }), {}));
   });

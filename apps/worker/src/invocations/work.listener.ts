@@ -27,6 +27,7 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
   private subscription?: Subscription;
   private stopRetiring?: () => void;
   private codeTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
@@ -48,7 +49,9 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
     this.stopRetiring = this.registry.onChange((name, entry) => this.pool.retire(name, entry?.record.revisionId));
     await this.workers.attachPending(this.registry.list().map((e) => e.record.name));
     if (this.settings.codeCollectionIntervalMs > 0) {
-      this.codeTimer = setInterval(() => void this.removeUnusedCode(), this.settings.codeCollectionIntervalMs);
+      this.codeTimer = setInterval(() => {
+        this.sweeping ??= this.removeUnusedCode().finally(() => (this.sweeping = undefined));
+      }, this.settings.codeCollectionIntervalMs);
       this.codeTimer.unref();
     }
     this.logger.log(`listening for work on ${wildcard}; attached to ${this.workers.active().length} queue(s) with pending jobs`);
@@ -66,6 +69,7 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.codeTimer);
+    await this.sweeping;
     this.subscription?.unsubscribe();
     this.stopRetiring?.();
     this.logger.log(`stopping: waiting up to ${this.settings.shutdownGraceMs} ms for running invocations`);
