@@ -30,7 +30,8 @@ export interface StartServiceOptions {
 export const startService = async (options: StartServiceOptions): Promise<INestApplication> => {
   const adapter = new FastifyAdapter({
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    routerOptions: { ignoreTrailingSlash: true },
+    // A path parameter may be a full qualified function ARN (longer than find-my-way's 100 characters).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
     forceCloseConnections: 'idle',
   });
   const fastify = adapter.getInstance();

@@ -29,6 +29,9 @@ const REQUESTS = Number(values.requests);
 const WARMUP = Number(values.warmup);
 const LEVELS = String(values.concurrency).split(',').map(Number);
 const BLOCK = Number(values.block);
+for (const [flag, n] of [['requests', REQUESTS], ['warmup', WARMUP], ['block', BLOCK], ...LEVELS.map((l) => ['concurrency', l] as const)] as const) {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive whole number`);
+}
 
 const HANDLER_SOURCE = 'exports.handler = async (event) => ({ ok: true, echo: event.n });';
 // The baseline runs the very same handler, in-process.
@@ -116,7 +119,7 @@ interface Target {
 }
 
 /** A stack with names of its own, a warm `noop` function, and the URL that invokes it. */
-const startTributary = async (StackClass: typeof Stack, portBase: number): Promise<Target> => {
+const startTributary = async (StackClass: typeof Stack, portBase: number, started: Target[]): Promise<Target> => {
   const id = `bench_${randomBytes(4).toString('hex')}`;
   const env = {
     EVENTS_STREAM: `${id}_EVENTS`, EVENTS_SUBJECT_ROOT: `${id}.events`, DISPATCHER_CONSUMER: `${id}_dispatcher`,
@@ -125,6 +128,10 @@ const startTributary = async (StackClass: typeof Stack, portBase: number): Promi
   };
   const ports: Record<ServiceName, number> = { api: portBase + 1, 's3-ingest': portBase + 2, dispatcher: portBase + 4, worker: portBase + 5 };
   const stack = new StackClass({ env, ports, output: 'pipe' });
+  const url = new URL(`${stack.url('api')}/2015-03-31/functions/noop/invocations`);
+  // Listed before it starts, so that a stack that fails half-way is still stopped and removed.
+  const target: Target = { url, env, stack };
+  started.push(target);
   process.stdout.write(`starting a stack (isolated names ${id})…\n`);
   await stack.start();
   const lambda = new LambdaClient({ endpoint: stack.url('api'), region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
@@ -136,7 +143,7 @@ const startTributary = async (StackClass: typeof Stack, portBase: number): Promi
   );
   await lambda.send(new InvokeCommand({ FunctionName: 'noop', Payload: strToU8('{}') }));
   lambda.destroy();
-  return { url: new URL(`${stack.url('api')}/2015-03-31/functions/noop/invocations`), env, stack };
+  return target;
 };
 
 /** Streams, queues and unpacked code of a bench stack. */
@@ -167,14 +174,12 @@ const ratio = (clients: number, label: string, x: Figures, base: Figures) =>
 const targets: Target[] = [];
 const baseline = await startBaseline();
 try {
-  const ours = await startTributary(Stack, 19_100);
-  targets.push(ours);
+  const ours = await startTributary(Stack, 19_100, targets);
   let theirs: Target | undefined;
   if (values.against) {
     const checkout = resolve(values.against);
     const other = (await import(pathToFileURL(`${checkout}/tools/stack/dist/src/index.js`).href)) as { Stack: typeof Stack };
-    theirs = await startTributary(other.Stack, 19_200);
-    targets.push(theirs);
+    theirs = await startTributary(other.Stack, 19_200, targets);
   }
   const baselineUrl = new URL(`http://127.0.0.1:${(baseline.address() as AddressInfo).port}/`);
   const rows: string[] = [];

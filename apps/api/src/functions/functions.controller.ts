@@ -48,10 +48,16 @@ export class FunctionsController {
   }
 
   @Get(':name')
-  async get(@Param('name') name: string, @Headers('host') host: string | undefined, @Query('Qualifier') qualifier?: string) {
+  async get(
+    @Param('name') name: string,
+    @Headers('host') host: string | undefined,
+    @Headers('x-forwarded-proto') forwardedProto: string | undefined,
+    @Query('Qualifier') qualifier?: string,
+  ) {
     const { record } = await this.functions.resolve(name, qualifier);
     // A URL the caller can download the package from, as AWS's (presigned) Location is.
-    const base = this.publicUrl ?? `http://${host ?? '127.0.0.1'}`;
+    const scheme = forwardedProto?.split(',')[0]?.trim() === 'https' ? 'https' : 'http';
+    const base = this.publicUrl ?? `${scheme}://${host ?? '127.0.0.1'}`;
     return {
       Configuration: this.functions.configuration(record),
       Code: { RepositoryType: 'Tributary', Location: `${base}/2015-03-31/functions/${encodeURIComponent(record.name)}/code` },

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import { FunctionsService } from './functions.service.js';
 import { parseJson } from './functions.controller.js';
+import { LambdaError } from './lambda-error.js';
 
 /** The Lambda API's tagging operations (ListTags, TagResource, UntagResource) for functions. */
 @Controller('2017-03-31/tags')
@@ -21,6 +22,7 @@ export class TagsController {
   @Delete(':resource')
   @HttpCode(204)
   async untag(@Param('resource') resource: string, @Query('tagKeys') tagKeys: string | string[] | undefined) {
-    await this.functions.untag(resource, tagKeys === undefined ? [] : ([] as string[]).concat(tagKeys));
+    if (tagKeys === undefined) throw LambdaError.validation([{ path: 'tagKeys', value: null, constraints: ['Member must not be null'] }]);
+    await this.functions.untag(resource, ([] as string[]).concat(tagKeys));
   }
 }
