@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { billedDuration, fitLog, logTail, reportLine, timeoutMessage } from './log-frame.js';
+import { LogLines, billedDuration, fitLog, logTail, reportLine, timeoutMessage } from './log-frame.js';
 
 describe('log framing', () => {
   it('writes the REPORT line as AWS does, with Init Duration only on a cold start', () => {
@@ -35,5 +35,17 @@ describe('log framing', () => {
     assert.ok(Buffer.byteLength(fitted) <= 4096 - 1024, String(Buffer.byteLength(fitted)));
     assert.match(fitted, /^\[tributary\] \d+ bytes at the start of this invocation's log were dropped\n/);
     assert.ok(fitted.endsWith('END RequestId: r1\nREPORT RequestId: r1\n'));
+  });
+
+  it('holds about the last part of a log that grows without bound, and says what it dropped', () => {
+    const lines = new LogLines(100);
+    for (let i = 0; i < 1000; i += 1) lines.push(`line ${String(i).padStart(4, '0')}`);
+    const kept = lines.take();
+    assert.match(kept[0] ?? '', /^\[tributary\] \d+ characters of log output were dropped here$/);
+    assert.equal(kept.at(-1), 'line 0999');
+    assert.ok(kept.join('\n').length < 300, String(kept.join('\n').length));
+    assert.deepEqual(lines.take(), []);
+    lines.push('short');
+    assert.deepEqual(lines.take(), ['short']);
   });
 });

@@ -40,3 +40,37 @@ export const fitLog = (text: string, maxBytes: number): string => {
   const notice = `[tributary] ${bytes.byteLength - room} bytes at the start of this invocation's log were dropped\n`;
   return notice + bytes.subarray(bytes.byteLength - room + Buffer.byteLength(notice)).toString('utf8');
 };
+
+/**
+ * The lines of one log, holding about the last `keepChars` characters: once it holds twice
+ * that, the older lines go in one step and a line says how much was dropped, so a chatty
+ * function cannot exhaust the worker's memory.
+ */
+export class LogLines {
+  private lines: string[] = [];
+  private chars = 0;
+  private dropped = 0;
+
+  constructor(private readonly keepChars: number) {}
+
+  push(line: string): void {
+    this.lines.push(line);
+    this.chars += line.length + 1;
+    if (this.chars <= 2 * this.keepChars) return;
+    let cut = 0;
+    let freed = 0;
+    while (cut < this.lines.length - 1 && this.chars - freed > this.keepChars) freed += (this.lines[cut++]?.length ?? 0) + 1;
+    this.lines.splice(0, cut);
+    this.chars -= freed;
+    this.dropped += freed;
+  }
+
+  /** The lines held (after a note of what was dropped), leaving this empty. */
+  take(): string[] {
+    const taken = this.dropped > 0 ? [`[tributary] ${this.dropped} characters of log output were dropped here`, ...this.lines] : this.lines;
+    this.lines = [];
+    this.chars = 0;
+    this.dropped = 0;
+    return taken;
+  }
+}

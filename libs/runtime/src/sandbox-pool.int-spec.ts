@@ -276,6 +276,31 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     assert.equal(JSON.parse(failed.payload).errorType, 'Runtime.ExitError');
   });
 
+  it('survives function code that misuses the Runtime API, and a runtime that never asks for more', async () => {
+    // A malformed request id in the path once threw URIError inside the Runtime API server.
+    const prying = spec({ name: 'prying', revisionId: 'p1' }, {
+      'index.js': `const http = require('node:http');
+exports.handler = async () => {
+  const status = await new Promise((resolve) => {
+    const req = http.request('http://' + process.env.AWS_LAMBDA_RUNTIME_API + '/2018-06-01/runtime/invocation/%E0%A4%A/response', { method: 'POST' }, (res) => { res.resume(); resolve(res.statusCode); });
+    req.on('error', () => resolve('error'));
+    req.end('{}');
+  });
+  return { status };
+};`,
+    });
+    assert.deepEqual(JSON.parse((await call(prying, {})).payload), { status: 400 });
+    // A handler that returns but leaves the runtime spinning: the next invocation times out
+    // instead of waiting for ever, and the one after that gets a fresh sandbox.
+    const spinning = spec({ name: 'spinning', revisionId: 's1', timeout: 1 }, {
+      'index.js': `exports.handler = async (event) => { if (event.spin) setImmediate(() => { for (;;) {} }); return 'ok'; };`,
+    });
+    assert.equal((await call(spinning, { spin: true })).payload, '"ok"');
+    const stuck = await call(spinning, {});
+    assert.equal(stuck.errorType, 'Sandbox.Timedout');
+    assert.equal((await call(spinning, {})).payload, '"ok"');
+  });
+
   it('refuses a package whose entries escape the task root', async () => {
     await assert.rejects(call(spec({ revisionId: 'evil' }, { '../evil.js': 'x', 'index.js': 'exports.handler=async()=>1' }), {}));
   });

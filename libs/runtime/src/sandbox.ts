@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { LAMBDA_LIMITS, type FunctionSpec } from '@tributary/contracts';
-import { billedDuration, endLine, logTail, reportLine, startLine, timeoutMessage } from './log-frame.js';
+import { LogLines, billedDuration, endLine, logTail, reportLine, startLine, timeoutMessage } from './log-frame.js';
 
 export interface InvokeRequest {
   requestId: string;
@@ -49,6 +49,12 @@ export interface SandboxSettings {
 const END_MARKER = '\u001eTRIBUTARY-END ';
 /** How long to wait for the end marker after the result, for runtimes that never write it. */
 const MARKER_GRACE_MS = 50;
+/** How long a warm runtime may take to ask for the next invocation, on top of the timeout. */
+const NEXT_GRACE_MS = 2_000;
+/** Log kept per invocation (its end: Tail and REPORT come from it); a message holds 1 MB anyway. */
+const LOG_KEEP_CHARS = 1024 * 1024;
+/** A line longer than this (output without newlines) is cut into lines of this length. */
+const LINE_MAX_CHARS = 256 * 1024;
 /** AWS gives a function's initialisation 10 s of its own. */
 const INIT_LIMIT_MS = 10_000;
 const BOOTSTRAP = fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url));
@@ -58,7 +64,7 @@ interface Invocation {
   resolve: (outcome: InvokeOutcome) => void;
   delivered: boolean;
   startedAt: number;
-  lines: string[];
+  lines: LogLines;
   coldStart: boolean;
   timer?: NodeJS.Timeout;
   result?: { payload: string; error?: { errorType: string; payload: string } };
@@ -70,6 +76,24 @@ interface Invocation {
 
 const errorPayload = (errorType: string, errorMessage: string, trace?: string[]): string =>
   JSON.stringify(trace ? { errorType, errorMessage, trace } : { errorType, errorMessage });
+
+/** JSON re-written in ASCII only (\\u escapes), as an HTTP header value must be; undefined if not JSON. */
+const headerSafeJson = (text: string): string | undefined => {
+  try {
+    return JSON.stringify(JSON.parse(text)).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  } catch {
+    return undefined;
+  }
+};
+
+/** decodeURIComponent that answers undefined for malformed input (the caller is function code). */
+const safeDecode = (text: string): string | undefined => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+};
 
 const logStreamName = (): string => {
   const d = new Date();
@@ -88,7 +112,8 @@ export class Sandbox {
   private current?: Invocation;
   private spawnedAt = 0;
   private initDurationMs?: number;
-  private initLines: string[] = [];
+  /** Output while no invocation runs (initialisation, background timers): it heads the next log. */
+  private initLines = new LogLines(LOG_KEEP_CHARS);
   private partial = { stdout: '', stderr: '' };
   private alive = true;
   retired = false;
@@ -112,10 +137,27 @@ export class Sandbox {
     return this.child?.pid;
   }
 
+  /** Never rejects: a sandbox that cannot start is dead, and its invocation reports Runtime.ExitError. */
   async start(): Promise<void> {
-    this.server = createServer({ keepAlive: true }, (req, res) => this.route(req, res));
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    const { port } = this.server.address() as AddressInfo;
+    const server = createServer({ keepAlive: true }, (req, res) => this.route(req, res));
+    this.server = server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      // Accept errors (EMFILE, say) must not take the worker down.
+      server.on('error', () => undefined);
+      this.spawn((server.address() as AddressInfo).port);
+    } catch {
+      this.exited(null, null);
+    }
+  }
+
+  private spawn(port: number): void {
     const memory = this.spec.memorySize;
     this.spawnedAt = performance.now();
     this.child = spawn(process.execPath, [`--max-old-space-size=${Math.max(64, Math.floor(memory * 0.9))}`, BOOTSTRAP], {
@@ -166,15 +208,15 @@ export class Sandbox {
         resolve,
         delivered: false,
         startedAt: performance.now(),
-        lines: [],
+        lines: new LogLines(LOG_KEEP_CHARS),
         coldStart,
         markerSeen: false,
         finished: false,
       };
       if (!this.alive) return this.fail('Runtime.ExitError', `RequestId: ${request.requestId} Error: Runtime exited`);
-      if (coldStart) {
-        this.current.timer = setTimeout(() => this.timeout(), INIT_LIMIT_MS + this.spec.timeout * 1000);
-      }
+      // Until the runtime asks for it: a cold start gets the init limit on top; a warm runtime
+      // that never comes back to /next (busy with what its last handler left running) a grace.
+      this.current.timer = setTimeout(() => this.timeout(), (coldStart ? INIT_LIMIT_MS : NEXT_GRACE_MS) + this.spec.timeout * 1000);
       if (this.pendingNext) this.deliver(this.pendingNext);
     });
   }
@@ -193,7 +235,7 @@ export class Sandbox {
       const match = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(url);
       if (req.method === 'POST' && match) {
         const [, id, kind] = match;
-        if (!this.current || this.current.request.requestId !== decodeURIComponent(id ?? '') || this.current.result) {
+        if (!this.current || this.current.request.requestId !== safeDecode(id ?? '') || this.current.result) {
           return this.reply(res, 400, { errorMessage: 'Invalid request ID', errorType: 'InvalidRequestID' });
         }
         this.reply(res, 202, { status: 'OK' });
@@ -235,8 +277,18 @@ export class Sandbox {
       'Lambda-Runtime-Invoked-Function-Arn': this.spec.arn,
       'Lambda-Runtime-Trace-Id': request.traceId ?? `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Sampled=0`,
     };
-    if (request.clientContext) headers['Lambda-Runtime-Client-Context'] = Buffer.from(request.clientContext, 'base64').toString('utf8');
-    res.writeHead(200, headers).end(request.payload);
+    if (request.clientContext) {
+      const context = headerSafeJson(Buffer.from(request.clientContext, 'base64').toString('utf8'));
+      if (context) headers['Lambda-Runtime-Client-Context'] = context;
+    }
+    try {
+      res.writeHead(200, headers).end(request.payload);
+    } catch (error) {
+      // A header value Node refuses (an event id from some other publisher, say) fails this
+      // invocation, not the Runtime API server.
+      res.destroy();
+      this.fail('Runtime.InvalidRequest', `RequestId: ${request.requestId} Error: ${(error as Error).message}`);
+    }
   }
 
   private resulted(body: string, size: number): void {
@@ -304,16 +356,22 @@ export class Sandbox {
 
   private awaitMarker(invocation: Invocation): void {
     if (invocation.markerSeen) {
-      void this.finish(invocation);
+      this.settle(invocation);
       return;
     }
-    setTimeout(() => void this.finish(invocation), MARKER_GRACE_MS).unref();
+    setTimeout(() => this.settle(invocation), MARKER_GRACE_MS).unref();
   }
 
   private output(stream: 'stdout' | 'stderr', chunk: string): void {
     const text = this.partial[stream] + chunk;
     const lines = text.split('\n');
-    this.partial[stream] = lines.pop() ?? '';
+    let rest = lines.pop() ?? '';
+    // Output without newlines must not grow one string without bound (nor be re-scanned).
+    while (rest.length > LINE_MAX_CHARS) {
+      lines.push(rest.slice(0, LINE_MAX_CHARS));
+      rest = rest.slice(LINE_MAX_CHARS);
+    }
+    this.partial[stream] = rest;
     for (const line of lines) {
       if (stream === 'stdout' && line.startsWith(END_MARKER)) {
         const invocation = this.current;
@@ -321,13 +379,20 @@ export class Sandbox {
         if (invocation && requestId === invocation.request.requestId) {
           invocation.markerSeen = true;
           if (maxRssKb && /^\d+$/.test(maxRssKb)) invocation.maxRssKb = Number(maxRssKb);
-          if (invocation.result) void this.finish(invocation);
+          if (invocation.result) this.settle(invocation);
         }
         continue;
       }
-      if (this.current?.delivered) this.current.lines.push(line);
-      else this.initLines.push(line);
+      (this.current?.delivered ? this.current.lines : this.initLines).push(line);
     }
+  }
+
+  /** Finishes an invocation; whatever goes wrong in doing so, its caller is never left waiting. */
+  private settle(invocation: Invocation, override?: { errorType: string; payload: string; extraLine?: string }): void {
+    this.finish(invocation, override).catch((error: unknown) => {
+      const payload = errorPayload('Runtime.Unknown', `RequestId: ${invocation.request.requestId} Error: ${String(error)}`);
+      invocation.resolve({ payload, functionError: 'Unhandled', errorType: 'Runtime.Unknown', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: invocation.coldStart });
+    });
   }
 
   private async finish(invocation: Invocation, override?: { errorType: string; payload: string; extraLine?: string }): Promise<void> {
@@ -340,9 +405,9 @@ export class Sandbox {
     const error = override ?? invocation.result?.error;
     const initDurationMs = invocation.coldStart ? this.initDurationMs : undefined;
     const lines = [
-      ...(invocation.coldStart ? this.initLines.splice(0) : []),
+      ...this.initLines.take(),
       startLine(requestId, this.spec.version),
-      ...invocation.lines,
+      ...invocation.lines.take(),
       ...(override?.extraLine ? [override.extraLine] : []),
       endLine(requestId),
       reportLine(requestId, { durationMs, memorySizeMb: this.spec.memorySize, maxMemoryUsedMb, ...(initDurationMs !== undefined ? { initDurationMs } : {}) }),
@@ -369,7 +434,7 @@ export class Sandbox {
   private fail(errorType: string, message: string, extraLine?: string): void {
     const invocation = this.current;
     if (!invocation) return;
-    void this.finish(invocation, { errorType, payload: errorPayload(errorType, message), ...(extraLine ? { extraLine } : {}) });
+    this.settle(invocation, { errorType, payload: errorPayload(errorType, message), ...(extraLine ? { extraLine } : {}) });
   }
 
   private timeout(): void {
@@ -385,7 +450,7 @@ export class Sandbox {
     this.alive = false;
     const invocation = this.current;
     if (invocation && !invocation.finished) {
-      if (invocation.result) void this.finish(invocation);
+      if (invocation.result) this.settle(invocation);
       else {
         const status = signal ? `signal: ${signal}` : `exit status ${code ?? 0}`;
         this.fail('Runtime.ExitError', `RequestId: ${invocation.request.requestId} Error: Runtime exited with error: ${status}`);
