@@ -9,8 +9,11 @@ import {
   RequestTooLargeException,
   ResourceConflictException,
   type CreateFunctionCommandInput,
+  type InvocationType,
 } from '@aws-sdk/client-lambda';
-import { buildZip, countRedisKeys, streamMessageCount, uniqueName } from '@tributary/testing';
+import { connect } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { TEST_NATS_URL, buildZip, countRedisKeys, streamMessageCount, uniqueName } from '@tributary/testing';
 import { decode, encode, startE2eStack, type E2eStack } from './harness.js';
 
 const MODES = `
@@ -128,6 +131,42 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
     assert.equal(await countRedisKeys(`${e2e.env['QUEUE_PREFIX']}:*`), keysBefore);
     // The service keeps serving after all that.
     assert.deepEqual(JSON.parse(decode((await invoke({ n: 9 })).Payload)), { ok: true, n: 9 });
+  });
+
+  it('takes hostile input at every edge without a service going down', async () => {
+    const nc = await connect({ servers: TEST_NATS_URL.replace(/^nats:\/\//, '') });
+    try {
+      // A work announcement for a name no queue may have (BullMQ refuses ':').
+      nc.publish(`${e2e.env['SUBJECT_PREFIX']}.work.a:b`);
+      // An invoke event whose id cannot be a request id, published straight on the stream.
+      const js = jetstream(nc);
+      await js.publish(`${e2e.env['EVENTS_SUBJECT_ROOT']}.invoke.${name}`, JSON.stringify({
+        specversion: '1.0', id: 'bad:id\n日', source: 'test', type: 'invoke', time: new Date().toISOString(), targetfunction: name,
+        qualifier: '$LATEST', invocationtype: 'Event', logtype: 'None', functionrevision: 1, data: {},
+      }));
+      await nc.flush();
+    } finally {
+      await nc.close();
+    }
+    // A client context that is not base64 JSON is refused as AWS refuses it…
+    await assert.rejects(
+      e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode({}), ClientContext: 'hello' })),
+      (e: unknown) => e instanceof InvalidRequestContentException,
+    );
+    // …one with text outside Latin-1 reaches the handler intact.
+    const context = Buffer.from(JSON.stringify({ custom: { city: 'Zürich 東京' } })).toString('base64');
+    const withContext = await e2e.lambda.send(
+      new CreateFunctionCommand(base({ Code: { ZipFile: buildZip({ 'index.js': 'exports.handler = async (e, c) => c.clientContext.custom.city;' }) } })),
+    );
+    const city = await e2e.lambda.send(new InvokeCommand({ FunctionName: withContext.FunctionName, Payload: encode({}), ClientContext: context }));
+    assert.equal(JSON.parse(decode(city.Payload)), 'Zürich 東京');
+    // An invocation type that is not one adds no metric series of its own.
+    await assert.rejects(e2e.lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Bogus' as InvocationType })));
+    const metrics = await (await fetch(`${e2e.stack.url('api')}/metrics`)).text();
+    assert.ok(!metrics.includes('Bogus'));
+    // Every service still serves: a function never invoked before is attached to and runs.
+    const fresh = await e2e.lambda.send(new CreateFunctionCommand(base()));
+    assert.deepEqual(JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: fresh.FunctionName, Payload: encode({ n: 7 }) }))).Payload)), { ok: true, n: 7 });
   });
 
   it('carries payloads larger than a NATS message through the claim check', async () => {

@@ -17,12 +17,14 @@ export class CloudEventDto {
 
 /** An `invoke` event: the envelope plus the invocation's extension attributes. */
 export class InvokeEventDto extends CloudEventDto {
+  /** Becomes the request id: a BullMQ job id, an HTTP header value and a subject token. */
+  @Matches(/^[A-Za-z0-9_-]{1,128}$/, { message: 'id must be 1 to 128 letters, digits, - or _' }) declare id: string;
   @Matches(FUNCTION_NAME_PATTERN) targetfunction!: string;
   @IsString() qualifier!: string;
   @IsIn(['RequestResponse', 'Event']) invocationtype!: 'RequestResponse' | 'Event';
   @IsIn(['None', 'Tail']) logtype!: 'None' | 'Tail';
   @IsInt() functionrevision!: number;
-  @IsOptional() @IsString() replyto?: string;
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, { message: 'replyto must be a NATS subject without wildcards' }) replyto?: string;
   @IsOptional() @IsInt() deadline?: number;
   @IsOptional() @IsString() clientcontext?: string;
 }

@@ -61,13 +61,14 @@ export class InvocationClient {
         const requestId = msg.subject.slice(this.inbox.length + 1);
         const waiter = this.pending.get(requestId);
         if (!waiter) return;
-        let reply: InvocationReply;
+        // Nothing may throw here: a throw inside a nats.js callback ends the connection's reader.
+        let reply: InvocationReply | null;
         try {
-          reply = msg.json<InvocationReply>();
+          reply = msg.json<InvocationReply | null>();
         } catch {
           return;
         }
-        if (reply.v !== INVOCATION_FORMAT) return;
+        if (reply?.v !== INVOCATION_FORMAT) return;
         this.pending.delete(requestId);
         clearTimeout(waiter.timer);
         waiter.resolve(reply);

@@ -262,7 +262,8 @@ export class FunctionsService {
     }
     const variables = dto.Environment?.Variables;
     if (variables) {
-      const bad = Object.entries(variables).filter(([k, v]) => !/^[a-zA-Z]([a-zA-Z0-9_])+$/.test(k) || typeof v !== 'string');
+      // A NUL cannot be passed to a process (spawn would throw).
+      const bad = Object.entries(variables).filter(([k, v]) => !/^[a-zA-Z]([a-zA-Z0-9_])+$/.test(k) || typeof v !== 'string' || v.includes('\u0000'));
       if (bad.length > 0) {
         throw LambdaError.validation([
           { path: 'environment.variables', value: undefined, constraints: ['Member must satisfy constraint: [Key: [a-zA-Z]([a-zA-Z0-9_])+, Value: string]'] },

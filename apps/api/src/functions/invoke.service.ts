@@ -23,6 +23,20 @@ export interface InvokeAnswer {
   body?: string;
 }
 
+/** AWS: up to 3,583 bytes of base64 that decode to a JSON object. */
+const checkClientContext = (value: string): void => {
+  let valid = value.length <= 3583 && /^[A-Za-z0-9+/]*={0,2}$/.test(value);
+  if (valid) {
+    try {
+      const decoded = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as unknown;
+      valid = typeof decoded === 'object' && decoded !== null && !Array.isArray(decoded);
+    } catch {
+      valid = false;
+    }
+  }
+  if (!valid) throw new LambdaError(LambdaErrorType.InvalidRequestContent, 'Client context must be a valid Base64-encoded JSON object.');
+};
+
 /** The Invoke operation: checks that AWS makes before running anything, then the event bus. */
 @Injectable()
 export class InvokeService {
@@ -53,13 +67,15 @@ export class InvokeService {
 
   async invoke(input: InvokeInput): Promise<InvokeAnswer> {
     const type = input.invocationType ?? 'RequestResponse';
-    const stop = this.latency.startTimer({ type });
+    // Labels only from a closed set: a raw header value would mint a new series per request.
+    const label = (INVOCATION_TYPES as readonly string[]).includes(type) ? type : 'invalid';
+    const stop = this.latency.startTimer({ type: label });
     try {
       const answer = await this.run(input, type);
-      this.invocations.inc({ type, outcome: answer.headers['X-Amz-Function-Error'] ? 'function_error' : 'ok' });
+      this.invocations.inc({ type: label, outcome: answer.headers['X-Amz-Function-Error'] ? 'function_error' : 'ok' });
       return answer;
     } catch (error) {
-      this.invocations.inc({ type, outcome: error instanceof LambdaError ? error.type : 'ServiceException' });
+      this.invocations.inc({ type: label, outcome: error instanceof LambdaError ? error.type : 'ServiceException' });
       throw error;
     } finally {
       stop();
@@ -78,6 +94,7 @@ export class InvokeService {
         { path: 'logType', value: logType, constraints: [`Member must satisfy enum value set: [${LOG_TYPES.join(', ')}]`] },
       ]);
     }
+    if (input.clientContext !== undefined) checkClientContext(input.clientContext);
     const { record, revision } = await this.functions.resolve(input.functionName, input.qualifier);
     const bytes = input.body ?? Buffer.alloc(0);
     const limit = type === 'Event' ? LAMBDA_LIMITS.asyncPayloadBytes : LAMBDA_LIMITS.syncPayloadBytes;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Subscription } from '@nats-io/transport-node';
-import { workAnnounceWildcard } from '@tributary/contracts';
+import { FUNCTION_NAME_PATTERN, workAnnounceWildcard } from '@tributary/contracts';
 import { NatsClient } from '@tributary/nats';
 import { FunctionWorkers } from '@tributary/queue';
 import { FunctionRegistry } from '@tributary/registry';
@@ -10,6 +10,8 @@ export const WORK_SETTINGS = Symbol('WORK_SETTINGS');
 export interface WorkSettings {
   subjectPrefix: string;
   shutdownGraceMs: number;
+  /** Queues with work but no announcement heard are looked for this often. */
+  pendingSweepMs: number;
   /** Unpacked packages no function uses any more are removed this often (0: never)… */
   codeCollectionIntervalMs: number;
   /** …once they were unpacked at least this long ago. */
@@ -28,6 +30,8 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
   private stopRetiring?: () => void;
   private codeTimer?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
+  private pendingTimer?: NodeJS.Timeout;
+  private lookingForWork?: Promise<void>;
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
@@ -41,13 +45,28 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
     const wildcard = workAnnounceWildcard(this.settings.subjectPrefix);
     const offset = wildcard.length - 1;
     this.subscription = this.nats.nc.subscribe(wildcard, {
+      // Anyone can publish here, and a throw inside a nats.js callback ends the connection's
+      // reader: only function names go through, and nothing escapes.
       callback: (error, msg) => {
-        if (!error) this.workers.attach(msg.subject.slice(offset));
+        const name = msg.subject.slice(offset);
+        if (error || !FUNCTION_NAME_PATTERN.test(name)) return;
+        try {
+          this.workers.attach(name);
+        } catch (failure) {
+          this.logger.warn(`could not attach to the queue of ${name}: ${(failure as Error).message}`);
+        }
       },
     });
     // After UpdateFunctionCode/Configuration, warm sandboxes of the old revision retire.
     this.stopRetiring = this.registry.onChange((name, entry) => this.pool.retire(name, entry?.record.revisionId));
     await this.workers.attachPending(this.registry.list().map((e) => e.record.name));
+    this.pendingTimer = setInterval(() => {
+      this.lookingForWork ??= this.workers
+        .attachPending(this.registry.list().map((e) => e.record.name))
+        .catch((error: unknown) => this.logger.warn(`could not look for queues with work: ${(error as Error).message}`))
+        .finally(() => (this.lookingForWork = undefined));
+    }, this.settings.pendingSweepMs);
+    this.pendingTimer.unref();
     if (this.settings.codeCollectionIntervalMs > 0) {
       this.codeTimer = setInterval(() => {
         this.sweeping ??= this.removeUnusedCode().finally(() => (this.sweeping = undefined));
@@ -69,7 +88,8 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.codeTimer);
-    await this.sweeping;
+    clearInterval(this.pendingTimer);
+    await Promise.all([this.sweeping, this.lookingForWork]);
     this.subscription?.unsubscribe();
     this.stopRetiring?.();
     this.logger.log(`stopping: waiting up to ${this.settings.shutdownGraceMs} ms for running invocations`);
