@@ -11,5 +11,6 @@ await startService({
   host: config.HOST,
   port: config.PORT,
   logLevel: config.LOG_LEVEL,
+  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
   bodyLimit: LAMBDA_LIMITS.codeRequestBytes,
 });

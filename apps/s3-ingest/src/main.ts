@@ -10,5 +10,6 @@ await startService({
   host: config.HOST,
   port: config.PORT,
   logLevel: config.LOG_LEVEL,
+  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
   bodyLimit: 10 * 1024 * 1024,
 });

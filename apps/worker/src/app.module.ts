@@ -36,6 +36,7 @@ export class AppModule {
           useValue: {
             subjectPrefix: config.SUBJECT_PREFIX,
             shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+            pendingSweepMs: config.WORKER_IDLE_QUEUE_MS,
             codeCollectionIntervalMs: config.CODE_GC_INTERVAL_MS,
             codeCollectionGraceMs: config.CODE_GC_GRACE_MS,
           },

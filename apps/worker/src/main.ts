@@ -10,4 +10,5 @@ await startService({
   host: config.HOST,
   port: config.PORT,
   logLevel: config.LOG_LEVEL,
+  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
 });

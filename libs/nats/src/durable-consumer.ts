@@ -26,6 +26,7 @@ export class DurableConsumer {
   private readonly inFlight = new Set<Promise<void>>();
   private stopping = false;
   private loop?: Promise<void>;
+  private restart?: NodeJS.Timeout;
 
   constructor(
     private readonly client: NatsClient,
@@ -47,7 +48,13 @@ export class DurableConsumer {
     else if (existing.config.ack_wait !== config.ack_wait) await this.client.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait });
     const consumer = await this.client.js.consumers.get(stream, durable);
     this.messages = await consumer.consume({ max_messages: this.options.concurrency * 2 });
-    this.loop = this.run(this.messages, handle);
+    this.loop = this.run(this.messages, handle).catch((error: unknown) => {
+      // The message iterator failed (the consumer was deleted, permissions changed, …): start
+      // again after a pause rather than die or stop consuming quietly.
+      if (this.stopping) return;
+      this.logger.error(`consuming ${stream} as ${durable} failed; starting again in 1 s: ${String(error)}`);
+      this.restart = setTimeout(() => void this.start(handle).catch((e: unknown) => this.logger.error(`restart failed: ${String(e)}`)), 1000);
+    });
   }
 
   private async run(messages: ConsumerMessages, handle: (msg: JsMsg) => Promise<void>): Promise<void> {
@@ -59,8 +66,10 @@ export class DurableConsumer {
       while (this.inFlight.size >= this.options.concurrency) await Promise.race(this.inFlight);
       const task = handle(msg)
         .catch((error: unknown) => {
-          this.logger.error(`handler failed for message ${msg.seq}; it will be redelivered: ${String(error)}`);
-          msg.nak(1000);
+          // Backing off (1 s doubling to a minute) keeps a message that keeps failing from spinning.
+          const delay = Math.min(60_000, 1000 * 2 ** Math.min(6, msg.info.deliveryCount - 1));
+          this.logger.error(`handler failed for message ${msg.seq} (delivery ${msg.info.deliveryCount}); redelivered in ${delay} ms: ${String(error)}`);
+          msg.nak(delay);
         })
         .finally(() => this.inFlight.delete(task));
       this.inFlight.add(task);
@@ -74,6 +83,7 @@ export class DurableConsumer {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    clearTimeout(this.restart);
     await this.messages?.close();
     await this.loop?.catch(() => undefined);
     await Promise.all(this.inFlight);

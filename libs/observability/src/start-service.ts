@@ -21,6 +21,8 @@ export interface StartServiceOptions {
   logLevel: string;
   /** Largest request body accepted (bytes); bodies reach controllers as raw Buffers. */
   bodyLimit?: number;
+  /** After SIGTERM/SIGINT, the process exits regardless once this much (plus 10 s) has passed. */
+  shutdownGraceMs?: number;
 }
 
 /**
@@ -46,7 +48,19 @@ export const startService = async (options: StartServiceOptions): Promise<INestA
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   // Readiness turns red first, so that nothing new is routed here while in-flight work finishes.
   const health = app.get(HealthRegistry);
-  process.once('SIGTERM', () => health.markShuttingDown());
+  const stopping = () => {
+    health.markShuttingDown();
+    // Nest ignores further signals while it shuts down: a hook that never returns must not keep
+    // the process (and what it holds) alive for ever.
+    if (options.shutdownGraceMs !== undefined) {
+      setTimeout(() => {
+        new Logger(options.name).error(`shutdown did not finish within ${options.shutdownGraceMs} ms + 10 s; exiting`);
+        process.exit(1);
+      }, options.shutdownGraceMs + 10_000).unref();
+    }
+  };
+  process.once('SIGTERM', stopping);
+  process.once('SIGINT', stopping);
   await app.listen(options.port, options.host);
   const url = await app.getUrl();
   new Logger(options.name).log(`${options.name} listening on ${url}`);

@@ -81,9 +81,14 @@ export class FunctionWorkers {
     this.logger.debug?.(`attached to ${functionName}`);
   }
 
-  /** Attaches to every function among `names` whose queue holds jobs (after a restart, say). */
+  /**
+   * Attaches to every function among `names` whose queue holds jobs: at start, and now and
+   * then, for work whose announcement was lost (core NATS delivers at most once).
+   */
   async attachPending(names: string[]): Promise<void> {
     for (const name of names) {
+      if (this.stopped) return;
+      if (this.attached.has(name)) continue;
       if (await this.hasWork(name)) this.attach(name);
     }
   }
@@ -156,8 +161,10 @@ export class FunctionWorkers {
     const outcome = await Promise.race([graceful.then(() => 'done' as const), expired]);
     clearTimeout(timer);
     if (outcome === 'expired') {
+      // BullMQ's close(true) would only return the close already under way, which waits for the
+      // running jobs; they are left to their locks instead (redelivered once those lapse).
       this.logger.warn(`shutdown grace of ${graceMs} ms expired; leaving running jobs to be redelivered`);
-      await Promise.all(attachments.map((a) => a.worker.close(true)));
+      graceful.catch(() => undefined);
     }
     this.attached.clear();
     await Promise.all([...this.inspector.values()].map((q) => q.close()));

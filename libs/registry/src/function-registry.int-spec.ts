@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FunctionRecord } from '@tributary/contracts';
 import { NatsClient } from '@tributary/nats';
-import { TEST_NATS_URL, buildZip, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
+import { TEST_NATS_URL, buildZip, isolatedEnvironment, removeIsolatedResources, waitFor } from '@tributary/testing';
 import { FunctionRegistry } from './function-registry.js';
 
 const record = (name: string, code: { codeKey: string; codeSha256: string; codeSize: number }): FunctionRecord => ({
@@ -60,5 +60,23 @@ describe('FunctionRegistry code collection (real NATS)', () => {
     assert.deepEqual(await registry.collectUnusedCode(1000), []);
     await registry.create(record('reuser', again));
     assert.equal(new TextDecoder().decode((await registry.getCode(again.codeKey)).slice(0, 2)), 'PK');
+  });
+
+  it('skips what is not a function record in the bucket, and keeps watching', async () => {
+    const kv = await client.kv(env['FUNCTIONS_BUCKET'] ?? '');
+    await kv.put('junk', 'not json');
+    await kv.put('half', JSON.stringify({ name: 'half' }));
+    // A registry opened now loads past them…
+    const other = await FunctionRegistry.open(client, { functionsBucket: env['FUNCTIONS_BUCKET'] ?? '', codeStore: env['CODE_STORE'] ?? '' });
+    try {
+      assert.ok(other.list().every((e) => typeof e.record.codeKey === 'string'));
+      assert.equal(other.get('half'), undefined);
+      // …and one already watching still sees a valid change made after them.
+      const code = await registry.putCode(buildZip({ 'index.js': 'exports.handler = async () => 4;' }));
+      await other.create(record('after-junk', code));
+      await waitFor('the watch to carry the change past the junk', () => registry.get('after-junk'));
+    } finally {
+      other.close();
+    }
   });
 });

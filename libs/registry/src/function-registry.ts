@@ -33,6 +33,12 @@ export class FunctionNotFoundError extends Error {
 
 export type RegistryListener = (name: string, entry: FunctionEntry | undefined) => void;
 
+/** The fields every reader of a function record relies on. */
+const isFunctionRecord = (value: unknown): value is FunctionRecord => {
+  const r = value as Partial<FunctionRecord> | null;
+  return typeof r === 'object' && r !== null && typeof r.name === 'string' && typeof r.codeKey === 'string' && typeof r.revisionId === 'string' && typeof r.handler === 'string' && typeof r.runtime === 'string';
+};
+
 const toEntry = (v: Versioned<FunctionRecord> | undefined): FunctionEntry | undefined =>
   v ? { record: v.value, revision: v.revision } : undefined;
 
@@ -48,7 +54,7 @@ export class FunctionRegistry {
 
   static async open(client: NatsClient, names: Pick<ResourceNames, 'functionsBucket' | 'codeStore'>): Promise<FunctionRegistry> {
     const kv = await client.kv(names.functionsBucket);
-    return new FunctionRegistry(await WatchedKv.open<FunctionRecord>(kv, names.functionsBucket), await client.objectStore(names.codeStore));
+    return new FunctionRegistry(await WatchedKv.open(kv, names.functionsBucket, isFunctionRecord), await client.objectStore(names.codeStore));
   }
 
   /** Called on every change of a function (undefined: deleted). */

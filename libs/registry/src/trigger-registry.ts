@@ -2,13 +2,19 @@ import type { BucketNotification, ResourceNames } from '@tributary/contracts';
 import type { NatsClient } from '@tributary/nats';
 import { WatchedKv } from './watched-kv.js';
 
+/** The fields every reader of a bucket's triggers relies on. */
+const isBucketNotification = (value: unknown): value is BucketNotification => {
+  const n = value as Partial<BucketNotification> | null;
+  return typeof n === 'object' && n !== null && typeof n.bucket === 'string' && Array.isArray(n.lambda);
+};
+
 /** Buckets' notification configurations (their function triggers), mirrored by a KV watch. */
 export class TriggerRegistry {
   private constructor(private readonly buckets: WatchedKv<BucketNotification>) {}
 
   static async open(client: NatsClient, names: Pick<ResourceNames, 'triggersBucket'>): Promise<TriggerRegistry> {
     const kv = await client.kv(names.triggersBucket);
-    return new TriggerRegistry(await WatchedKv.open<BucketNotification>(kv, names.triggersBucket));
+    return new TriggerRegistry(await WatchedKv.open(kv, names.triggersBucket, isBucketNotification));
   }
 
   /** The bucket's configuration from the mirror (no I/O: this is on every object event's path). */

@@ -41,10 +41,12 @@ export class WatchedKv<T> {
   private constructor(
     private readonly kv: KV,
     private readonly name: string,
+    private readonly isValid: (value: unknown) => value is T,
   ) {}
 
-  static async open<T>(kv: KV, name: string): Promise<WatchedKv<T>> {
-    const watched = new WatchedKv<T>(kv, name);
+  /** `isValid` screens what the bucket holds: anyone with NATS access can write to it. */
+  static async open<T>(kv: KV, name: string, isValid: (value: unknown) => value is T): Promise<WatchedKv<T>> {
+    const watched = new WatchedKv<T>(kv, name, isValid);
     await watched.start();
     return watched;
   }
@@ -55,7 +57,7 @@ export class WatchedKv<T> {
     this.stopWatch = () => watch.stop();
     void (async () => {
       for await (const entry of watch) {
-        this.apply(entry.key, entry.revision, entry.operation === 'PUT' ? entry.json<T>() : undefined);
+        this.apply(entry.key, entry.revision, entry.operation === 'PUT' ? this.decode(entry) : undefined);
       }
     })().catch((error: unknown) => this.logger.error(`watch of ${this.name} ended: ${String(error)}`));
     const keys: string[] = [];
@@ -69,12 +71,31 @@ export class WatchedKv<T> {
     if (value === undefined) this.index.delete(key);
     else this.index.set(key, { value, revision });
     const entry = this.index.get(key);
-    for (const listener of this.listeners) listener(key, entry);
+    for (const listener of this.listeners) {
+      try {
+        listener(key, entry);
+      } catch (error) {
+        this.logger.error(`a listener of ${this.name} failed on ${key}: ${String(error)}`);
+      }
+    }
+  }
+
+  /** The entry's value, or undefined (as if absent) when it is not JSON of the expected shape. */
+  private decode(entry: { key: string; json<V>(): V }): T | undefined {
+    let value: unknown;
+    try {
+      value = entry.json<unknown>();
+    } catch {
+      value = undefined;
+    }
+    if (this.isValid(value)) return value;
+    this.logger.error(`${this.name}: ignoring ${entry.key}, which does not hold a valid record`);
+    return undefined;
   }
 
   private async read(key: string): Promise<Versioned<T> | undefined> {
     const entry = await this.kv.get(key);
-    const value = entry?.operation === 'PUT' ? entry.json<T>() : undefined;
+    const value = entry?.operation === 'PUT' ? this.decode(entry) : undefined;
     if (entry) this.apply(key, entry.revision, value);
     return entry && value !== undefined ? { value, revision: entry.revision } : undefined;
   }
