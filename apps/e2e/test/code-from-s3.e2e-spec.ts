@@ -13,6 +13,9 @@ import { decode, startE2eStack, type E2eStack } from './harness.js';
 
 const BUCKET = 'artifacts';
 const zip = (version: string) => buildZip({ 'index.js': `exports.handler = async () => ({ version: '${version}' });` });
+// Built once: a zip holds its entries' times, so building it again later may give other bytes.
+const V1 = zip('v1');
+const V2 = zip('v2');
 
 describe('deployment packages taken from S3 (Code.S3Bucket/S3Key), s3rver as the store', () => {
   let e2e: E2eStack;
@@ -30,8 +33,8 @@ describe('deployment packages taken from S3 (Code.S3Bucket/S3Key), s3rver as the
       endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
       requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/v1.zip', Body: zip('v1') }));
-    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/v2.zip', Body: zip('v2') }));
+    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/v1.zip', Body: V1 }));
+    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/v2.zip', Body: V2 }));
     await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/readme.txt', Body: 'not a zip' }));
   });
 
@@ -50,7 +53,7 @@ describe('deployment packages taken from S3 (Code.S3Bucket/S3Key), s3rver as the
         Code: { S3Bucket: BUCKET, S3Key: 'builds/v1.zip' },
       }),
     );
-    assert.equal(created.CodeSha256, createHash('sha256').update(zip('v1')).digest('base64'));
+    assert.equal(created.CodeSha256, createHash('sha256').update(V1).digest('base64'));
     assert.deepEqual(JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: name }))).Payload)), { version: 'v1' });
 
     await e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, S3Bucket: BUCKET, S3Key: 'builds/v2.zip' }));
