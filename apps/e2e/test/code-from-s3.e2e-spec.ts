@@ -1,15 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { CreateFunctionCommand, InvalidParameterValueException, InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { buildZip, uniqueName } from '@tributary/testing';
-import { decode, startE2eStack, type E2eStack } from './harness.js';
+import { decode, startE2eStack, startS3rver, type E2eStack, type TestStore } from './harness.js';
 
 const BUCKET = 'artifacts';
 const zip = (version: string) => buildZip({ 'index.js': `exports.handler = async () => ({ version: '${version}' });` });
@@ -19,30 +14,19 @@ const V2 = zip('v2');
 
 describe('deployment packages taken from S3 (Code.S3Bucket/S3Key), s3rver as the store', () => {
   let e2e: E2eStack;
-  let s3rver: S3rver;
-  let store: S3Client;
-  let dir: string;
+  let store: TestStore;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'trib-s3rver-code-'));
-    s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: BUCKET, configs: [] }] });
-    const { port } = (await s3rver.run()) as AddressInfo;
-    const endpoint = `http://127.0.0.1:${port}`;
-    e2e = await startE2eStack({ S3_ENDPOINT: endpoint, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' });
-    store = new S3Client({
-      endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-      requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
-    });
-    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/v1.zip', Body: V1 }));
-    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/v2.zip', Body: V2 }));
-    await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/readme.txt', Body: 'not a zip' }));
+    store = await startS3rver([BUCKET]);
+    e2e = await startE2eStack({ S3_ENDPOINT: store.url, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' });
+    await store.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/v1.zip', Body: V1 }));
+    await store.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/v2.zip', Body: V2 }));
+    await store.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'builds/readme.txt', Body: 'not a zip' }));
   });
 
   after(async () => {
-    store?.destroy();
     await e2e?.stop();
-    await s3rver?.close();
-    await rm(dir, { recursive: true, force: true });
+    await store?.stop();
   });
 
   it('creates and updates a function from objects in a bucket', async () => {

@@ -1,4 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
 import { Stack, type ServiceName } from '@tributary/stack';
 import { freePort, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
 
@@ -35,3 +41,34 @@ export const startE2eStack = async (extraEnv: Record<string, string> = {}): Prom
 
 export const decode = (payload: Uint8Array | undefined): string => Buffer.from(payload ?? new Uint8Array()).toString('utf8');
 export const encode = (value: unknown): Uint8Array => Buffer.from(JSON.stringify(value));
+
+export interface TestStore {
+  url: string;
+  server: S3rver;
+  /** Path-style client with s3rver's credentials (S3RVER/S3RVER). */
+  client: S3Client;
+  stop(): Promise<void>;
+}
+
+/** An S3-compatible store (s3rver) on a spare port with these buckets, in a directory of its own. */
+export const startS3rver = async (buckets: string[]): Promise<TestStore> => {
+  const dir = await mkdtemp(join(tmpdir(), 'trib-s3rver-'));
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: buckets.map((name) => ({ name, configs: [] })) });
+  const { port } = (await server.run()) as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const client = new S3Client({
+    endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    // s3rver predates the SDK's default checksums.
+    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  return {
+    url,
+    server,
+    client,
+    stop: async () => {
+      client.destroy();
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+};

@@ -1,9 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { CreateFunctionCommand, GetPolicyCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import {
   DeleteObjectCommand,
@@ -13,10 +9,9 @@ import {
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
 import { encodeS3Key, type S3Event } from '@tributary/contracts';
 import { CallbackListener, buildZip, streamMessageCount, uniqueName, waitFor } from '@tributary/testing';
-import { startE2eStack, type E2eStack } from './harness.js';
+import { startE2eStack, startS3rver, type E2eStack, type TestStore } from './harness.js';
 
 const TOKEN = 'webhook-secret-token';
 const BUCKET = 'photos';
@@ -49,37 +44,33 @@ interface Seen {
 
 describe('bucket notifications run functions (s3rver as the store)', () => {
   let e2e: E2eStack;
-  let s3rver: S3rver;
+  let s3: TestStore;
   let store: S3Client;
   let ingest: S3Client;
   let listener: CallbackListener;
-  let dir: string;
   let webhook: string;
   const forwarded: Array<Promise<Response>> = [];
   const created = uniqueName('created');
   const removed = uniqueName('removed');
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'trib-s3rver-'));
     listener = await CallbackListener.start();
-    s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: BUCKET, configs: [] }] });
-    const { port } = (await s3rver.run()) as AddressInfo;
-    const storeUrl = `http://127.0.0.1:${port}`;
+    s3 = await startS3rver([BUCKET]);
+    store = s3.client;
     e2e = await startE2eStack({
       S3_INGEST_TOKEN: TOKEN,
-      AWS_ENDPOINT_URL_S3: storeUrl,
+      AWS_ENDPOINT_URL_S3: s3.url,
       FUNCTION_ACCESS_KEY_ID: 'S3RVER',
       FUNCTION_SECRET_ACCESS_KEY: 'S3RVER',
     });
     webhook = `${e2e.stack.url('s3-ingest')}/events`;
     // s3rver emits its notifications in-process; forward them as a store's webhook target would,
     // with the key encoded as S3 encodes it.
-    s3rver.on('event', (event: S3Event) => {
+    s3.server.on('event', (event: S3Event) => {
       for (const record of event.Records) record.s3.object.key = encodeS3Key(record.s3.object.key);
       forwarded.push(fetch(webhook, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(event) }));
     });
     const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-    store = new S3Client({ endpoint: storeUrl, region: 'us-east-1', forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
     ingest = new S3Client({ endpoint: e2e.stack.url('s3-ingest'), region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
     for (const [name, env] of [[created, 'created'], [removed, 'removed']] as const) {
       await e2e.lambda.send(
@@ -92,12 +83,10 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
   });
 
   after(async () => {
-    store?.destroy();
     ingest?.destroy();
     await listener?.close();
-    await s3rver?.close();
     await e2e?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await s3?.stop();
   });
 
   it('configures triggers through @aws-sdk/client-s3 and reads them back', async () => {

@@ -1,29 +1,22 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
 import { Stack } from '@tributary/stack';
 import { buildZip, freePort, isolatedEnvironment, removeIsolatedResources, uniqueName } from '@tributary/testing';
+import { startS3rver, type TestStore } from './harness.js';
 
 describe('wiring the object store when triggers are saved', () => {
   const env = isolatedEnvironment();
-  let s3rver: S3rver;
-  let dir: string;
+  let store: TestStore;
   let stack: Stack;
   let ingest: S3Client;
   let lambda: LambdaClient;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'trib-s3rver-'));
-    s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir, configureBuckets: [{ name: 'photos', configs: [] }] });
-    const { port } = (await s3rver.run()) as AddressInfo;
+    store = await startS3rver(['photos']);
     stack = new Stack({
-      env: { ...env, LOG_LEVEL: 'error', S3_ENDPOINT: `http://127.0.0.1:${port}`, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' },
+      env: { ...env, LOG_LEVEL: 'error', S3_ENDPOINT: store.url, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' },
       ports: { api: await freePort(), 's3-ingest': await freePort() },
       output: 'pipe',
     });
@@ -37,8 +30,7 @@ describe('wiring the object store when triggers are saved', () => {
     ingest?.destroy();
     lambda?.destroy();
     await stack?.stop('SIGKILL');
-    await s3rver?.close();
-    await rm(dir, { recursive: true, force: true });
+    await store?.stop();
     await removeIsolatedResources(env);
   });
 
