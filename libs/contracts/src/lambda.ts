@@ -10,6 +10,8 @@ export const LAMBDA_LIMITS = {
   zipBytes: 50 * 1024 * 1024,
   /** Deployment package taken from S3 (Code.S3Bucket/S3Key): AWS's limit of 250 MB unzipped bounds it. */
   s3ZipBytes: 250 * 1024 * 1024,
+  /** A package's contents, unzipped (AWS: "Unzipped size must be smaller than 262144000 bytes"). */
+  unzippedBytes: 262_144_000,
   /** Request body of CreateFunction / UpdateFunctionCode: the zip, base64-encoded, plus JSON. */
   codeRequestBytes: 69_905_067,
   timeoutMin: 1,

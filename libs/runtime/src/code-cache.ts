@@ -5,6 +5,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
+import { LAMBDA_LIMITS } from '@tributary/contracts';
 
 /**
  * Unpacked deployment packages, one directory per code key. The first use of a key fetches and
@@ -113,10 +114,15 @@ export class CodeCache {
   }
 }
 
-/** Extracts a zip into `dir`, keeping file modes. yauzl refuses absolute paths and `..`. */
-export const extractZip = (bytes: Uint8Array, dir: string): Promise<void> =>
+/**
+ * Extracts a zip into `dir`, keeping file modes. yauzl refuses absolute paths and `..`, and
+ * holds every entry to its declared size, so summing those bounds what lands on disk (a zip
+ * bomb stops at `maxBytes`).
+ */
+export const extractZip = (bytes: Uint8Array, dir: string, maxBytes: number = LAMBDA_LIMITS.unzippedBytes): Promise<void> =>
   new Promise((done, fail) => {
     const root = resolve(dir);
+    let total = 0;
     yauzl.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { lazyEntries: true }, (openError, zip) => {
       if (openError || !zip) return fail(openError ?? new Error('could not open zip'));
       zip.on('error', fail);
@@ -124,6 +130,8 @@ export const extractZip = (bytes: Uint8Array, dir: string): Promise<void> =>
       zip.on('entry', (entry: yauzl.Entry) => {
         const target = resolve(root, entry.fileName);
         if (target !== root && !target.startsWith(root + sep)) return fail(new Error(`zip entry escapes the task root: ${entry.fileName}`));
+        total += entry.uncompressedSize;
+        if (total > maxBytes) return fail(new Error(`unzipped size must be smaller than ${maxBytes} bytes`));
         if (entry.fileName.endsWith('/')) {
           mkdir(target, { recursive: true }).then(() => zip.readEntry(), fail);
           return;

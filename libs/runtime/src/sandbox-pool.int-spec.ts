@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
 import { buildZip, waitFor } from '@tributary/testing';
 import { SandboxPool } from './sandbox-pool.js';
+import { extractZip } from './code-cache.js';
 
 const HANDLERS: Record<string, string> = {
   'index.js': `
@@ -299,6 +300,13 @@ exports.handler = async () => {
     const stuck = await call(spinning, {});
     assert.equal(stuck.errorType, 'Sandbox.Timedout');
     assert.equal((await call(spinning, {})).payload, '"ok"');
+  });
+
+  it('stops unpacking a package that grows past the unzipped limit (a zip bomb)', async () => {
+    const bomb = buildZip({ 'a.bin': '0'.repeat(600), 'b.bin': '0'.repeat(600) });
+    await assert.rejects(extractZip(bomb, join(codeDir, 'bomb'), 1000), /unzipped size must be smaller than 1000 bytes/);
+    await extractZip(bomb, join(codeDir, 'fits'), 2000);
+    assert.ok(existsSync(join(codeDir, 'fits', 'b.bin')));
   });
 
   it('refuses a package whose entries escape the task root', async () => {

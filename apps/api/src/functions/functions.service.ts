@@ -17,7 +17,7 @@ import {
   type FunctionSettingsDto,
   type LambdaIdentity,
 } from '@tributary/contracts';
-import { FunctionExistsError, FunctionNotFoundError, FunctionRegistry, isValidZip, type FunctionEntry } from '@tributary/registry';
+import { FunctionExistsError, FunctionNotFoundError, FunctionRegistry, inspectZip, type FunctionEntry } from '@tributary/registry';
 import { CODE_COLLECTION, type CodeCollectionSettings } from './code-collector.js';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
 import { lambdaTimestamp, toFunctionConfiguration } from './function-configuration.js';
@@ -299,8 +299,12 @@ export class FunctionsService {
     } else {
       throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Please provide a source for function code.');
     }
-    if (!(await isValidZip(zip))) {
+    const contents = await inspectZip(zip);
+    if (!contents) {
       throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Could not unzip uploaded file. Please check your file, then try to upload again.');
+    }
+    if (contents.unzippedBytes > LAMBDA_LIMITS.unzippedBytes) {
+      throw new LambdaError(LambdaErrorType.InvalidParameterValue, `Unzipped size must be smaller than ${LAMBDA_LIMITS.unzippedBytes} bytes`);
     }
     return zip;
   }
