@@ -46,6 +46,14 @@ export class LambdaError extends Error {
     return STATUS[this.type];
   }
 
+  /** Headers and body of the answer, as the AWS SDK reads them. */
+  render(): { headers: Record<string, string>; body: string } {
+    return {
+      headers: { 'x-amzn-ErrorType': this.type, 'x-amzn-RequestId': randomUUID(), 'content-type': 'application/json', ...this.extra },
+      body: JSON.stringify({ Type: this.status >= 500 ? 'Service' : 'User', message: this.message }),
+    };
+  }
+
   static notFound(what: string): LambdaError {
     return new LambdaError(LambdaErrorType.ResourceNotFound, `Function not found: ${what}`);
   }
@@ -86,13 +94,10 @@ export class LambdaErrorFilter implements ExceptionFilter {
     const reply = host.switchToHttp().getResponse<Reply>();
     const error = this.toLambdaError(exception);
     if (error.type === LambdaErrorType.Service) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
-    reply
-      .status(error.status)
-      .header('x-amzn-ErrorType', error.type)
-      .header('x-amzn-RequestId', randomUUID())
-      .header('content-type', 'application/json');
-    for (const [name, value] of Object.entries(error.extra)) reply.header(name, value);
-    reply.send(JSON.stringify({ Type: error.status >= 500 ? 'Service' : 'User', message: error.message }));
+    const { headers, body } = error.render();
+    reply.status(error.status);
+    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+    reply.send(body);
   }
 
   private toLambdaError(exception: unknown): LambdaError {
