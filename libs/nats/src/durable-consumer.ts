@@ -51,10 +51,20 @@ export class DurableConsumer {
     this.loop = this.run(this.messages, handle).catch((error: unknown) => {
       // The message iterator failed (the consumer was deleted, permissions changed, …): start
       // again after a pause rather than die or stop consuming quietly.
-      if (this.stopping) return;
-      this.logger.error(`consuming ${stream} as ${durable} failed; starting again in 1 s: ${String(error)}`);
-      this.restart = setTimeout(() => void this.start(handle).catch((e: unknown) => this.logger.error(`restart failed: ${String(e)}`)), 1000);
+      this.logger.error(`consuming ${stream} as ${durable} failed: ${String(error)}`);
+      this.restartAfter(handle, 1000);
     });
+  }
+
+  private restartAfter(handle: (msg: JsMsg) => Promise<void>, delayMs: number): void {
+    if (this.stopping) return;
+    this.logger.warn(`starting the consumer again in ${delayMs} ms`);
+    this.restart = setTimeout(() => {
+      this.start(handle).catch((error: unknown) => {
+        this.logger.error(`could not start the consumer: ${String(error)}`);
+        this.restartAfter(handle, Math.min(30_000, delayMs * 2));
+      });
+    }, delayMs);
   }
 
   private async run(messages: ConsumerMessages, handle: (msg: JsMsg) => Promise<void>): Promise<void> {
