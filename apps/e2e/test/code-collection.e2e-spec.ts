@@ -55,7 +55,12 @@ describe('deployment packages no function uses are removed from the code store',
     await waitFor('every package of the deleted function to be removed', async () => {
       const left = await stored();
       return !left.includes(keyOf(v1)) && !left.includes(keyOf(v2));
-    }, { timeoutMs: 10_000 });
+    }, { timeoutMs: 20_000 }).catch(async (error: unknown) => {
+      // Say what was left and what the services logged, so a failure in CI can be read.
+      const store = await new Objm(nc).open(e2e.env['CODE_STORE'] ?? '');
+      const left = (await store.list()).map((i) => `${i.name.slice(0, 8)} deleted=${String(i.deleted)} mtime=${i.mtime}`);
+      throw new Error(`${(error as Error).message}\nnow ${new Date().toISOString()}; left: ${left.join('; ')}\n${e2e.stack.logs().slice(-4000)}`);
+    });
     // The worker's unpacked copies go too, once no sandbox runs them.
     await waitFor('the worker to remove the unpacked code', () => !unpacked(v1) && !unpacked(v2), { timeoutMs: 10_000 });
   });

@@ -122,7 +122,7 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
       e2e.lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: Buffer.alloc(1024 * 1024 + 1, 0x20) })),
       RequestTooLargeException,
     );
-    // Far over: refused from its declared length, before the API holds it.
+    // Far over the limit (and the answer still reaches the SDK rather than a reset).
     await assert.rejects(
       e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.alloc(20 * 1024 * 1024, 0x20) })),
       RequestTooLargeException,

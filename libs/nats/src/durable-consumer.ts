@@ -27,6 +27,7 @@ export class DurableConsumer {
   private stopping = false;
   private loop?: Promise<void>;
   private restart?: NodeJS.Timeout;
+  private restarting?: Promise<void>;
 
   constructor(
     private readonly client: NatsClient,
@@ -47,8 +48,14 @@ export class DurableConsumer {
     if (!existing) await this.client.jsm.consumers.add(stream, config);
     else if (existing.config.ack_wait !== config.ack_wait) await this.client.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait });
     const consumer = await this.client.js.consumers.get(stream, durable);
-    this.messages = await consumer.consume({ max_messages: this.options.concurrency * 2 });
-    this.loop = this.run(this.messages, handle).catch((error: unknown) => {
+    const messages = await consumer.consume({ max_messages: this.options.concurrency * 2 });
+    if (this.stopping) {
+      // stop() ran while this (re)start was under way.
+      await messages.close();
+      return;
+    }
+    this.messages = messages;
+    this.loop = this.run(messages, handle).catch((error: unknown) => {
       // The message iterator failed (the consumer was deleted, permissions changed, …): start
       // again after a pause rather than die or stop consuming quietly.
       this.logger.error(`consuming ${stream} as ${durable} failed: ${String(error)}`);
@@ -60,7 +67,7 @@ export class DurableConsumer {
     if (this.stopping) return;
     this.logger.warn(`starting the consumer again in ${delayMs} ms`);
     this.restart = setTimeout(() => {
-      this.start(handle).catch((error: unknown) => {
+      this.restarting = this.start(handle).catch((error: unknown) => {
         this.logger.error(`could not start the consumer: ${String(error)}`);
         this.restartAfter(handle, Math.min(30_000, delayMs * 2));
       });
@@ -94,6 +101,7 @@ export class DurableConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restart);
+    await this.restarting;
     await this.messages?.close();
     await this.loop?.catch(() => undefined);
     await Promise.all(this.inFlight);

@@ -149,7 +149,7 @@ export class FunctionWorkers {
    * Stops taking jobs and waits up to `graceMs` for running ones; what is still running then
    * is left locked and BullMQ hands it to another worker once the lock expires.
    */
-  async close(graceMs: number): Promise<void> {
+  async close(graceMs: number): Promise<'done' | 'expired'> {
     this.stopped = true;
     const attachments = [...this.attached.values()];
     for (const a of attachments) this.clearIdle(a);
@@ -168,5 +168,6 @@ export class FunctionWorkers {
     }
     this.attached.clear();
     await Promise.all([...this.inspector.values()].map((q) => q.close()));
+    return outcome;
   }
 }

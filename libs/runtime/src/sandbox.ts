@@ -287,6 +287,7 @@ export class Sandbox {
       // A header value Node refuses (an event id from some other publisher, say) fails this
       // invocation, not the Runtime API server.
       res.destroy();
+      this.retired = true; // its runtime exits now that /next failed: it must not be handed out again
       this.fail('Runtime.InvalidRequest', `RequestId: ${request.requestId} Error: ${(error as Error).message}`);
     }
   }

@@ -49,12 +49,20 @@ export class CodeCollector implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async sweep(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    // A sweep whose NATS calls never settle must not stop every later sweep.
+    const limit = Math.max(10_000, 5 * this.settings.intervalMs);
+    const overdue = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the sweep took longer than ${limit} ms; trying again`)), limit);
+    });
     try {
-      const removed = await this.registry.collectUnusedCode(this.settings.graceMs);
+      const removed = await Promise.race([this.registry.collectUnusedCode(this.settings.graceMs), overdue]);
       this.removed.inc(removed.length);
       if (removed.length > 0) this.logger.log(`removed ${removed.length} unused deployment package(s): ${removed.join(', ')}`);
     } catch (error) {
       this.logger.warn(`could not collect unused deployment packages: ${(error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -12,10 +12,12 @@ import { LambdaError, LambdaErrorType } from './lambda-error.js';
 export class InvokeSizeMiddleware implements NestMiddleware {
   use(req: IncomingMessage, res: ServerResponse, next: () => void): void {
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared <= LAMBDA_LIMITS.syncPayloadBytes) return next();
+    // Within the limit, or beyond the service's own body limit (Fastify refuses that at once).
+    if (declared <= LAMBDA_LIMITS.syncPayloadBytes || declared > LAMBDA_LIMITS.codeRequestBytes) return next();
+    const limit = req.headers['x-amz-invocation-type'] === 'Event' ? LAMBDA_LIMITS.asyncPayloadBytes : LAMBDA_LIMITS.syncPayloadBytes;
     // Answered here (exception filters do not see middleware), once the body has been read and
     // dropped: a client still sending would otherwise see a reset instead of the answer.
-    const error = new LambdaError(LambdaErrorType.RequestTooLarge, `Request must be smaller than ${LAMBDA_LIMITS.syncPayloadBytes} bytes for the InvokeFunction operation`);
+    const error = new LambdaError(LambdaErrorType.RequestTooLarge, `Request must be smaller than ${limit} bytes for the InvokeFunction operation`);
     const { headers, body } = error.render();
     req.on('end', () => res.writeHead(error.status, headers).end(body));
     req.resume();

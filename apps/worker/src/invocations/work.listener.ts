@@ -48,8 +48,9 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
       // Anyone can publish here, and a throw inside a nats.js callback ends the connection's
       // reader: only function names go through, and nothing escapes.
       callback: (error, msg) => {
+        if (error) return; // then msg is not a message (nats.js passes {} with a permissions error)
         const name = msg.subject.slice(offset);
-        if (error || !FUNCTION_NAME_PATTERN.test(name)) return;
+        if (!FUNCTION_NAME_PATTERN.test(name)) return;
         try {
           this.workers.attach(name);
         } catch (failure) {
@@ -89,11 +90,16 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.codeTimer);
     clearInterval(this.pendingTimer);
-    await Promise.all([this.sweeping, this.lookingForWork]);
     this.subscription?.unsubscribe();
     this.stopRetiring?.();
     this.logger.log(`stopping: waiting up to ${this.settings.shutdownGraceMs} ms for running invocations`);
-    await this.workers.close(this.settings.shutdownGraceMs);
+    if ((await this.workers.close(this.settings.shutdownGraceMs)) === 'expired') {
+      // Killing the sandboxes now would complete their jobs as failures (a sync caller told
+      // Runtime.ExitError, an async retry used up). Left alone, they end with this process,
+      // their jobs' locks lapse and BullMQ hands them out again.
+      this.logger.warn('leaving the invocations still running to be redelivered');
+      return;
+    }
     await this.pool.close();
   }
 }
