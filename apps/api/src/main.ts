@@ -8,9 +8,6 @@ const config = loadConfigOrExit('api', ApiConfig);
 await startService({
   name: 'api',
   module: AppModule.forRoot(config),
-  host: config.HOST,
-  port: config.PORT,
-  logLevel: config.LOG_LEVEL,
-  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  config,
   bodyLimit: LAMBDA_LIMITS.codeRequestBytes,
 });

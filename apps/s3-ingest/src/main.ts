@@ -7,9 +7,6 @@ const config = loadConfigOrExit('s3-ingest', S3IngestConfig);
 await startService({
   name: 's3-ingest',
   module: AppModule.forRoot(config),
-  host: config.HOST,
-  port: config.PORT,
-  logLevel: config.LOG_LEVEL,
-  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  config,
   bodyLimit: 10 * 1024 * 1024,
 });

@@ -7,8 +7,5 @@ const config = loadConfigOrExit('worker', WorkerConfig);
 await startService({
   name: 'worker',
   module: AppModule.forRoot(config),
-  host: config.HOST,
-  port: config.PORT,
-  logLevel: config.LOG_LEVEL,
-  shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
+  config,
 });

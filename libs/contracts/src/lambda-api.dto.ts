@@ -85,12 +85,8 @@ export class UpdateFunctionConfigurationDto extends FunctionSettingsDto {
   @IsOptional() @IsString(STRING) RevisionId?: string;
 }
 
-export class UpdateFunctionCodeDto {
-  @IsOptional() @IsString(STRING) ZipFile?: string;
-  @IsOptional() @IsString(STRING) S3Bucket?: string;
-  @IsOptional() @IsString(STRING) S3Key?: string;
-  @IsOptional() @IsString(STRING) S3ObjectVersion?: string;
-  @IsOptional() @IsString(STRING) ImageUri?: string;
+/** UpdateFunctionCode: the code members of CreateFunction's `Code`, at the top level, and more. */
+export class UpdateFunctionCodeDto extends FunctionCodeDto {
   @IsOptional() @IsBoolean(BOOL) Publish?: boolean;
   @IsOptional() @IsBoolean(BOOL) DryRun?: boolean;
   @IsOptional() @IsString(STRING) RevisionId?: string;

@@ -35,11 +35,6 @@ export class PayloadStore {
     await this.store.delete(key).catch(() => undefined);
   }
 
-  /** Returns the inline text, or stores it and returns the reference. */
-  async pack(text: string): Promise<{ payload?: string; payloadRef?: string }> {
-    return this.needsReference(text) ? { payloadRef: await this.put(text) } : { payload: text };
-  }
-
   async unpack(packed: { payload?: string; payloadRef?: string }): Promise<string> {
     if (packed.payloadRef) return this.get(packed.payloadRef);
     return packed.payload ?? '';

@@ -1,3 +1,4 @@
 export * from './health.registry.js';
 export * from './observability.module.js';
 export * from './start-service.js';
+export * from './periodic-task.js';

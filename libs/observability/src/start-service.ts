@@ -13,16 +13,21 @@ export const logLevels = (level: string): LogLevel[] => {
   return LEVELS.slice(0, index < 0 ? 4 : index + 1);
 };
 
+/** What every service's configuration holds (BaseConfig with WithHttp). */
+export interface ServiceSettings {
+  HOST: string;
+  PORT: number;
+  LOG_LEVEL: string;
+  /** After SIGTERM/SIGINT, the process exits regardless once this much (plus 10 s) has passed. */
+  SHUTDOWN_GRACE_MS: number;
+}
+
 export interface StartServiceOptions {
   name: string;
   module: DynamicModule;
-  host: string;
-  port: number;
-  logLevel: string;
+  config: ServiceSettings;
   /** Largest request body accepted (bytes); bodies reach controllers as raw Buffers. */
   bodyLimit?: number;
-  /** After SIGTERM/SIGINT, the process exits regardless once this much (plus 10 s) has passed. */
-  shutdownGraceMs?: number;
 }
 
 /**
@@ -41,7 +46,7 @@ export const startService = async (options: StartServiceOptions): Promise<INestA
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   const app = await NestFactory.create<NestFastifyApplication>(options.module, adapter, {
-    logger: logLevels(options.logLevel),
+    logger: logLevels(options.config.LOG_LEVEL),
     abortOnError: false,
     bodyParser: false,
   });
@@ -52,16 +57,15 @@ export const startService = async (options: StartServiceOptions): Promise<INestA
     health.markShuttingDown();
     // Nest ignores further signals while it shuts down: a hook that never returns must not keep
     // the process (and what it holds) alive for ever.
-    if (options.shutdownGraceMs !== undefined) {
-      setTimeout(() => {
-        new Logger(options.name).error(`shutdown did not finish within ${options.shutdownGraceMs} ms + 10 s; exiting`);
-        process.exit(1);
-      }, options.shutdownGraceMs + 10_000).unref();
-    }
+    const graceMs = options.config.SHUTDOWN_GRACE_MS;
+    setTimeout(() => {
+      new Logger(options.name).error(`shutdown did not finish within ${graceMs} ms + 10 s; exiting`);
+      process.exit(1);
+    }, graceMs + 10_000).unref();
   };
   process.once('SIGTERM', stopping);
   process.once('SIGINT', stopping);
-  await app.listen(options.port, options.host);
+  await app.listen(options.config.PORT, options.config.HOST);
   const url = await app.getUrl();
   new Logger(options.name).log(`${options.name} listening on ${url}`);
   return app;

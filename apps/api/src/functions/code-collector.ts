@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Counter, type Registry } from 'prom-client';
-import { METRICS_REGISTRY } from '@tributary/observability';
+import { METRICS_REGISTRY, PeriodicTask } from '@tributary/observability';
 import { FunctionRegistry } from '@tributary/registry';
 
 export const CODE_COLLECTION = Symbol('CODE_COLLECTION');
@@ -20,8 +20,7 @@ export interface CodeCollectionSettings {
 export class CodeCollector implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(CodeCollector.name);
   private readonly removed: Counter;
-  private timer?: NodeJS.Timeout;
-  private sweeping?: Promise<void>;
+  private periodic?: PeriodicTask;
 
   constructor(
     @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
@@ -36,16 +35,11 @@ export class CodeCollector implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   onApplicationBootstrap(): void {
-    if (this.settings.intervalMs <= 0) return;
-    this.timer = setInterval(() => {
-      this.sweeping ??= this.sweep().finally(() => (this.sweeping = undefined));
-    }, this.settings.intervalMs);
-    this.timer.unref();
+    this.periodic = new PeriodicTask('collecting unused deployment packages', this.settings.intervalMs, () => this.sweep());
   }
 
   async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.sweeping;
+    await this.periodic?.stop();
   }
 
   private async sweep(): Promise<void> {

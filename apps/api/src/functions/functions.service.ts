@@ -6,6 +6,7 @@ import {
   LATEST,
   RESERVED_ENVIRONMENT_KEYS,
   CreateFunctionDto,
+  FunctionCodeDto,
   TagResourceDto,
   UpdateFunctionCodeDto,
   UpdateFunctionConfigurationDto,
@@ -26,13 +27,6 @@ export const LAMBDA_IDENTITY = Symbol('LAMBDA_IDENTITY');
 /** S3 client for deployment packages given as Code.S3Bucket/S3Key (the configured object store). */
 export const CODE_SOURCE = Symbol('CODE_SOURCE');
 
-interface CodeInput {
-  ZipFile?: string;
-  S3Bucket?: string;
-  S3Key?: string;
-  S3ObjectVersion?: string;
-  ImageUri?: string;
-}
 
 const DEFAULT_ROLE = (accountId: string) => `arn:aws:iam::${accountId}:role/tributary-function`;
 
@@ -285,7 +279,7 @@ export class FunctionsService {
     }
   }
 
-  private async zipFrom(code: CodeInput | undefined): Promise<Buffer> {
+  private async zipFrom(code: FunctionCodeDto | undefined): Promise<Buffer> {
     let zip: Buffer;
     if (code?.ZipFile) {
       zip = Buffer.from(code.ZipFile, 'base64');
@@ -310,7 +304,7 @@ export class FunctionsService {
   }
 
   /** The package from the object store, as AWS takes it from S3 (and words its errors). */
-  private async zipFromS3({ S3Bucket: bucket, S3Key: key, S3ObjectVersion: version }: CodeInput): Promise<Buffer> {
+  private async zipFromS3({ S3Bucket: bucket, S3Key: key, S3ObjectVersion: version }: FunctionCodeDto): Promise<Buffer> {
     if (!bucket || !key) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Both S3Bucket and S3Key must be given for code from S3.');
     try {
       const object = await this.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(version ? { VersionId: version } : {}) }));

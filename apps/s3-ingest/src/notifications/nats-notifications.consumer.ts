@@ -34,11 +34,8 @@ export class NatsNotificationsConsumer implements OnApplicationBootstrap, Before
         await this.ingest.ingest(Buffer.from(msg.data));
         msg.ack();
       } catch (error) {
-        if (!(error instanceof IngestError)) throw error;
-        if (error.status >= 500) {
-          msg.nak(1000);
-          return;
-        }
+        // Trouble on our side (NATS, say) is redelivered with the consumer's backoff.
+        if (!(error instanceof IngestError) || error.status >= 500) throw error;
         this.logger.warn({ msg: `notification dropped: ${error.message}`, subject: msg.subject, seq: msg.seq });
         msg.term(error.message);
       }

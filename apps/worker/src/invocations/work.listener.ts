@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import type { Subscription } from '@nats-io/transport-node';
 import { FUNCTION_NAME_PATTERN, workAnnounceWildcard } from '@tributary/contracts';
 import { NatsClient } from '@tributary/nats';
+import { PeriodicTask } from '@tributary/observability';
 import { FunctionWorkers } from '@tributary/queue';
 import { FunctionRegistry } from '@tributary/registry';
 import { SandboxPool } from '@tributary/runtime';
@@ -28,10 +29,7 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly logger = new Logger(WorkListener.name);
   private subscription?: Subscription;
   private stopRetiring?: () => void;
-  private codeTimer?: NodeJS.Timeout;
-  private sweeping?: Promise<void>;
-  private pendingTimer?: NodeJS.Timeout;
-  private lookingForWork?: Promise<void>;
+  private periodic: PeriodicTask[] = [];
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
@@ -61,19 +59,12 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
     // After UpdateFunctionCode/Configuration, warm sandboxes of the old revision retire.
     this.stopRetiring = this.registry.onChange((name, entry) => this.pool.retire(name, entry?.record.revisionId));
     await this.workers.attachPending(this.registry.list().map((e) => e.record.name));
-    this.pendingTimer = setInterval(() => {
-      this.lookingForWork ??= this.workers
-        .attachPending(this.registry.list().map((e) => e.record.name))
-        .catch((error: unknown) => this.logger.warn(`could not look for queues with work: ${(error as Error).message}`))
-        .finally(() => (this.lookingForWork = undefined));
-    }, this.settings.pendingSweepMs);
-    this.pendingTimer.unref();
-    if (this.settings.codeCollectionIntervalMs > 0) {
-      this.codeTimer = setInterval(() => {
-        this.sweeping ??= this.removeUnusedCode().finally(() => (this.sweeping = undefined));
-      }, this.settings.codeCollectionIntervalMs);
-      this.codeTimer.unref();
-    }
+    this.periodic = [
+      new PeriodicTask('looking for queues with work', this.settings.pendingSweepMs, () =>
+        this.workers.attachPending(this.registry.list().map((e) => e.record.name)),
+      ),
+      new PeriodicTask('removing unused unpacked code', this.settings.codeCollectionIntervalMs, () => this.removeUnusedCode()),
+    ];
     this.logger.log(`listening for work on ${wildcard}; attached to ${this.workers.active().length} queue(s) with pending jobs`);
   }
 
@@ -88,8 +79,8 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.codeTimer);
-    clearInterval(this.pendingTimer);
+    // Not waited for: a run stuck on Redis or NATS must not hold up the shutdown.
+    for (const task of this.periodic) void task.stop();
     this.subscription?.unsubscribe();
     this.stopRetiring?.();
     this.logger.log(`stopping: waiting up to ${this.settings.shutdownGraceMs} ms for running invocations`);
