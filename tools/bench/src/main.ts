@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { zipSync, strToU8 } from 'fflate';
 import { Stack, type ServiceName } from '@tributary/stack';
+import { cpuPerOperation, sampleCpu, type Watched } from './cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -115,7 +116,7 @@ const startBaseline = async (): Promise<Server> => {
 interface Target {
   url: URL;
   env: Record<string, string>;
-  stack: Pick<Stack, 'stop'>;
+  stack: Pick<Stack, 'stop' | 'pid'>;
 }
 
 /** A stack with names of its own, a warm `noop` function, and the URL that invokes it. */
@@ -171,6 +172,17 @@ const row = (clients: number, label: string, x: Figures) => `| ${clients} | ${la
 const ratio = (clients: number, label: string, x: Figures, base: Figures) =>
   `| ${clients} | ${label} | ${(x.rps / base.rps).toFixed(3)} | ${(x.p50 / base.p50).toFixed(2)} | ${(x.p99 / base.p99).toFixed(2)} |`;
 
+/** Labels of `sampleCpu` and their column titles, in the order an invocation passes them. */
+const CPU_COLUMNS: [string, string][] = [
+  ['bench client', 'client'],
+  ['api', 'api'],
+  ['nats-server', 'nats-server'],
+  ['dispatcher', 'dispatcher'],
+  ['redis-server', 'redis-server'],
+  ['worker', 'worker'],
+  ['worker children', 'sandbox'],
+];
+
 const targets: Target[] = [];
 const baseline = await startBaseline();
 try {
@@ -183,6 +195,11 @@ try {
   }
   const baselineUrl = new URL(`http://127.0.0.1:${(baseline.address() as AddressInfo).port}/`);
   const rows: string[] = [];
+  const cpuRows: string[] = [];
+  const watched: Watched = {
+    roots: { 'bench client': process.pid, ...Object.fromEntries((['api', 'dispatcher', 'worker'] as const).map((s) => [s, ours.stack.pid(s) ?? -1])) },
+    servers: ['nats-server', 'redis-server'],
+  };
   for (const clients of LEVELS) {
     await measure(baselineUrl, clients, WARMUP);
     const base = await measure(baselineUrl, clients, REQUESTS);
@@ -197,7 +214,11 @@ try {
         ratio(clients, `ratio this checkout / ${values.against}`, mine, other),
       );
     } else {
+      const before = sampleCpu(watched);
       const mine = await measure(ours.url, clients, REQUESTS);
+      const perInvocation = new Map(cpuPerOperation(before, sampleCpu(watched), REQUESTS));
+      const cells = CPU_COLUMNS.map(([label]) => perInvocation.get(label) ?? 0);
+      cpuRows.push(`| ${clients} | ${cells.map(f).join(' | ')} | ${f(cells.reduce((a, b) => a + b, 0))} |`);
       rows.push(row(clients, 'Tributary sync invoke', mine), ratio(clients, 'ratio Tributary / baseline', mine, base));
     }
   }
@@ -205,6 +226,11 @@ try {
   process.stdout.write(`\n${REQUESTS} requests per row after ${WARMUP} warm-up, warm no-op function, raw keep-alive HTTP client for all${how}\n\n`);
   process.stdout.write('| clients | target | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|\n');
   process.stdout.write(`${rows.join('\n')}\n`);
+  if (cpuRows.length > 0) {
+    // The whole machine's nats-server and redis-server are counted: other work on them shows here.
+    process.stdout.write('\nCPU time per invocation in ms, by process (from /proc; nats-server and redis-server are the machine\'s, shared with anything else using them)\n\n');
+    process.stdout.write(`| clients | ${CPU_COLUMNS.map(([, title]) => title).join(' | ')} | total |\n|${'---|'.repeat(CPU_COLUMNS.length + 2)}\n${cpuRows.join('\n')}\n`);
+  }
   process.stdout.write('\ntarget: p50 ≤ 3 ms from one client\n');
 } finally {
   agent.destroy();

@@ -15,6 +15,8 @@ export interface StackOptions {
   ports?: Partial<Record<ServiceName, number>>;
   /** Extra environment per service. */
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Extra Node.js flags per service, e.g. `--cpu-prof` (which NODE_OPTIONS does not take). */
+  nodeArgs?: Partial<Record<ServiceName, string[]>>;
   /** 'inherit' prints the services' output here; 'pipe' keeps it for `logs()`; 'ignore' drops it. */
   output?: 'inherit' | 'pipe' | 'ignore';
   readyTimeoutMs?: number;
@@ -52,7 +54,7 @@ export class Stack {
   async startService(service: ServiceName): Promise<void> {
     const entry = join(REPO_ROOT, 'apps', service, 'dist', 'src', 'main.js');
     const mode = this.options.output ?? 'pipe';
-    const child = spawn(process.execPath, ['--enable-source-maps', entry], {
+    const child = spawn(process.execPath, ['--enable-source-maps', ...(this.options.nodeArgs?.[service] ?? []), entry], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,

@@ -1,0 +1,67 @@
+// CPU time per process, read from /proc (Linux): where an invocation's CPU goes.
+import { readdirSync, readFileSync } from 'node:fs';
+
+const TICKS_PER_MS = 100 / 1000; // USER_HZ is 100 on Linux
+
+interface ProcStat {
+  comm: string;
+  ppid: number;
+  ticks: number;
+}
+
+const readStat = (pid: number): ProcStat | undefined => {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = text.lastIndexOf(')');
+    const comm = text.slice(text.indexOf('(') + 1, close);
+    const fields = text.slice(close + 2).split(' ');
+    // fields[0] is state (field 3); utime and stime are fields 14 and 15.
+    return { comm, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+  } catch {
+    return undefined;
+  }
+};
+
+const allPids = (): number[] => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+
+/** The processes to watch: named roots, their descendants (sandboxes), and servers by command name. */
+export interface Watched {
+  roots: Record<string, number>;
+  servers: string[];
+}
+
+export type CpuSample = Map<string, number>;
+
+/** CPU ticks per label now: each root with its descendants folded under `<label> children`. */
+export const sampleCpu = ({ roots, servers }: Watched): CpuSample => {
+  const stats = new Map<number, ProcStat>();
+  for (const pid of allPids()) {
+    const s = readStat(pid);
+    if (s) stats.set(pid, s);
+  }
+  const labelOf = new Map<number, string>();
+  for (const [label, pid] of Object.entries(roots)) labelOf.set(pid, label);
+  const sample: CpuSample = new Map();
+  const add = (label: string, ticks: number) => sample.set(label, (sample.get(label) ?? 0) + ticks);
+  for (const [pid, s] of stats) {
+    if (labelOf.has(pid)) {
+      add(labelOf.get(pid)!, s.ticks);
+      continue;
+    }
+    // Walk up to a watched root: a descendant counts as that root's children.
+    let up = s.ppid;
+    for (let depth = 0; depth < 8 && up > 1; depth += 1) {
+      if (labelOf.has(up)) {
+        add(`${labelOf.get(up)!} children`, s.ticks);
+        break;
+      }
+      up = stats.get(up)?.ppid ?? 0;
+    }
+    if (servers.includes(s.comm)) add(s.comm, s.ticks);
+  }
+  return sample;
+};
+
+/** Milliseconds of CPU per operation for each label between two samples. */
+export const cpuPerOperation = (before: CpuSample, after: CpuSample, operations: number): [string, number][] =>
+  [...after].map(([label, ticks]) => [label, (ticks - (before.get(label) ?? 0)) / TICKS_PER_MS / operations] as [string, number]);
