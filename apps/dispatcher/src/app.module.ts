@@ -44,7 +44,12 @@ export class AppModule {
         },
         {
           provide: DISPATCH_SETTINGS,
-          useValue: { subjectPrefix: config.SUBJECT_PREFIX, region: config.AWS_REGION, accountId: config.TRIBUTARY_ACCOUNT_ID },
+          useValue: {
+            subjectPrefix: config.SUBJECT_PREFIX,
+            region: config.AWS_REGION,
+            accountId: config.TRIBUTARY_ACCOUNT_ID,
+            announceIntervalMs: config.WORK_ANNOUNCE_INTERVAL_MS,
+          },
         },
         {
           provide: CONSUMER_OPTIONS,

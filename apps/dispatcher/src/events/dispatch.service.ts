@@ -17,7 +17,7 @@ import {
 } from '@tributary/contracts';
 import { NatsClient } from '@tributary/nats';
 import { METRICS_REGISTRY } from '@tributary/observability';
-import { InvocationQueues, invocationJobFromEvent } from '@tributary/queue';
+import { InvocationQueues, invocationJobFromEvent, WorkAnnouncer } from '@tributary/queue';
 import { FunctionRegistry, TriggerRegistry } from '@tributary/registry';
 import { matchingTriggers } from '@tributary/s3';
 
@@ -26,6 +26,8 @@ export interface DispatchSettings {
   subjectPrefix: string;
   region: string;
   accountId: string;
+  /** A function's queue is announced to the workers at most this often (WorkAnnouncer). */
+  announceIntervalMs: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export interface DispatchSettings {
 export class DispatchService {
   private readonly logger = new Logger(DispatchService.name);
   private readonly dispatched: Counter<'outcome'>;
+  private readonly announcer: WorkAnnouncer;
 
   constructor(
     @Inject(InvocationQueues) private readonly queues: InvocationQueues,
@@ -46,6 +49,7 @@ export class DispatchService {
     @Inject(DISPATCH_SETTINGS) private readonly settings: DispatchSettings,
     @Inject(METRICS_REGISTRY) metrics: Registry,
   ) {
+    this.announcer = new WorkAnnouncer((name) => this.nats.nc.publish(workAnnounceSubject(name, settings.subjectPrefix)), settings.announceIntervalMs);
     this.dispatched = new Counter({
       name: 'tributary_dispatcher_events_total',
       help: 'Events taken from the events stream, by outcome',
@@ -61,11 +65,14 @@ export class DispatchService {
     } catch {
       return this.reject(msg, 'not JSON');
     }
-    const envelope = validateDto(CloudEventDto, body);
-    if (!envelope.ok) return this.reject(msg, `not a CloudEvent: ${envelope.violations.map((v) => v.path).join(', ')}`);
-    if (envelope.value.type.startsWith('s3.')) return this.routeS3(msg, body as CloudEventDto & { data: S3EventRecord });
-    if (envelope.value.type !== 'invoke') return this.reject(msg, `no route for events of type ${envelope.value.type}`);
-    const result = validateDto(InvokeEventDto, body);
+    // Each event is validated once, against the DTO of its type (an invoke event's DTO includes the envelope's).
+    if ((body as { type?: unknown } | null)?.type !== 'invoke') {
+      const envelope = validateDto(CloudEventDto, body, { shallow: true });
+      if (!envelope.ok) return this.reject(msg, `not a CloudEvent: ${envelope.violations.map((v) => v.path).join(', ')}`);
+      if (envelope.value.type.startsWith('s3.')) return this.routeS3(msg, body as CloudEventDto & { data: S3EventRecord });
+      return this.reject(msg, `no route for events of type ${envelope.value.type}`);
+    }
+    const result = validateDto(InvokeEventDto, body, { shallow: true });
     if (!result.ok) return this.reject(msg, `not a valid invoke event: ${result.violations.map((v) => v.path).join(', ')}`);
     const event = body as InvokeEvent;
     if (event.deadline !== undefined && event.deadline < Date.now()) {
@@ -82,7 +89,7 @@ export class DispatchService {
     }
     await this.queues.enqueue(invocationJobFromEvent(event));
     msg.ack();
-    this.nats.nc.publish(workAnnounceSubject(event.targetfunction, this.settings.subjectPrefix));
+    this.announcer.announce(event.targetfunction);
     this.dispatched.inc({ outcome: 'queued' });
   }
 
@@ -116,7 +123,7 @@ export class DispatchService {
       targets.push(trigger.functionName);
     }
     msg.ack();
-    for (const name of new Set(targets)) this.nats.nc.publish(workAnnounceSubject(name, this.settings.subjectPrefix));
+    for (const name of new Set(targets)) this.announcer.announce(name);
     this.dispatched.inc({ outcome: targets.length > 0 ? 'queued' : 'no_trigger' });
   }
 

@@ -65,7 +65,7 @@ export class InvocationProcessor {
   }
 
   async process(job: Job<InvocationJob, unknown, JobName>): Promise<void> {
-    const checked = validateDto(InvocationJobDto, job.data);
+    const checked = validateDto(InvocationJobDto, job.data, { shallow: true });
     if (!checked.ok) throw new UnrecoverableError(`malformed job ${job.id}: ${checked.violations.map((v) => v.path).join(', ')}`);
     const data = job.data;
     if (data.deadline !== undefined && data.deadline < Date.now()) {
