@@ -3,6 +3,7 @@ import { loadConfigOrExit } from '@tributary/config';
 import { startService } from '@tributary/observability';
 import { ApiConfig } from './api.config.js';
 import { AppModule } from './app.module.js';
+import { limitInvokeBodies } from './functions/invoke-size.hooks.js';
 
 const config = loadConfigOrExit('api', ApiConfig);
 await startService({
@@ -10,4 +11,5 @@ await startService({
   module: AppModule.forRoot(config),
   config,
   bodyLimit: LAMBDA_LIMITS.codeRequestBytes,
+  configure: limitInvokeBodies,
 });

@@ -11,6 +11,7 @@ import {
   type CreateFunctionCommandInput,
   type InvocationType,
 } from '@aws-sdk/client-lambda';
+import { request } from 'node:http';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { TEST_NATS_URL, buildZip, countRedisKeys, streamMessageCount, uniqueName } from '@tributary/testing';
@@ -136,6 +137,39 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
     assert.equal(await countRedisKeys(`${e2e.env['QUEUE_PREFIX']}:*`), keysBefore);
     // The service keeps serving after all that.
     assert.deepEqual(JSON.parse(decode((await invoke({ n: 9 })).Payload)), { ok: true, n: 9 });
+  });
+
+  it('holds no more of a chunked invoke body than the payload limit, and answers it as AWS does', async () => {
+    // Without a Content-Length the size is only known as the body arrives; the service's own
+    // body limit (about 70 MB, sized for CreateFunction) must not be what decides.
+    const send = (chunks: number, chunk: Buffer, invocationType = 'RequestResponse') =>
+      new Promise<{ status: number; errorType: string | undefined; body: string }>((resolve, reject) => {
+        const req = request(`${e2e.stack.url('api')}/2015-03-31/functions/${name}/invocations`, {
+          method: 'POST',
+          headers: { 'transfer-encoding': 'chunked', 'x-amz-invocation-type': invocationType },
+        });
+        req.on('response', (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, errorType: res.headers['x-amzn-errortype'] as string | undefined, body: Buffer.concat(parts).toString() }));
+        });
+        req.on('error', reject);
+        void (async () => {
+          for (let i = 0; i < chunks; i++) if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+          req.end();
+        })();
+      });
+    const spaces = Buffer.alloc(1024 * 1024, 0x20);
+    const farOver = await send(72, spaces);
+    assert.equal(farOver.status, 413);
+    assert.equal(farOver.errorType, 'RequestTooLargeException');
+    assert.match(JSON.parse(farOver.body).message, /Request must be smaller than 6291456 bytes for the InvokeFunction operation/);
+    const justOver = await send(7, spaces);
+    assert.equal(justOver.errorType, 'RequestTooLargeException');
+    // A chunked body within the limit runs.
+    const small = await send(1, Buffer.from(JSON.stringify({ n: 5 })));
+    assert.equal(small.status, 200);
+    assert.deepEqual(JSON.parse(small.body), { ok: true, n: 5 });
   });
 
   it('takes hostile input at every edge without a service going down', async () => {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger, type DynamicModule, type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
 import { HealthRegistry } from './health.registry.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -28,6 +29,8 @@ export interface StartServiceOptions {
   config: ServiceSettings;
   /** Largest request body accepted (bytes); bodies reach controllers as raw Buffers. */
   bodyLimit?: number;
+  /** Fastify hooks of the service's own, added before any route. */
+  configure?: (fastify: FastifyInstance) => void;
 }
 
 /**
@@ -40,8 +43,12 @@ export const startService = async (options: StartServiceOptions): Promise<INestA
     // A path parameter may be a full qualified function ARN (longer than find-my-way's 100 characters).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
     forceCloseConnections: 'idle',
+    // No Nest middleware anywhere (request hooks are Fastify's, see `configure`): middie would
+    // only add a step to every request.
+    skipMiddie: true,
   });
   const fastify = adapter.getInstance();
+  options.configure?.(fastify);
   // Every body arrives as bytes: Invoke payloads are forwarded verbatim and size-checked as AWS does.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));

@@ -1,5 +1,5 @@
 import { APP_FILTER } from '@nestjs/core';
-import { Inject, Module, RequestMethod, type DynamicModule, type MiddlewareConsumer, type NestModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { LambdaIdentity } from '@tributary/contracts';
 import { InvocationClient, NatsClient, PayloadStore, type InvocationClientOptions } from '@tributary/nats';
 import { FunctionsController, PUBLIC_URL } from './functions.controller.js';
@@ -9,7 +9,6 @@ import { InvokeService, SYNC_QUEUE_WAIT_MS } from './invoke.service.js';
 import { CODE_COLLECTION, CodeCollector, type CodeCollectionSettings } from './code-collector.js';
 import { LambdaErrorFilter } from './lambda-error.js';
 import { TagsController } from './tags.controller.js';
-import { InvokeSizeMiddleware } from './invoke-size.middleware.js';
 import { PolicyService } from './policy.service.js';
 
 class InvocationClientLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -36,11 +35,7 @@ export interface FunctionsModuleOptions {
 }
 
 @Module({})
-export class FunctionsModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(InvokeSizeMiddleware).forRoutes({ path: '2015-03-31/functions/:name/invocations', method: RequestMethod.POST });
-  }
-
+export class FunctionsModule {
   static forRoot(options: FunctionsModuleOptions): DynamicModule {
     return {
       module: FunctionsModule,

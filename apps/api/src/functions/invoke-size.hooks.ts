@@ -1,0 +1,48 @@
+import { Transform } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { LAMBDA_LIMITS } from '@tributary/contracts';
+import { LambdaError, LambdaErrorType } from './lambda-error.js';
+
+const INVOKE_PATH = /^\/2015-03-31\/functions\/[^/?]+\/invocations\/?(?:\?|$)/;
+
+const isInvoke = (request: FastifyRequest): boolean => request.method === 'POST' && INVOKE_PATH.test(request.url);
+
+const tooLarge = (request: FastifyRequest): LambdaError => {
+  const limit = request.headers['x-amz-invocation-type'] === 'Event' ? LAMBDA_LIMITS.asyncPayloadBytes : LAMBDA_LIMITS.syncPayloadBytes;
+  return new LambdaError(LambdaErrorType.RequestTooLarge, `Request must be smaller than ${limit} bytes for the InvokeFunction operation`);
+};
+
+/**
+ * Keeps an Invoke from holding more than the sync payload limit, before its body is read: the
+ * service's body limit is sized for CreateFunction (about 70 MB), and an invoke has no use for
+ * that much. A declared Content-Length over the limit is answered at once; a chunked body is
+ * counted as it arrives and dropped past the limit. Either way the body is read to its end before
+ * the answer, so that a client still sending sees the answer rather than a reset. (The exact
+ * per-type limit is checked again once the body is in.) Fastify hooks rather than Nest
+ * middleware: they cost nothing on other routes, and the services run without middie.
+ */
+export const limitInvokeBodies = (fastify: FastifyInstance): void => {
+  fastify.addHook('onRequest', (request, reply, done) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    // Within the limit, or beyond the service's own body limit (Fastify refuses that at once).
+    if (declared <= LAMBDA_LIMITS.syncPayloadBytes || declared > LAMBDA_LIMITS.codeRequestBytes || !isInvoke(request)) return done();
+    const { headers, body } = tooLarge(request).render();
+    request.raw.on('end', () => void reply.code(413).headers(headers).send(body));
+    request.raw.resume();
+  });
+  fastify.addHook('preParsing', (request, _reply, payload, done) => {
+    if (request.headers['content-length'] !== undefined || !isInvoke(request)) return done(null, payload);
+    let received = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, next) {
+        received += chunk.byteLength;
+        next(null, received <= LAMBDA_LIMITS.syncPayloadBytes ? chunk : undefined);
+      },
+      flush(next) {
+        next(received > LAMBDA_LIMITS.syncPayloadBytes ? tooLarge(request) : null);
+      },
+    });
+    payload.on('error', (error) => counted.destroy(error));
+    done(null, payload.pipe(counted));
+  });
+};
