@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -94,6 +94,9 @@ const safeDecode = (text: string): string | undefined => {
     return undefined;
   }
 };
+
+/** An X-Ray style trace header: epoch seconds in hex, then 96 random bits (randomUUID draws from a cached pool). */
+const traceId = (): string => `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)};Sampled=0`;
 
 const logStreamName = (): string => {
   const d = new Date();
@@ -275,7 +278,7 @@ export class Sandbox {
       'Lambda-Runtime-Aws-Request-Id': request.requestId,
       'Lambda-Runtime-Deadline-Ms': String(Date.now() + timeoutMs),
       'Lambda-Runtime-Invoked-Function-Arn': this.spec.arn,
-      'Lambda-Runtime-Trace-Id': request.traceId ?? `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')};Sampled=0`,
+      'Lambda-Runtime-Trace-Id': request.traceId ?? traceId(),
     };
     if (request.clientContext) {
       const context = headerSafeJson(Buffer.from(request.clientContext, 'base64').toString('utf8'));
