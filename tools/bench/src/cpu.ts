@@ -44,15 +44,17 @@ export const sampleCpu = ({ roots, servers }: Watched): CpuSample => {
   const sample: CpuSample = new Map();
   const add = (label: string, ticks: number) => sample.set(label, (sample.get(label) ?? 0) + ticks);
   for (const [pid, s] of stats) {
-    if (labelOf.has(pid)) {
-      add(labelOf.get(pid)!, s.ticks);
+    const own = labelOf.get(pid);
+    if (own !== undefined) {
+      add(own, s.ticks);
       continue;
     }
     // Walk up to a watched root: a descendant counts as that root's children.
     let up = s.ppid;
     for (let depth = 0; depth < 8 && up > 1; depth += 1) {
-      if (labelOf.has(up)) {
-        add(`${labelOf.get(up)!} children`, s.ticks);
+      const root = labelOf.get(up);
+      if (root !== undefined) {
+        add(`${root} children`, s.ticks);
         break;
       }
       up = stats.get(up)?.ppid ?? 0;

@@ -15,7 +15,8 @@ import { parseArgs } from 'node:util';
 import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { zipSync, strToU8 } from 'fflate';
 import { Stack, type ServiceName } from '@tributary/stack';
-import { cpuPerOperation, sampleCpu, type Watched } from './cpu.js';
+import { startBarePipeline, type BarePipeline } from './bare-pipeline.js';
+import { cpuPerOperation, sampleCpu, type CpuSample, type Watched } from './cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -185,7 +186,10 @@ const CPU_COLUMNS: [string, string][] = [
 
 const targets: Target[] = [];
 const baseline = await startBaseline();
+let bare: BarePipeline | undefined;
 try {
+  process.stdout.write('starting the bare pipeline…\n');
+  bare = await startBarePipeline(19_050, HANDLER_SOURCE);
   const ours = await startTributary(Stack, 19_100, targets);
   let theirs: Target | undefined;
   if (values.against) {
@@ -200,10 +204,21 @@ try {
     roots: { 'bench client': process.pid, ...Object.fromEntries((['api', 'dispatcher', 'worker'] as const).map((s) => [s, ours.stack.pid(s) ?? -1])) },
     servers: ['nats-server', 'redis-server'],
   };
+  const bareWatched: Watched = { roots: { 'bench client': process.pid, ...bare.pids }, servers: watched.servers };
+  const cpuRow = (label: string, before: CpuSample, of: Watched): string => {
+    const perInvocation = new Map(cpuPerOperation(before, sampleCpu(of), REQUESTS));
+    const cells = CPU_COLUMNS.map(([name]) => perInvocation.get(name) ?? 0);
+    return `| ${label} | ${cells.map(f).join(' | ')} | ${f(cells.reduce((a, b) => a + b, 0))} |`;
+  };
   for (const clients of LEVELS) {
     await measure(baselineUrl, clients, WARMUP);
     const base = await measure(baselineUrl, clients, REQUESTS);
     rows.push(row(clients, 'baseline (in-process http)', base));
+    await measure(bare.url, clients, WARMUP);
+    const bareBefore = sampleCpu(bareWatched);
+    const minimal = await measure(bare.url, clients, REQUESTS);
+    cpuRows.push(cpuRow(`${clients}, bare pipeline`, bareBefore, bareWatched));
+    rows.push(row(clients, 'bare pipeline (same path and libraries, no product code)', minimal));
     for (const t of targets) await measure(t.url, clients, WARMUP);
     if (theirs) {
       const [mine, other] = await interleaved(ours.url, theirs.url, clients, REQUESTS);
@@ -216,10 +231,12 @@ try {
     } else {
       const before = sampleCpu(watched);
       const mine = await measure(ours.url, clients, REQUESTS);
-      const perInvocation = new Map(cpuPerOperation(before, sampleCpu(watched), REQUESTS));
-      const cells = CPU_COLUMNS.map(([label]) => perInvocation.get(label) ?? 0);
-      cpuRows.push(`| ${clients} | ${cells.map(f).join(' | ')} | ${f(cells.reduce((a, b) => a + b, 0))} |`);
-      rows.push(row(clients, 'Tributary sync invoke', mine), ratio(clients, 'ratio Tributary / baseline', mine, base));
+      cpuRows.push(cpuRow(`${clients}, Tributary`, before, watched));
+      rows.push(
+        row(clients, 'Tributary sync invoke', mine),
+        ratio(clients, 'ratio Tributary / baseline', mine, base),
+        ratio(clients, 'ratio Tributary / bare pipeline', mine, minimal),
+      );
     }
   }
   const how = theirs ? `, the two checkouts alternating in blocks of ${BLOCK}` : '';
@@ -235,6 +252,7 @@ try {
 } finally {
   agent.destroy();
   baseline.close();
+  await bare?.stop();
   for (const t of targets) {
     await t.stack.stop('SIGTERM');
     await removeResources(t.env);
