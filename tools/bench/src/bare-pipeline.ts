@@ -83,48 +83,68 @@ const dispatcher = async (): Promise<void> => {
   for await (const msg of messages) void handle(msg);
 };
 
+interface Child {
+  /** The runtime's pending GET /next, while it waits for work. */
+  parked?: ServerResponse;
+  /** An invocation handed to it before it asked for more. */
+  waiting?: { requestId: string; payload: string };
+  answer?: (body: string) => void;
+}
+
+const hand = (res: ServerResponse, requestId: string, payload: string): void => {
+  res.writeHead(200, { 'lambda-runtime-aws-request-id': requestId, 'lambda-runtime-deadline-ms': String(Date.now() + 3000), 'content-type': 'application/json' }).end(payload);
+};
+
 const worker = async (): Promise<void> => {
   const id = env('BARE_ID');
   const nc = await connect({ servers: NATS });
-  // One warm child speaking the Runtime API; jobs wait their turn for it.
-  let parked: ServerResponse | undefined;
-  const queued: Array<{ requestId: string; payload: string }> = [];
-  const answers = new Map<string, (body: string) => void>();
-  const deliver = (): void => {
-    const next = parked ? queued.shift() : undefined;
-    if (!parked || !next) return;
-    const res = parked;
-    parked = undefined;
-    res.writeHead(200, { 'lambda-runtime-aws-request-id': next.requestId, 'lambda-runtime-deadline-ms': String(Date.now() + 3000), 'content-type': 'application/json' }).end(next.payload);
-  };
-  const server = createServer((req, res) => {
-    if (req.method === 'GET') {
-      parked = res;
-      return deliver();
-    }
-    void readBody(req).then((body) => {
-      res.writeHead(202).end();
-      answers.get(req.url?.split('/')[4] ?? '')?.(body);
+  // As on Lambda, one child per invocation running at the same time, each with its Runtime API
+  // server; a finished child takes the next invocation warm.
+  const idle: Child[] = [];
+  const spawnChild = async (): Promise<Child> => {
+    const child: Child = {};
+    let ready!: () => void;
+    const parked = new Promise<void>((resolve) => (ready = resolve));
+    const server = createServer((req, res) => {
+      if (req.method === 'GET') {
+        ready();
+        const waiting = child.waiting;
+        child.waiting = undefined;
+        if (waiting) return hand(res, waiting.requestId, waiting.payload);
+        child.parked = res;
+        return;
+      }
+      void readBody(req).then((body) => {
+        res.writeHead(202).end();
+        child.answer?.(body);
+      });
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const child = spawn(process.execPath, [env('BARE_BOOTSTRAP')], {
-    cwd: env('BARE_TASK_ROOT'),
-    stdio: 'ignore',
-    env: { PATH: process.env['PATH'] ?? '', LAMBDA_TASK_ROOT: env('BARE_TASK_ROOT'), _HANDLER: 'index.handler', AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${(server.address() as AddressInfo).port}` },
-  });
-  process.on('exit', () => child.kill());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const process_ = spawn(process.execPath, [env('BARE_BOOTSTRAP')], {
+      cwd: env('BARE_TASK_ROOT'),
+      stdio: 'ignore',
+      env: { PATH: process.env['PATH'] ?? '', LAMBDA_TASK_ROOT: env('BARE_TASK_ROOT'), _HANDLER: 'index.handler', AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${(server.address() as AddressInfo).port}` },
+    });
+    process.on('exit', () => process_.kill());
+    await parked;
+    return child;
+  };
+  const run = (child: Child, requestId: string, payload: string): Promise<string> => {
+    const answered = new Promise<string>((resolve) => (child.answer = resolve));
+    const res = child.parked;
+    child.parked = undefined;
+    // A warm child may not have asked for more yet: it gets the invocation when it does.
+    if (res) hand(res, requestId, payload);
+    else child.waiting = { requestId, payload };
+    return answered;
+  };
   new Worker(
     `${id}-fn`,
     async (job) => {
       const { requestId, payload, replyTo } = job.data as { requestId: string; payload: string; replyTo: string };
-      const body = await new Promise<string>((resolve) => {
-        answers.set(requestId, resolve);
-        queued.push({ requestId, payload });
-        deliver();
-      });
-      answers.delete(requestId);
-      nc.publish(replyTo, body);
+      const child = idle.pop() ?? (await spawnChild());
+      nc.publish(replyTo, await run(child, requestId, payload));
+      idle.push(child);
     },
     { connection: new Redis(REDIS, { maxRetriesPerRequest: null }), prefix: id, concurrency: 10 },
   );
