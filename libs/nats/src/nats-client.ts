@@ -37,6 +37,9 @@ export class NatsClient {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       waitOnFirstConnect: true,
+      // nats.js otherwise builds two Error objects (for their stack) on every request, a
+      // JetStream publish included: a tenth of the API's CPU per invoke.
+      noAsyncTraces: true,
     });
     return new NatsClient(nc, jetstream(nc), await jetstreamManager(nc));
   }
