@@ -33,6 +33,13 @@ describe('validateDto', () => {
         assert.deepEqual(result.violations.map((v) => v.path).sort(), ['functionrevision', 'id', 'invocationtype']);
       });
 
+      it('is not fooled by an own __proto__ member', () => {
+        const hostile = JSON.parse(JSON.stringify({ ...event, specversion: 'nope' }).replace('{', '{"__proto__":{},')) as unknown;
+        const result = validateDto(InvokeEventDto, hostile, { shallow });
+        assert.ok(!result.ok);
+        assert.deepEqual(result.violations.map((v) => v.path), ['specversion']);
+      });
+
       it('refuses what is not an object', () => {
         for (const input of [null, 'text', [event]]) assert.equal(validateDto(InvokeEventDto, input, { shallow }).ok, false);
       });

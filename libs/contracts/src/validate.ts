@@ -24,6 +24,19 @@ export interface ValidateOptions {
   shallow?: boolean;
 }
 
+/**
+ * An instance of `cls` holding `input`'s own members. Defined, not assigned: an own `__proto__`
+ * member (JSON.parse makes one) assigned would replace the prototype, and class-validator,
+ * finding no rules for a plain object, would pass anything.
+ */
+const shallowInstance = <T extends object>(cls: new () => T, input: object): T => {
+  const value = Object.create(cls.prototype) as T;
+  for (const [key, member] of Object.entries(input)) {
+    Object.defineProperty(value, key, { value: member, enumerable: true, writable: true, configurable: true });
+  }
+  return value;
+};
+
 /** Turns untrusted input into a DTO instance, or lists what is wrong with it. */
 export const validateDto = <T extends object>(
   cls: new () => T,
@@ -33,7 +46,7 @@ export const validateDto = <T extends object>(
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, violations: [{ path: '', value: input, constraints: ['must be a JSON object'] }] };
   }
-  const value = options.shallow ? Object.assign(new cls(), input) : plainToInstance(cls, input);
+  const value = options.shallow ? shallowInstance(cls, input) : plainToInstance(cls, input);
   const errors = validateSync(value, { forbidUnknownValues: false });
   return errors.length === 0 ? { ok: true, value } : { ok: false, violations: collect(errors) };
 };
