@@ -33,12 +33,16 @@ describe('validateDto', () => {
         assert.deepEqual(result.violations.map((v) => v.path).sort(), ['functionrevision', 'id', 'invocationtype']);
       });
 
-      it('is not fooled by an own __proto__ member', () => {
-        const hostile = JSON.parse(JSON.stringify({ ...event, specversion: 'nope' }).replace('{', '{"__proto__":{},')) as unknown;
-        const result = validateDto(InvokeEventDto, hostile, { shallow });
-        assert.ok(!result.ok);
-        assert.deepEqual(result.violations.map((v) => v.path), ['specversion']);
-      });
+      for (const member of ['"__proto__":{}', '"constructor":{}', '"constructor":null', '"constructor":"x"']) {
+        it(`is not fooled by an own member ${member}`, () => {
+          const hostile = JSON.parse(JSON.stringify({ ...event, specversion: 'nope', id: 'a b' }).replace('{', `{${member},`)) as unknown;
+          const result = validateDto(InvokeEventDto, hostile, { shallow });
+          assert.ok(!result.ok);
+          assert.deepEqual(result.violations.map((v) => v.path).sort(), ['id', 'specversion']);
+          // …and a valid event that carries one is still valid.
+          assert.ok(validateDto(InvokeEventDto, JSON.parse(JSON.stringify(event).replace('{', `{${member},`)) as unknown, { shallow }).ok);
+        });
+      }
 
       it('refuses what is not an object', () => {
         for (const input of [null, 'text', [event]]) assert.equal(validateDto(InvokeEventDto, input, { shallow }).ok, false);

@@ -25,13 +25,16 @@ export interface ValidateOptions {
 }
 
 /**
- * An instance of `cls` holding `input`'s own members. Defined, not assigned: an own `__proto__`
- * member (JSON.parse makes one) assigned would replace the prototype, and class-validator,
- * finding no rules for a plain object, would pass anything.
+ * An instance of `cls` holding `input`'s own members. class-validator finds a DTO's rules through
+ * the instance's `constructor`: an own `constructor` member would hide the class (and pass
+ * anything, or throw), so it is left out, as class-transformer leaves it out. Members are
+ * defined, not assigned: an own `__proto__` member (JSON.parse makes one) assigned would replace
+ * the prototype, with the same effect.
  */
 const shallowInstance = <T extends object>(cls: new () => T, input: object): T => {
   const value = Object.create(cls.prototype) as T;
   for (const [key, member] of Object.entries(input)) {
+    if (key === 'constructor') continue;
     Object.defineProperty(value, key, { value: member, enumerable: true, writable: true, configurable: true });
   }
   return value;

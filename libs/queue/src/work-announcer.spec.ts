@@ -1,25 +1,48 @@
-import { describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkAnnouncer } from './work-announcer.js';
 
 describe('WorkAnnouncer', () => {
-  const setUp = (intervalMs: number) => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+  afterEach(() => mock.timers.reset());
+
+  const setUp = (intervalMs: number, publish?: (name: string) => void) => {
     let now = 1_000;
     const published: string[] = [];
-    const announcer = new WorkAnnouncer((name) => published.push(name), intervalMs, () => now);
-    return { announcer, published, advance: (ms: number) => (now += ms) };
+    const announcer = new WorkAnnouncer(publish ?? ((name) => published.push(name)), intervalMs, () => now);
+    const advance = (ms: number) => {
+      now += ms;
+      mock.timers.tick(ms);
+    };
+    return { announcer, published, advance };
   };
 
-  it('announces a function once per interval, however many jobs it gets', () => {
+  it('announces the first job at once and the rest of the interval once, at its end', () => {
     const { announcer, published, advance } = setUp(1000);
     announcer.announce('a');
-    announcer.announce('a');
-    advance(999);
-    announcer.announce('a');
     assert.deepEqual(published, ['a']);
-    advance(1);
+    advance(100);
     announcer.announce('a');
+    announcer.announce('a');
+    advance(899);
+    assert.deepEqual(published, ['a'], 'held back within the interval');
+    advance(1);
+    assert.deepEqual(published, ['a', 'a'], 'one announcement at the end of the interval, for both');
+    advance(5000);
+    assert.deepEqual(published, ['a', 'a'], 'nothing more without new jobs');
+  });
+
+  it('starts a new interval with the trailing announcement', () => {
+    const { announcer, published, advance } = setUp(1000);
+    announcer.announce('a');
+    advance(500);
+    announcer.announce('a');
+    advance(500); // trailing announcement at 1000
+    advance(200);
+    announcer.announce('a'); // within the interval that began at 1000
     assert.deepEqual(published, ['a', 'a']);
+    advance(800);
+    assert.deepEqual(published, ['a', 'a', 'a']);
   });
 
   it('keeps the interval per function', () => {
@@ -35,6 +58,28 @@ describe('WorkAnnouncer', () => {
     announcer.announce('a');
     announcer.announce('a');
     assert.deepEqual(published, ['a', 'a']);
+  });
+
+  it('does not count an announcement that could not be published', () => {
+    let fail = true;
+    const published: string[] = [];
+    const { announcer } = setUp(1000, (name) => {
+      if (fail) throw new Error('connection closed');
+      published.push(name);
+    });
+    announcer.announce('a');
+    fail = false;
+    announcer.announce('a');
+    assert.deepEqual(published, ['a']);
+  });
+
+  it('drops pending announcements when stopped', () => {
+    const { announcer, published, advance } = setUp(1000);
+    announcer.announce('a');
+    announcer.announce('a');
+    announcer.stop();
+    advance(2000);
+    assert.deepEqual(published, ['a']);
   });
 
   it('forgets stale entries instead of growing without bound', () => {

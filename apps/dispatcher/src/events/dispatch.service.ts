@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { JsMsg } from '@nats-io/jetstream';
 import { Counter, type Registry } from 'prom-client';
 import { createHash } from 'node:crypto';
@@ -36,7 +36,7 @@ export interface DispatchSettings {
  * with a delay. The message is acknowledged only after Redis holds the job.
  */
 @Injectable()
-export class DispatchService {
+export class DispatchService implements OnApplicationShutdown {
   private readonly logger = new Logger(DispatchService.name);
   private readonly dispatched: Counter<'outcome'>;
   private readonly announcer: WorkAnnouncer;
@@ -56,6 +56,10 @@ export class DispatchService {
       labelNames: ['outcome'],
       registers: [metrics],
     });
+  }
+
+  onApplicationShutdown(): void {
+    this.announcer.stop();
   }
 
   async handle(msg: JsMsg): Promise<void> {
