@@ -3,6 +3,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LAMBDA_LIMITS } from '@tributary/contracts';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
 
+/** How much of an oversized chunked body is read (and dropped) before the request is cut off. */
+const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
+
 const INVOKE_PATH = /^\/2015-03-31\/functions\/[^/?]+\/invocations\/?(?:\?|$)/;
 
 const isInvoke = (request: FastifyRequest): boolean => request.method === 'POST' && INVOKE_PATH.test(request.url);
@@ -17,9 +20,10 @@ const tooLarge = (request: FastifyRequest): LambdaError => {
  * service's body limit is sized for CreateFunction (about 70 MB), and an invoke has no use for
  * that much. A declared Content-Length over the limit is answered at once; a chunked body is
  * counted as it arrives and dropped past the limit. Either way the body is read to its end before
- * the answer, so that a client still sending sees the answer rather than a reset. (The exact
- * per-type limit is checked again once the body is in.) Fastify hooks rather than Nest
- * middleware: they cost nothing on other routes, and the services run without middie.
+ * the answer, so that a client still sending sees the answer rather than a reset; a chunked body
+ * that goes on past DRAIN_LIMIT_BYTES is cut off there. The exact per-type limit is checked
+ * again once the body is in. Fastify hooks rather than Nest middleware: they cost nothing on
+ * other routes, and the services run without middie.
  */
 export const limitInvokeBodies = (fastify: FastifyInstance): void => {
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -36,6 +40,8 @@ export const limitInvokeBodies = (fastify: FastifyInstance): void => {
     const counted = new Transform({
       transform(chunk: Buffer, _encoding, next) {
         received += chunk.byteLength;
+        // Drained to its end for a clean answer, but not for ever.
+        if (received > DRAIN_LIMIT_BYTES) return next(tooLarge(request));
         next(null, received <= LAMBDA_LIMITS.syncPayloadBytes ? chunk : undefined);
       },
       flush(next) {
