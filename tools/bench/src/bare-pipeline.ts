@@ -8,7 +8,7 @@
 // three as separate processes, as Tributary's services are.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -57,11 +57,13 @@ const api = async (): Promise<void> => {
     },
   });
   const server = createServer((req, res) => {
-    void readBody(req).then(async (payload) => {
-      const requestId = randomUUID();
-      waiting.set(requestId, res);
-      await js.publish(`${id}.events.invoke`, JSON.stringify({ requestId, payload, replyTo: `${inbox}.${requestId}` }), { msgID: requestId });
-    });
+    void readBody(req)
+      .then(async (payload) => {
+        const requestId = randomUUID();
+        waiting.set(requestId, res);
+        await js.publish(`${id}.events.invoke`, JSON.stringify({ requestId, payload, replyTo: `${inbox}.${requestId}` }), { msgID: requestId });
+      })
+      .catch((error: unknown) => res.writeHead(500).end(String(error)));
   });
   server.listen(Number(env('PORT')), '127.0.0.1', () => process.send?.('ready'));
 };
@@ -80,7 +82,7 @@ const dispatcher = async (): Promise<void> => {
     await queue.add('invoke', event, { jobId: event.requestId, removeOnComplete: true });
     msg.ack();
   };
-  for await (const msg of messages) void handle(msg);
+  for await (const msg of messages) handle(msg).catch(() => msg.nak());
 };
 
 interface Child {
@@ -169,34 +171,35 @@ export const startBarePipeline = async (port: number, handlerSource: string): Pr
   const bootstrap = fileURLToPath(new URL('../../../../libs/runtime/dist/src/node-runtime/bootstrap.js', import.meta.url));
   const children: ChildProcess[] = [];
   const pids: Record<string, number> = {};
-  for (const role of ['worker', 'dispatcher', 'api']) {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), role], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, BARE_ID: id, PORT: String(port), BARE_TASK_ROOT: taskRoot, BARE_BOOTSTRAP: bootstrap },
-    });
-    children.push(child);
-    pids[role] = child.pid ?? -1;
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`bare pipeline ${role} exited (${code}) before it was ready`)));
-    });
-  }
-  return {
-    url: new URL(`http://127.0.0.1:${port}/`),
-    pids,
-    async stop() {
-      await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : (c.once('exit', resolve), c.kill('SIGKILL'))))));
-      await jsm.streams.delete(`${id}_EVENTS`).catch(() => false);
-      await nc.close();
-      const redis = new Redis(REDIS);
-      for await (const keys of redis.scanStream({ match: `${id}:*`, count: 1000 })) {
-        if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-      }
-      redis.disconnect();
-      const { rm } = await import('node:fs/promises');
-      await rm(taskRoot, { recursive: true, force: true });
-    },
+  const stop = async (): Promise<void> => {
+    await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : (c.once('exit', resolve), c.kill('SIGKILL'))))));
+    await jsm.streams.delete(`${id}_EVENTS`).catch(() => false);
+    await nc.close();
+    const redis = new Redis(REDIS);
+    for await (const keys of redis.scanStream({ match: `${id}:*`, count: 1000 })) {
+      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+    }
+    redis.disconnect();
+    await rm(taskRoot, { recursive: true, force: true });
   };
+  try {
+    for (const role of ['worker', 'dispatcher', 'api']) {
+      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), role], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        env: { ...process.env, BARE_ID: id, PORT: String(port), BARE_TASK_ROOT: taskRoot, BARE_BOOTSTRAP: bootstrap },
+      });
+      children.push(child);
+      pids[role] = child.pid ?? -1;
+      await new Promise<void>((resolve, reject) => {
+        child.once('message', () => resolve());
+        child.once('exit', (code) => reject(new Error(`bare pipeline ${role} exited (${code}) before it was ready`)));
+      });
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: new URL(`http://127.0.0.1:${port}/`), pids, stop };
 };
 
 const role = process.argv[2];

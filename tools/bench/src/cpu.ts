@@ -6,7 +6,10 @@ const TICKS_PER_MS = 100 / 1000; // USER_HZ is 100 on Linux
 interface ProcStat {
   comm: string;
   ppid: number;
+  /** utime + stime. */
   ticks: number;
+  /** cutime + cstime: children that have exited and been waited for. */
+  reaped: number;
 }
 
 const readStat = (pid: number): ProcStat | undefined => {
@@ -16,7 +19,7 @@ const readStat = (pid: number): ProcStat | undefined => {
     const comm = text.slice(text.indexOf('(') + 1, close);
     const fields = text.slice(close + 2).split(' ');
     // fields[0] is state (field 3); utime and stime are fields 14 and 15.
-    return { comm, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+    return { comm, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]), reaped: Number(fields[13]) + Number(fields[14]) };
   } catch {
     return undefined;
   }
@@ -32,7 +35,11 @@ export interface Watched {
 
 export type CpuSample = Map<string, number>;
 
-/** CPU ticks per label now: each root with its descendants folded under `<label> children`. */
+/**
+ * CPU ticks per label now: each root, and its descendants under `<label> children` — the live
+ * ones plus those that exited (the root's reaped time), so a sandbox that retires between two
+ * samples does not take its time out of the sum.
+ */
 export const sampleCpu = ({ roots, servers }: Watched): CpuSample => {
   const stats = new Map<number, ProcStat>();
   for (const pid of allPids()) {
@@ -47,6 +54,7 @@ export const sampleCpu = ({ roots, servers }: Watched): CpuSample => {
     const own = labelOf.get(pid);
     if (own !== undefined) {
       add(own, s.ticks);
+      add(`${own} children`, s.reaped);
       continue;
     }
     // Walk up to a watched root: a descendant counts as that root's children.
@@ -54,7 +62,7 @@ export const sampleCpu = ({ roots, servers }: Watched): CpuSample => {
     for (let depth = 0; depth < 8 && up > 1; depth += 1) {
       const root = labelOf.get(up);
       if (root !== undefined) {
-        add(`${root} children`, s.ticks);
+        add(`${root} children`, s.ticks + s.reaped);
         break;
       }
       up = stats.get(up)?.ppid ?? 0;
