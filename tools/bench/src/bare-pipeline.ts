@@ -6,6 +6,10 @@
 //
 // `node bare-pipeline.js <api|dispatcher|worker>` runs one role; `startBarePipeline` starts all
 // three as separate processes, as Tributary's services are.
+//
+// With `direct: true` it is the path ARCHITECTURE.md does *not* prescribe, for comparison: the
+// HTTP server sends the invocation straight to a worker over core-NATS request/reply (no
+// JetStream, dispatcher or BullMQ), the shape of a sync fast path.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -56,10 +60,16 @@ const api = async (): Promise<void> => {
       res.writeHead(200, { 'content-type': 'application/json' }).end(msg.data);
     },
   });
+  const direct = process.env['BARE_DIRECT'] === '1';
   const server = createServer((req, res) => {
     void readBody(req)
       .then(async (payload) => {
         const requestId = randomUUID();
+        if (direct) {
+          const reply = await nc.request(`${id}.direct`, JSON.stringify({ requestId, payload }), { timeout: 10_000 });
+          res.writeHead(200, { 'content-type': 'application/json' }).end(reply.data);
+          return;
+        }
         waiting.set(requestId, res);
         await js.publish(`${id}.events.invoke`, JSON.stringify({ requestId, payload, replyTo: `${inbox}.${requestId}` }), { msgID: requestId });
       })
@@ -140,16 +150,30 @@ const worker = async (): Promise<void> => {
     else child.waiting = { requestId, payload };
     return answered;
   };
-  new Worker(
-    `${id}-fn`,
-    async (job) => {
-      const { requestId, payload, replyTo } = job.data as { requestId: string; payload: string; replyTo: string };
-      const child = idle.pop() ?? (await spawnChild());
-      nc.publish(replyTo, await run(child, requestId, payload));
-      idle.push(child);
-    },
-    { connection: new Redis(REDIS, { maxRetriesPerRequest: null }), prefix: id, concurrency: 10 },
-  );
+  const invoke = async (requestId: string, payload: string): Promise<string> => {
+    const child = idle.pop() ?? (await spawnChild());
+    const body = await run(child, requestId, payload);
+    idle.push(child);
+    return body;
+  };
+  if (process.env['BARE_DIRECT'] === '1') {
+    nc.subscribe(`${id}.direct`, {
+      queue: 'workers',
+      callback: (_error, msg) => {
+        const { requestId, payload } = msg.json<{ requestId: string; payload: string }>();
+        void invoke(requestId, payload).then((body) => msg.respond(body));
+      },
+    });
+  } else {
+    new Worker(
+      `${id}-fn`,
+      async (job) => {
+        const { requestId, payload, replyTo } = job.data as { requestId: string; payload: string; replyTo: string };
+        nc.publish(replyTo, await invoke(requestId, payload));
+      },
+      { connection: new Redis(REDIS, { maxRetriesPerRequest: null }), prefix: id, concurrency: 10 },
+    );
+  }
   process.send?.('ready');
 };
 
@@ -159,8 +183,8 @@ export interface BarePipeline {
   stop(): Promise<void>;
 }
 
-/** Starts the three roles with names of their own; `handlerSource` is the function's index.js. */
-export const startBarePipeline = async (port: number, handlerSource: string): Promise<BarePipeline> => {
+/** Starts the roles with names of their own; `handlerSource` is the function's index.js. */
+export const startBarePipeline = async (port: number, handlerSource: string, { direct = false } = {}): Promise<BarePipeline> => {
   const id = `barebench_${randomUUID().slice(0, 8)}`;
   const taskRoot = join('/tmp', id);
   await mkdir(taskRoot, { recursive: true });
@@ -183,10 +207,10 @@ export const startBarePipeline = async (port: number, handlerSource: string): Pr
     await rm(taskRoot, { recursive: true, force: true });
   };
   try {
-    for (const role of ['worker', 'dispatcher', 'api']) {
+    for (const role of direct ? ['worker', 'api'] : ['worker', 'dispatcher', 'api']) {
       const child = spawn(process.execPath, [fileURLToPath(import.meta.url), role], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, BARE_ID: id, PORT: String(port), BARE_TASK_ROOT: taskRoot, BARE_BOOTSTRAP: bootstrap },
+        env: { ...process.env, BARE_ID: id, PORT: String(port), BARE_TASK_ROOT: taskRoot, BARE_BOOTSTRAP: bootstrap, BARE_DIRECT: direct ? '1' : '0' },
       });
       children.push(child);
       pids[role] = child.pid ?? -1;

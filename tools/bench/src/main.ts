@@ -187,9 +187,11 @@ const CPU_COLUMNS: [string, string][] = [
 const targets: Target[] = [];
 const baseline = await startBaseline();
 let bare: BarePipeline | undefined;
+let direct: BarePipeline | undefined;
 try {
-  process.stdout.write('starting the bare pipeline…\n');
+  process.stdout.write('starting the bare pipelines…\n');
   bare = await startBarePipeline(19_050, HANDLER_SOURCE);
+  direct = await startBarePipeline(19_051, HANDLER_SOURCE, { direct: true });
   const ours = await startTributary(Stack, 19_100, targets);
   let theirs: Target | undefined;
   if (values.against) {
@@ -205,6 +207,7 @@ try {
     servers: ['nats-server', 'redis-server'],
   };
   const bareWatched: Watched = { roots: { 'bench client': process.pid, ...bare.pids }, servers: watched.servers };
+  const directWatched: Watched = { roots: { 'bench client': process.pid, ...direct.pids }, servers: watched.servers };
   const cpuRow = (label: string, before: CpuSample, of: Watched): string => {
     const perInvocation = new Map(cpuPerOperation(before, sampleCpu(of), REQUESTS));
     const cells = CPU_COLUMNS.map(([name]) => perInvocation.get(name) ?? 0);
@@ -219,6 +222,10 @@ try {
     const minimal = await measure(bare.url, clients, REQUESTS);
     cpuRows.push(cpuRow(`${clients}, bare pipeline`, bareBefore, bareWatched));
     rows.push(row(clients, 'bare pipeline (same path and libraries, no product code)', minimal));
+    await measure(direct.url, clients, WARMUP);
+    const directBefore = sampleCpu(directWatched);
+    rows.push(row(clients, 'bare direct path (core-NATS request to the worker; not our architecture)', await measure(direct.url, clients, REQUESTS)));
+    cpuRows.push(cpuRow(`${clients}, bare direct path`, directBefore, directWatched));
     for (const t of targets) await measure(t.url, clients, WARMUP);
     if (theirs) {
       const [mine, other] = await interleaved(ours.url, theirs.url, clients, REQUESTS);
@@ -253,6 +260,7 @@ try {
   agent.destroy();
   baseline.close();
   await bare?.stop();
+  await direct?.stop();
   for (const t of targets) {
     await t.stack.stop('SIGTERM');
     await removeResources(t.env);
