@@ -4,6 +4,7 @@ import { startService } from '@tributary/observability';
 import { ApiConfig } from './api.config.js';
 import { AppModule } from './app.module.js';
 import { limitInvokeBodies } from './functions/invoke-size.hooks.js';
+import { addRequestIds } from './functions/request-id.hook.js';
 
 const config = loadConfigOrExit('api', ApiConfig);
 await startService({
@@ -11,5 +12,8 @@ await startService({
   module: AppModule.forRoot(config),
   config,
   bodyLimit: LAMBDA_LIMITS.codeRequestBytes,
-  configure: limitInvokeBodies,
+  configure: (fastify) => {
+    limitInvokeBodies(fastify);
+    addRequestIds(fastify);
+  },
 });

@@ -55,6 +55,11 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
     assert.equal(error.errorType, 'RangeError');
     assert.equal(error.errorMessage, 'out of range: 7');
     assert.ok(Array.isArray(error.trace) && error.trace[0].startsWith('RangeError: out of range: 7'));
+    // The log says it as AWS's Node.js runtime does.
+    assert.match(
+      Buffer.from(thrown.LogResult ?? '', 'base64').toString(),
+      /\t[0-9a-f-]{36}\tERROR\tInvoke Error \t\{"errorType":"RangeError","errorMessage":"out of range: 7","stack":\["RangeError: out of range: 7",/,
+    );
     assert.deepEqual(JSON.parse(decode((await invoke({ n: 1 })).Payload)), { ok: true, n: 1 });
 
     const timedOut = await invoke({ mode: 'hang' });
@@ -76,9 +81,10 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
   it('reports a handler that cannot be loaded as AWS does', async () => {
     const missingModule = uniqueName('nomodule');
     await e2e.lambda.send(new CreateFunctionCommand(base({ FunctionName: missingModule, Handler: 'missing.handler' })));
-    const a = await e2e.lambda.send(new InvokeCommand({ FunctionName: missingModule }));
+    const a = await e2e.lambda.send(new InvokeCommand({ FunctionName: missingModule, LogType: 'Tail' }));
     assert.equal(a.FunctionError, 'Unhandled');
     assert.equal(JSON.parse(decode(a.Payload)).errorType, 'Runtime.ImportModuleError');
+    assert.match(Buffer.from(a.LogResult ?? '', 'base64').toString(), /\tundefined\tERROR\tUncaught Exception \t\{"errorType":"Runtime.ImportModuleError"/);
 
     const missingExport = uniqueName('noexport');
     await e2e.lambda.send(new CreateFunctionCommand(base({ FunctionName: missingExport, Handler: 'index.nothing' })));

@@ -78,8 +78,17 @@ export interface LambdaIdentity {
 export const functionArn = (id: LambdaIdentity, name: string, qualifier?: string): string =>
   `arn:aws:lambda:${id.region}:${id.accountId}:function:${name}${qualifier ? `:${qualifier}` : ''}`;
 
+export interface FunctionReference {
+  name: string;
+  qualifier?: string;
+  /** Of a full ARN. */
+  region?: string;
+  /** Of a full or partial ARN. */
+  accountId?: string;
+}
+
 /** Splits `name`, `name:qual`, `123456789012:function:name[:qual]` or a full ARN. */
-export const parseFunctionName = (value: string): { name: string; qualifier?: string } | undefined => {
+export const parseFunctionName = (value: string): FunctionReference | undefined => {
   const match = FUNCTION_NAME_OR_ARN_PATTERN.exec(value);
   if (!match) return undefined;
   const [, arnPrefix, , region, , account, functionPart, name, , qualifier] = match;
@@ -87,5 +96,13 @@ export const parseFunctionName = (value: string): { name: string; qualifier?: st
   // A full ARN needs every part; `acct:name` without `function:` is not a function name.
   if (arnPrefix && !(region && account && functionPart)) return undefined;
   if (account && !functionPart) return undefined;
-  return qualifier ? { name, qualifier } : { name };
+  return {
+    name,
+    ...(qualifier ? { qualifier } : {}),
+    ...(region ? { region: region.slice(0, -1) } : {}),
+    ...(account ? { accountId: account.slice(0, -1) } : {}),
+  };
 };
+
+/** The Qualifier member as the API model constrains it. */
+export const QUALIFIER_PATTERN = /^(|[a-zA-Z0-9$_-]+)$/;

@@ -9,7 +9,7 @@ export const invocationJobFromEvent = (event: InvokeEvent): InvocationJob => ({
   functionRevision: event.functionrevision,
   invocationType: event.invocationtype,
   logType: event.logtype,
-  ...(event.dataref ? { payloadRef: event.dataref } : { payload: JSON.stringify(event.data ?? {}) }),
+  ...(event.dataref ? { payloadRef: event.dataref } : { payload: event.data === undefined ? '{}' : JSON.stringify(event.data) }),
   ...(event.replyto ? { replyTo: event.replyto } : {}),
   ...(event.deadline ? { deadline: event.deadline } : {}),
   ...(event.clientcontext ? { clientContext: event.clientcontext } : {}),

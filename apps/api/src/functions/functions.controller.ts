@@ -60,7 +60,7 @@ export class FunctionsController {
     const base = this.publicUrl ?? `${scheme}://${host ?? '127.0.0.1'}`;
     return {
       Configuration: this.functions.configuration(record),
-      Code: { RepositoryType: 'Tributary', Location: `${base}/2015-03-31/functions/${encodeURIComponent(record.name)}/code` },
+      Code: { RepositoryType: 'S3', Location: `${base}/2015-03-31/functions/${encodeURIComponent(record.name)}/code` },
       Tags: record.tags ?? {},
     };
   }

@@ -13,6 +13,8 @@ import {
   functionArn,
   isSupportedRuntime,
   parseFunctionName,
+  QUALIFIER_PATTERN,
+  type FunctionReference,
   validateDto,
   type FunctionRecord,
   type FunctionSettingsDto,
@@ -52,7 +54,17 @@ export class FunctionsService {
   /** Resolves a FunctionName path member to a stored function, or answers ResourceNotFound. */
   async resolve(nameOrArn: string, qualifier?: string): Promise<FunctionEntry> {
     const parsed = this.parseName(nameOrArn);
-    const wanted = qualifier ?? parsed.qualifier;
+    if (qualifier !== undefined) {
+      if (qualifier.length > 128 || !QUALIFIER_PATTERN.test(qualifier)) {
+        throw LambdaError.validation([
+          { path: 'qualifier', value: qualifier, constraints: [`Member must satisfy regular expression pattern: ${QUALIFIER_PATTERN.source.replace(/^\^|\$$/g, '')}`] },
+        ]);
+      }
+      if (parsed.qualifier !== undefined && parsed.qualifier !== qualifier) {
+        throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'The derived qualifier from the function name does not match the specified qualifier.');
+      }
+    }
+    const wanted = qualifier || parsed.qualifier;
     const entry = await this.registry.getFresh(parsed.name, this.registry.get(parsed.name) ? 0 : undefined);
     if (!entry) throw LambdaError.notFound(functionArn(this.identity, parsed.name, wanted));
     // Versions and aliases arrive with their own issue: only $LATEST exists today.
@@ -60,7 +72,7 @@ export class FunctionsService {
     return entry;
   }
 
-  parseName(nameOrArn: string): { name: string; qualifier?: string } {
+  parseName(nameOrArn: string): FunctionReference {
     const parsed = parseFunctionName(nameOrArn);
     if (!parsed) {
       throw LambdaError.validation([
@@ -72,6 +84,13 @@ export class FunctionsService {
           ],
         },
       ]);
+    }
+    // This installation is one region of one account: an ARN of another names nothing here.
+    if (parsed.region !== undefined && parsed.region !== this.identity.region) {
+      throw new LambdaError(LambdaErrorType.ResourceNotFound, `Functions from '${parsed.region}' are not reachable in this region ('${this.identity.region}')`);
+    }
+    if (parsed.accountId !== undefined && parsed.accountId !== this.identity.accountId) {
+      throw LambdaError.notFound(nameOrArn);
     }
     return parsed;
   }
@@ -150,6 +169,9 @@ export class FunctionsService {
   }
 
   async delete(nameOrArn: string, qualifier?: string): Promise<void> {
+    if ((qualifier || this.parseName(nameOrArn).qualifier) === LATEST) {
+      throw new LambdaError(LambdaErrorType.InvalidParameterValue, '$LATEST version cannot be deleted without deleting the function.');
+    }
     const { record } = await this.resolve(nameOrArn, qualifier);
     try {
       await this.registry.delete(record.name);

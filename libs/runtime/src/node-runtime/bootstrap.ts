@@ -71,7 +71,12 @@ for (const [method, level] of levels) {
 
 const die = (): never => process.exit(1);
 
-const postError = async (path: string, record: ErrorRecord): Promise<void> => {
+/**
+ * Logs the error as AWS's Node.js runtime does (`ERROR\tInvoke Error \t{"errorType":…}` and the
+ * like), then posts it to the Runtime API.
+ */
+const postError = async (path: string, record: ErrorRecord, label: string): Promise<void> => {
+  console.error(label, `\t${JSON.stringify({ errorType: record.errorType, errorMessage: record.errorMessage, stack: record.stackTrace })}`);
   if (currentRequestId) process.stdout.write(endMarker(currentRequestId));
   await call('POST', path, JSON.stringify(record), { 'Lambda-Runtime-Function-Error-Type': record.errorType }).catch(die);
 };
@@ -79,7 +84,7 @@ const postError = async (path: string, record: ErrorRecord): Promise<void> => {
 type Handler = (event: unknown, context: unknown, callback?: (error?: unknown, result?: unknown) => void) => unknown;
 
 const initError = async (errorType: string, error: unknown): Promise<never> => {
-  await postError('/init/error', toErrorRecord(error, errorType));
+  await postError('/init/error', toErrorRecord(error, errorType), 'Uncaught Exception');
   return die();
 };
 
@@ -146,12 +151,12 @@ const runHandler = (handler: Handler, event: unknown, context: Record<string, un
   });
 
 process.on('uncaughtException', (error) => {
-  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', toErrorRecord(error)).finally(die);
+  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', toErrorRecord(error), 'Uncaught Exception').finally(die);
 });
 process.on('unhandledRejection', (reason) => {
   const record = toErrorRecord(reason instanceof Error ? reason : new Error(String(reason)), 'Runtime.UnhandledPromiseRejection');
   record.errorMessage = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
-  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', record).finally(die);
+  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', record, 'Unhandled Promise Rejection').finally(die);
 });
 
 // A sandbox must not outlive its worker: if the worker dies (SIGKILL), this process is
@@ -197,7 +202,7 @@ for (;;) {
     process.stdout.write(endMarker(requestId));
     await call('POST', `/invocation/${requestId}/response`, body).catch(die);
   } catch (error) {
-    await postError(`/invocation/${requestId}/error`, toErrorRecord(error));
+    await postError(`/invocation/${requestId}/error`, toErrorRecord(error), 'Invoke Error');
   } finally {
     clearInterval(keepAlive);
   }
