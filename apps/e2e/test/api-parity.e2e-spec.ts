@@ -9,6 +9,7 @@ import {
   InvokeCommand,
   ListFunctionsCommand,
   ResourceNotFoundException,
+  UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { buildZip, uniqueName } from '@tributary/testing';
 import { decode, startE2eStack, type E2eStack } from './harness.js';
@@ -84,6 +85,42 @@ describe('Lambda API details as AWS answers them', () => {
     assert.deepEqual(JSON.parse(decode(withNull.Payload)), { got: null });
     const empty = await e2e.lambda.send(new InvokeCommand({ FunctionName: name }));
     assert.deepEqual(JSON.parse(decode(empty.Payload)), { got: {} });
+  });
+
+  it('keeps TracingConfig and a LoggingConfig log group, and refuses the settings it cannot honour', async () => {
+    const other = uniqueName('settings');
+    const created = await e2e.lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: other, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
+        Code: { ZipFile: buildZip({ 'index.js': 'exports.handler = async (e, context) => ({ group: context.logGroupName, env: process.env.AWS_LAMBDA_LOG_GROUP_NAME });' }) },
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'Text', LogGroup: '/custom/group' },
+      }),
+    );
+    assert.equal(created.TracingConfig?.Mode, 'Active');
+    assert.equal(created.LoggingConfig?.LogGroup, '/custom/group');
+    const ran = JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: other }))).Payload));
+    assert.deepEqual(ran, { group: '/custom/group', env: '/custom/group' });
+    const updated = await e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: other, TracingConfig: { Mode: 'PassThrough' } }));
+    assert.equal(updated.TracingConfig?.Mode, 'PassThrough');
+    assert.equal(updated.LoggingConfig?.LogGroup, '/custom/group');
+
+    const refused = /only the Text log format is supported/;
+    await rejects(e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: other, LoggingConfig: { LogFormat: 'JSON' } })), 'InvalidParameterValueException', refused);
+    await rejects(e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: other, LoggingConfig: { ApplicationLogLevel: 'DEBUG' } })), 'InvalidParameterValueException', refused);
+    const withDlq = uniqueName('dlq');
+    await rejects(
+      e2e.lambda.send(
+        new CreateFunctionCommand({
+          FunctionName: withDlq, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
+          Code: { ZipFile: buildZip({ 'index.js': 'exports.handler = async () => 1;' }) },
+          DeadLetterConfig: { TargetArn: 'arn:aws:sqs:us-east-1:000000000000:dlq' },
+        }),
+      ),
+      'InvalidParameterValueException',
+      /DeadLetterConfig is not supported/,
+    );
+    await assert.rejects(e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: withDlq })), ResourceNotFoundException);
   });
 
   it('describes a zip package as stored in S3', async () => {

@@ -28,9 +28,16 @@ export interface FunctionRecord {
   createdAt: string;
   /** Tags (TagResource, or Tags on CreateFunction). Absent on records written before tags existed. */
   tags?: Record<string, string>;
+  /** TracingConfig.Mode; absent means PassThrough. Recorded and reported; no traces are collected. */
+  tracingMode?: 'Active' | 'PassThrough';
+  /** LoggingConfig.LogGroup; absent means `/aws/lambda/<name>`. */
+  logGroup?: string;
 }
 
 /** What a sandbox needs to run one revision of a function. */
+/** A function's log group: LoggingConfig.LogGroup, or AWS's default. */
+export const logGroupOf = (record: Pick<FunctionRecord, 'name' | 'logGroup'>): string => record.logGroup ?? `/aws/lambda/${record.name}`;
+
 export interface FunctionSpec {
   name: string;
   version: string;
@@ -42,4 +49,6 @@ export interface FunctionSpec {
   environment: Record<string, string>;
   codeKey: string;
   revisionId: string;
+  /** The function's log group (AWS_LAMBDA_LOG_GROUP_NAME, context.logGroupName). */
+  logGroup: string;
 }

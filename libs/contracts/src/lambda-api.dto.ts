@@ -55,6 +55,26 @@ export class EphemeralStorageDto {
   @IsInt(INT) @Min(512, MIN(512)) @Max(10_240, MAX(10_240)) Size!: number;
 }
 
+export const TRACING_MODES = ['Active', 'PassThrough'] as const;
+export const LOG_FORMATS = ['JSON', 'Text'] as const;
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+export const LOG_GROUP_PATTERN = /^[.\-_/#A-Za-z0-9]+$/;
+
+export class TracingConfigDto {
+  @IsOptional() @IsIn(TRACING_MODES, ENUM(TRACING_MODES)) Mode?: string;
+}
+
+export class LoggingConfigDto {
+  @IsOptional() @IsIn(LOG_FORMATS, ENUM(LOG_FORMATS)) LogFormat?: string;
+  @IsOptional() @IsIn(LOG_LEVELS, ENUM(LOG_LEVELS)) ApplicationLogLevel?: string;
+  @IsOptional() @IsIn(LOG_LEVELS, ENUM(LOG_LEVELS)) SystemLogLevel?: string;
+  @IsOptional() @IsString(STRING) @MinLength(1, MIN_LEN(1)) @MaxLength(512, MAX_LEN(512)) @Matches(LOG_GROUP_PATTERN, PATTERN(LOG_GROUP_PATTERN)) LogGroup?: string;
+}
+
+export class DeadLetterConfigDto {
+  @IsOptional() @IsString(STRING) TargetArn?: string;
+}
+
 /** Fields shared by CreateFunction and UpdateFunctionConfiguration. */
 export class FunctionSettingsDto {
   @IsOptional() @IsIn(KNOWN_RUNTIMES, ENUM(KNOWN_RUNTIMES)) Runtime?: string;
@@ -65,6 +85,9 @@ export class FunctionSettingsDto {
   @IsOptional() @IsInt(INT) @Min(LAMBDA_LIMITS.memoryMin, MIN(LAMBDA_LIMITS.memoryMin)) @Max(LAMBDA_LIMITS.memoryMax, MAX(LAMBDA_LIMITS.memoryMax)) MemorySize?: number;
   @IsOptional() @ValidateNested() @Type(() => EnvironmentDto) Environment?: EnvironmentDto;
   @IsOptional() @ValidateNested() @Type(() => EphemeralStorageDto) EphemeralStorage?: EphemeralStorageDto;
+  @IsOptional() @ValidateNested() @Type(() => TracingConfigDto) TracingConfig?: TracingConfigDto;
+  @IsOptional() @ValidateNested() @Type(() => LoggingConfigDto) LoggingConfig?: LoggingConfigDto;
+  @IsOptional() @ValidateNested() @Type(() => DeadLetterConfigDto) DeadLetterConfig?: DeadLetterConfigDto;
 }
 
 export class CreateFunctionDto extends FunctionSettingsDto {

@@ -7,6 +7,7 @@ import {
   type FunctionSpec,
   type LambdaIdentity,
   type ResourceNames,
+  logGroupOf,
 } from '@tributary/contracts';
 import type { NatsClient } from '@tributary/nats';
 import { KeyExistsError, KeyNotFoundError, WatchedKv, type Versioned } from './watched-kv.js';
@@ -169,4 +170,5 @@ export const toFunctionSpec = (record: FunctionRecord, identity: LambdaIdentity)
   environment: record.environment,
   codeKey: record.codeKey,
   revisionId: record.revisionId,
+  logGroup: logGroupOf(record),
 });

@@ -50,7 +50,7 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     zips.set(codeKey, zip);
     return {
       name: 'fn', version: '$LATEST', arn: 'arn:aws:lambda:us-east-1:000000000000:function:fn', runtime: 'nodejs20.x',
-      handler: 'index.handler', timeout: 3, memorySize: 128, environment: { GREETING: 'hi' }, codeKey, revisionId: 'r1',
+      handler: 'index.handler', timeout: 3, memorySize: 128, environment: { GREETING: 'hi' }, codeKey, revisionId: 'r1', logGroup: '/aws/lambda/fn',
       ...overrides,
     };
   };

@@ -191,7 +191,7 @@ export class Sandbox {
       AWS_LAMBDA_FUNCTION_NAME: spec.name,
       AWS_LAMBDA_FUNCTION_VERSION: spec.version,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memorySize),
-      AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${spec.name}`,
+      AWS_LAMBDA_LOG_GROUP_NAME: spec.logGroup,
       AWS_LAMBDA_LOG_STREAM_NAME: logStreamName(),
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       AWS_REGION: this.settings.region,

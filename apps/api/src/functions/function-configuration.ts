@@ -1,4 +1,4 @@
-import { functionArn, LATEST, type FunctionRecord, type LambdaIdentity } from '@tributary/contracts';
+import { functionArn, LATEST, logGroupOf, type FunctionRecord, type LambdaIdentity } from '@tributary/contracts';
 
 /** A registry record in the shape the Lambda API returns (FunctionConfiguration). */
 export const toFunctionConfiguration = (record: FunctionRecord, identity: LambdaIdentity) => ({
@@ -15,7 +15,7 @@ export const toFunctionConfiguration = (record: FunctionRecord, identity: Lambda
   CodeSha256: record.codeSha256,
   Version: LATEST,
   ...(Object.keys(record.environment).length > 0 ? { Environment: { Variables: record.environment } } : {}),
-  TracingConfig: { Mode: 'PassThrough' },
+  TracingConfig: { Mode: record.tracingMode ?? 'PassThrough' },
   RevisionId: record.revisionId,
   State: 'Active',
   LastUpdateStatus: 'Successful',
@@ -23,7 +23,7 @@ export const toFunctionConfiguration = (record: FunctionRecord, identity: Lambda
   Architectures: record.architectures,
   EphemeralStorage: { Size: record.ephemeralStorageMb },
   SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
-  LoggingConfig: { LogFormat: 'Text', LogGroup: `/aws/lambda/${record.name}` },
+  LoggingConfig: { LogFormat: 'Text', LogGroup: logGroupOf(record) },
 });
 
 /** `2026-11-25T05:00:00.000+0000`: the Lambda API's LastModified format. */

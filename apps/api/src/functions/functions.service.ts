@@ -30,6 +30,12 @@ export const LAMBDA_IDENTITY = Symbol('LAMBDA_IDENTITY');
 export const CODE_SOURCE = Symbol('CODE_SOURCE');
 
 
+/** The record members of TracingConfig and LoggingConfig.LogGroup, as far as `dto` sets them. */
+const settingsOf = (dto: FunctionSettingsDto): Partial<Pick<FunctionRecord, 'tracingMode' | 'logGroup'>> => ({
+  ...(dto.TracingConfig?.Mode !== undefined && { tracingMode: dto.TracingConfig.Mode as 'Active' | 'PassThrough' }),
+  ...(dto.LoggingConfig?.LogGroup !== undefined && { logGroup: dto.LoggingConfig.LogGroup }),
+});
+
 const DEFAULT_ROLE = (accountId: string) => `arn:aws:iam::${accountId}:role/tributary-function`;
 
 /** The Lambda API's function operations over the registry. */
@@ -122,6 +128,7 @@ export class FunctionsService {
       environment: dto.Environment?.Variables ?? {},
       architectures: dto.Architectures ?? ['x86_64'],
       ephemeralStorageMb: dto.EphemeralStorage?.Size ?? 512,
+      ...settingsOf(dto),
       ...code,
       tags,
       revisionId: randomUUID(),
@@ -151,6 +158,7 @@ export class FunctionsService {
       ...(dto.MemorySize !== undefined && { memorySize: dto.MemorySize }),
       ...(dto.Environment !== undefined && { environment: dto.Environment.Variables ?? {} }),
       ...(dto.EphemeralStorage !== undefined && { ephemeralStorageMb: dto.EphemeralStorage.Size }),
+      ...settingsOf(dto),
     }));
   }
 
@@ -274,6 +282,19 @@ export class FunctionsService {
       throw new LambdaError(
         LambdaErrorType.InvalidParameterValue,
         `The runtime parameter of ${dto.Runtime} is not supported by this Tributary build. Supported runtimes: nodejs18.x, nodejs20.x, nodejs22.x.`,
+      );
+    }
+    const logging = dto.LoggingConfig;
+    if (logging?.LogFormat === 'JSON' || logging?.ApplicationLogLevel !== undefined || logging?.SystemLogLevel !== undefined) {
+      throw new LambdaError(
+        LambdaErrorType.InvalidParameterValue,
+        'LoggingConfig: only the Text log format is supported by this Tributary build (no JSON format, no log levels).',
+      );
+    }
+    if (dto.DeadLetterConfig?.TargetArn) {
+      throw new LambdaError(
+        LambdaErrorType.InvalidParameterValue,
+        'DeadLetterConfig is not supported by this Tributary build: no SQS queue or SNS topic to deliver to. Async invocations that fail every attempt stay in the function queue\'s failed set.',
       );
     }
     const variables = dto.Environment?.Variables;
