@@ -22,7 +22,8 @@ describe('Lambda API details as AWS answers them', () => {
   const arn = (region: string, account = '000000000000') => `arn:aws:lambda:${region}:${account}:function:${name}`;
 
   before(async () => {
-    e2e = await startE2eStack();
+    // The identity the ARNs below are written for, whatever the shell running the tests exports.
+    e2e = await startE2eStack({ AWS_REGION: 'us-east-1', TRIBUTARY_ACCOUNT_ID: '000000000000' });
     await e2e.lambda.send(
       new CreateFunctionCommand({
         FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
@@ -59,6 +60,7 @@ describe('Lambda API details as AWS answers them', () => {
       /^The derived qualifier from the function name does not match the specified qualifier\.$/,
     );
     await rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: name, Qualifier: 'a.b' })), 'ValidationException', /at 'qualifier' failed to satisfy constraint/);
+    await rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: name, Qualifier: '' })), 'ValidationException', /Member must have length greater than or equal to 1/);
     assert.equal((await e2e.lambda.send(new GetFunctionCommand({ FunctionName: `${name}:$LATEST`, Qualifier: '$LATEST' }))).Configuration?.FunctionName, name);
   });
 

@@ -34,10 +34,10 @@ export interface FunctionRecord {
   logGroup?: string;
 }
 
-/** What a sandbox needs to run one revision of a function. */
 /** A function's log group: LoggingConfig.LogGroup, or AWS's default. */
 export const logGroupOf = (record: Pick<FunctionRecord, 'name' | 'logGroup'>): string => record.logGroup ?? `/aws/lambda/${record.name}`;
 
+/** What a sandbox needs to run one revision of a function. */
 export interface FunctionSpec {
   name: string;
   version: string;

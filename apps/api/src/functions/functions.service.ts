@@ -29,11 +29,10 @@ export const LAMBDA_IDENTITY = Symbol('LAMBDA_IDENTITY');
 /** S3 client for deployment packages given as Code.S3Bucket/S3Key (the configured object store). */
 export const CODE_SOURCE = Symbol('CODE_SOURCE');
 
-
 /** The record members of TracingConfig and LoggingConfig.LogGroup, as far as `dto` sets them. */
 const settingsOf = (dto: FunctionSettingsDto): Partial<Pick<FunctionRecord, 'tracingMode' | 'logGroup'>> => ({
-  ...(dto.TracingConfig?.Mode !== undefined && { tracingMode: dto.TracingConfig.Mode as 'Active' | 'PassThrough' }),
-  ...(dto.LoggingConfig?.LogGroup !== undefined && { logGroup: dto.LoggingConfig.LogGroup }),
+  ...(dto.TracingConfig?.Mode != null && { tracingMode: dto.TracingConfig.Mode as 'Active' | 'PassThrough' }),
+  ...(dto.LoggingConfig?.LogGroup != null && { logGroup: dto.LoggingConfig.LogGroup }),
 });
 
 const DEFAULT_ROLE = (accountId: string) => `arn:aws:iam::${accountId}:role/tributary-function`;
@@ -61,16 +60,17 @@ export class FunctionsService {
   async resolve(nameOrArn: string, qualifier?: string): Promise<FunctionEntry> {
     const parsed = this.parseName(nameOrArn);
     if (qualifier !== undefined) {
-      if (qualifier.length > 128 || !QUALIFIER_PATTERN.test(qualifier)) {
-        throw LambdaError.validation([
-          { path: 'qualifier', value: qualifier, constraints: [`Member must satisfy regular expression pattern: ${QUALIFIER_PATTERN.source.replace(/^\^|\$$/g, '')}`] },
-        ]);
-      }
+      const broken =
+        qualifier.length < 1 ? 'Member must have length greater than or equal to 1'
+        : qualifier.length > 128 ? 'Member must have length less than or equal to 128'
+        : !QUALIFIER_PATTERN.test(qualifier) ? `Member must satisfy regular expression pattern: ${QUALIFIER_PATTERN.source.replace(/^\^|\$$/g, '')}`
+        : undefined;
+      if (broken) throw LambdaError.validation([{ path: 'qualifier', value: qualifier, constraints: [broken] }]);
       if (parsed.qualifier !== undefined && parsed.qualifier !== qualifier) {
         throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'The derived qualifier from the function name does not match the specified qualifier.');
       }
     }
-    const wanted = qualifier || parsed.qualifier;
+    const wanted = qualifier ?? parsed.qualifier;
     const entry = await this.registry.getFresh(parsed.name, this.registry.get(parsed.name) ? 0 : undefined);
     if (!entry) throw LambdaError.notFound(functionArn(this.identity, parsed.name, wanted));
     // Versions and aliases arrive with their own issue: only $LATEST exists today.
@@ -177,7 +177,7 @@ export class FunctionsService {
   }
 
   async delete(nameOrArn: string, qualifier?: string): Promise<void> {
-    if ((qualifier || this.parseName(nameOrArn).qualifier) === LATEST) {
+    if ((qualifier ?? this.parseName(nameOrArn).qualifier) === LATEST) {
       throw new LambdaError(LambdaErrorType.InvalidParameterValue, '$LATEST version cannot be deleted without deleting the function.');
     }
     const { record } = await this.resolve(nameOrArn, qualifier);
