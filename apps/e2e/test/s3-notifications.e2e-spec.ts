@@ -138,6 +138,20 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
       .then(() => undefined, (e: unknown) => e);
     assert.ok(error instanceof S3ServiceException);
     assert.equal(error.name, 'InvalidArgument');
+    // An existing function, named by an ARN of another region or account, is not this store's to notify.
+    const foreign = (process.env['AWS_REGION'] ?? 'us-east-1') === 'eu-west-1' ? 'eu-central-1' : 'eu-west-1';
+    const [region, account] = [process.env['AWS_REGION'] ?? 'us-east-1', process.env['TRIBUTARY_ACCOUNT_ID'] ?? '000000000000'];
+    for (const [arn, message] of [
+      [`arn:aws:lambda:${foreign}:${account}:function:${created}`, /region is not valid for the bucket location constraint/],
+      [`arn:aws:lambda:${region}:111111111111:function:${created}`, /Unable to validate the following destination configurations/],
+    ] as const) {
+      const refused = await ingest
+        .send(new PutBucketNotificationConfigurationCommand({ Bucket: 'other', NotificationConfiguration: { LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] }] } }))
+        .then(() => undefined, (e: unknown) => e);
+      assert.ok(refused instanceof S3ServiceException, `${arn} was accepted`);
+      assert.equal(refused.name, 'InvalidArgument');
+      assert.match(refused.message, message);
+    }
   });
 
   it('runs the function with an S3Event for a matching PutObject; the function reads the object back', async () => {

@@ -4,7 +4,7 @@ import { ObservabilityModule } from '@tributary/observability';
 import { RegistryModule } from '@tributary/registry';
 import { eventsStreamSubjects } from '@tributary/contracts';
 import type { S3IngestConfig } from './s3-ingest.config.js';
-import { NotificationsController } from './notifications/notifications.controller.js';
+import { NOTIFICATION_IDENTITY, NotificationsController } from './notifications/notifications.controller.js';
 import { INGEST_SETTINGS, WebhookService } from './notifications/webhook.service.js';
 import { STORE_SETTINGS, StoreWiringService } from './notifications/store-wiring.service.js';
 import { NATS_NOTIFY_SETTINGS, NatsNotificationsConsumer } from './notifications/nats-notifications.consumer.js';
@@ -51,6 +51,7 @@ export class AppModule {
           useValue: { stream: config.S3_NOTIFY_STREAM, subject: config.S3_NOTIFY_SUBJECT, duplicateWindowMs: config.DEDUPE_WINDOW_MS },
         },
         NatsNotificationsConsumer,
+        { provide: NOTIFICATION_IDENTITY, useValue: { region: config.AWS_REGION, accountId: config.TRIBUTARY_ACCOUNT_ID } },
       ],
     };
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Get, Headers, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { parseFunctionName, type LambdaIdentity } from '@tributary/contracts';
 import { FunctionRegistry, TriggerRegistry } from '@tributary/registry';
 import { S3Error, notificationXml, parseNotificationXml } from '@tributary/s3';
 import { StoreWiringService } from './store-wiring.service.js';
@@ -16,6 +17,9 @@ const sendS3Error = (reply: Reply, error: S3Error, resource: string): void => {
   reply.status(error.status).header('content-type', 'application/xml').header('x-amz-request-id', requestId).send(error.toXml(resource, requestId));
 };
 
+/** The region and account whose functions this installation runs. */
+export const NOTIFICATION_IDENTITY = Symbol('NOTIFICATION_IDENTITY');
+
 @Controller()
 export class NotificationsController {
   constructor(
@@ -23,6 +27,7 @@ export class NotificationsController {
     @Inject(FunctionRegistry) private readonly functions: FunctionRegistry,
     @Inject(TriggerRegistry) private readonly triggers: TriggerRegistry,
     @Inject(StoreWiringService) private readonly store: StoreWiringService,
+    @Inject(NOTIFICATION_IDENTITY) private readonly identity: LambdaIdentity,
   ) {}
 
   /** The store's webhook target (MinIO's webhook, or anything posting S3 event JSON). */
@@ -45,6 +50,20 @@ export class NotificationsController {
     try {
       const config = parseNotificationXml(bucket, (body ?? Buffer.alloc(0)).toString('utf8'));
       for (const trigger of config.lambda) {
+        // As on AWS, a bucket notifies functions of its own region (and here, account) only.
+        const ref = parseFunctionName(trigger.functionArn);
+        if (ref?.region !== undefined && ref.region !== this.identity.region) {
+          throw new S3Error('InvalidArgument', 'The notification destination service region is not valid for the bucket location constraint', 400, {
+            ArgumentName1: trigger.functionArn,
+            ArgumentValue1: `The function is in ${ref.region}; this store's functions are in ${this.identity.region}`,
+          });
+        }
+        if (ref?.accountId !== undefined && ref.accountId !== this.identity.accountId) {
+          throw new S3Error('InvalidArgument', 'Unable to validate the following destination configurations', 400, {
+            ArgumentName1: trigger.functionArn,
+            ArgumentValue1: `Not authorized to invoke function [${trigger.functionArn}]`,
+          });
+        }
         if (!(await this.functions.getFresh(trigger.functionName))) {
           throw new S3Error('InvalidArgument', 'Unable to validate the following destination configurations', 400, {
             ArgumentName1: trigger.functionArn,
