@@ -1,11 +1,14 @@
 // `npm run bench`: a warm no-op function invoked through the Lambda API, from 1 and from 10
-// concurrent clients, beside the same handler called in-process behind a bare Node http server.
-// Figures are reported with their ratio to that baseline, measured in the same run.
+// concurrent clients, beside the same handler called in-process behind a bare Node http server,
+// and beside two bare pipelines (bare-pipeline.ts): the prescribed path and a direct one, built
+// from the same libraries with no product code. Tributary and the bare pipelines are driven
+// alternately in short blocks, so that a machine whose speed drifts from minute to minute (a
+// shared VM does) slows them alike: their ratios are worth reading even when each absolute
+// figure moves by 20 % from one run to the next. CPU time per process is measured for each
+// pipeline on its own.
 //
 // `npm run bench -- --against <checkout>` also starts the stack of another (built) checkout and
-// drives the two alternately in short blocks, so that a machine whose speed drifts from minute
-// to minute (a shared VM does) slows both alike: the ratio between them is then worth reading
-// even when each absolute figure moves by 20 % from one run to the next.
+// puts it in the rotation.
 import { randomBytes } from 'node:crypto';
 import { createServer, request, Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -86,18 +89,22 @@ const measure = async (url: URL, clients: number, total: number): Promise<Figure
   return figures(latencies, seconds);
 };
 
-/** Both targets driven in alternating blocks of BLOCK requests, the order flipping every round. */
-const interleaved = async (a: URL, b: URL, clients: number, total: number): Promise<[Figures, Figures]> => {
-  const first = { url: a, latencies: [] as number[], seconds: 0 };
-  const second = { url: b, latencies: [] as number[], seconds: 0 };
-  for (let round = 0; first.latencies.length < total; round += 1) {
-    for (const run of round % 2 === 0 ? [first, second] : [second, first]) {
+/**
+ * Targets driven in turn, BLOCK requests each, the order rotating every round: a machine whose
+ * speed drifts slows them alike, so their ratios hold where separate runs would not.
+ */
+const interleaved = async (urls: URL[], clients: number, total: number): Promise<Figures[]> => {
+  const runs = urls.map((url) => ({ url, latencies: [] as number[], seconds: 0 }));
+  for (let round = 0; (runs[0]?.latencies.length ?? total) < total; round += 1) {
+    for (let i = 0; i < runs.length; i += 1) {
+      const run = runs[(round + i) % runs.length];
+      if (!run) continue;
       const { latencies, seconds } = await drive(run.url, clients, Math.min(BLOCK, total - run.latencies.length));
       run.latencies.push(...latencies);
       run.seconds += seconds;
     }
   }
-  return [figures(first.latencies, first.seconds), figures(second.latencies, second.seconds)];
+  return runs.map((run) => figures(run.latencies, run.seconds));
 };
 
 const startBaseline = async (): Promise<Server> => {
@@ -208,37 +215,45 @@ try {
   };
   const bareWatched: Watched = { roots: { 'bench client': process.pid, ...bare.pids }, servers: watched.servers };
   const directWatched: Watched = { roots: { 'bench client': process.pid, ...direct.pids }, servers: watched.servers };
-  const cpuRow = (label: string, before: CpuSample, of: Watched): string => {
-    const perInvocation = new Map(cpuPerOperation(before, sampleCpu(of), REQUESTS));
+  const cpuRow = (label: string, before: CpuSample, of: Watched, operations: number): string => {
+    const perInvocation = new Map(cpuPerOperation(before, sampleCpu(of), operations));
     const cells = CPU_COLUMNS.map(([name]) => perInvocation.get(name) ?? 0);
     return `| ${label} | ${cells.map(f).join(' | ')} | ${f(cells.reduce((a, b) => a + b, 0))} |`;
   };
+  const cpuRequests = Math.max(1, Math.floor(REQUESTS / 2));
   for (const clients of LEVELS) {
     await measure(baselineUrl, clients, WARMUP);
     const base = await measure(baselineUrl, clients, REQUESTS);
     rows.push(row(clients, 'baseline (in-process http)', base));
-    await measure(bare.url, clients, WARMUP);
-    const bareBefore = sampleCpu(bareWatched);
-    const minimal = await measure(bare.url, clients, REQUESTS);
-    cpuRows.push(cpuRow(`${clients}, bare pipeline`, bareBefore, bareWatched));
-    rows.push(row(clients, 'bare pipeline (same path and libraries, no product code)', minimal));
-    await measure(direct.url, clients, WARMUP);
-    const directBefore = sampleCpu(directWatched);
-    rows.push(row(clients, 'bare direct path (core-NATS request to the worker; not our architecture)', await measure(direct.url, clients, REQUESTS)));
-    cpuRows.push(cpuRow(`${clients}, bare direct path`, directBefore, directWatched));
-    for (const t of targets) await measure(t.url, clients, WARMUP);
-    if (theirs) {
-      const [mine, other] = await interleaved(ours.url, theirs.url, clients, REQUESTS);
+    for (const url of [bare.url, direct.url, ...targets.map((t) => t.url)]) await measure(url, clients, WARMUP);
+    if (!theirs) {
+      // CPU per process, each pipeline on its own: the servers they share cannot be told apart
+      // while they alternate.
+      for (const [label, url, of] of [
+        ['bare pipeline', bare.url, bareWatched],
+        ['bare direct path', direct.url, directWatched],
+        ['Tributary', ours.url, watched],
+      ] as const) {
+        const before = sampleCpu(of);
+        await measure(url, clients, cpuRequests);
+        cpuRows.push(cpuRow(`${clients}, ${label}`, before, of, cpuRequests));
+      }
+    }
+    const [minimal, directly, mine, other] = await interleaved([bare.url, direct.url, ours.url, ...(theirs ? [theirs.url] : [])], clients, REQUESTS);
+    if (!minimal || !directly || !mine) throw new Error('a target was not measured');
+    rows.push(
+      row(clients, 'bare pipeline (same path and libraries, no product code)', minimal),
+      row(clients, 'bare direct path (core-NATS request to the worker; not our architecture)', directly),
+    );
+    if (theirs && other) {
       rows.push(
         row(clients, 'Tributary sync invoke (this checkout)', mine),
         row(clients, `Tributary sync invoke (${values.against})`, other),
         ratio(clients, 'ratio this checkout / baseline', mine, base),
+        ratio(clients, 'ratio this checkout / bare pipeline', mine, minimal),
         ratio(clients, `ratio this checkout / ${values.against}`, mine, other),
       );
     } else {
-      const before = sampleCpu(watched);
-      const mine = await measure(ours.url, clients, REQUESTS);
-      cpuRows.push(cpuRow(`${clients}, Tributary`, before, watched));
       rows.push(
         row(clients, 'Tributary sync invoke', mine),
         ratio(clients, 'ratio Tributary / baseline', mine, base),
@@ -246,13 +261,13 @@ try {
       );
     }
   }
-  const how = theirs ? `, the two checkouts alternating in blocks of ${BLOCK}` : '';
+  const how = `; the pipelines${theirs ? ' and the two checkouts' : ''} alternate in blocks of ${BLOCK}`;
   process.stdout.write(`\n${REQUESTS} requests per row after ${WARMUP} warm-up, warm no-op function, raw keep-alive HTTP client for all${how}\n\n`);
   process.stdout.write('| clients | target | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|\n');
   process.stdout.write(`${rows.join('\n')}\n`);
   if (cpuRows.length > 0) {
     // The whole machine's nats-server and redis-server are counted: other work on them shows here.
-    process.stdout.write('\nCPU time per invocation in ms, by process (from /proc; nats-server and redis-server are the machine\'s, shared with anything else using them)\n\n');
+    process.stdout.write(`\nCPU time per invocation in ms, by process (from /proc; each pipeline on its own for ${cpuRequests} requests; nats-server and redis-server are the machine's, shared with anything else using them)\n\n`);
     process.stdout.write(`| clients | ${CPU_COLUMNS.map(([, title]) => title).join(' | ')} | total |\n|${'---|'.repeat(CPU_COLUMNS.length + 2)}\n${cpuRows.join('\n')}\n`);
   }
   process.stdout.write('\ntarget: p50 ≤ 3 ms from one client\n');
