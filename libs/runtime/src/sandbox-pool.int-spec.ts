@@ -192,6 +192,16 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     assert.equal((await call(s, {})).functionError, undefined);
   });
 
+  it('reports a handler error even when the handler broke console.error', async () => {
+    const s = spec({ revisionId: 'console' }, {
+      'index.js': `exports.handler = async () => { console.error = () => { throw new Error('console is gone'); }; throw new TypeError('boom'); };`,
+    });
+    const outcome = await call(s, {}, true);
+    assert.equal(outcome.functionError, 'Unhandled');
+    assert.equal(JSON.parse(outcome.payload).errorType, 'TypeError');
+    assert.equal(JSON.parse(outcome.payload).errorMessage, 'boom');
+  });
+
   it('reports handlers that cannot be loaded as AWS does', async () => {
     const missing = await call(spec({ handler: 'nope.handler', revisionId: 'missing' }), {});
     assert.equal(JSON.parse(missing.payload).errorType, 'Runtime.ImportModuleError');

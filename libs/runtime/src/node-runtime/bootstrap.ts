@@ -76,7 +76,11 @@ const die = (): never => process.exit(1);
  * like), then posts it to the Runtime API.
  */
 const postError = async (path: string, record: ErrorRecord, label: string): Promise<void> => {
-  console.error(label, `\t${JSON.stringify({ errorType: record.errorType, errorMessage: record.errorMessage, stack: record.stackTrace })}`);
+  try {
+    console.error(label, `\t${JSON.stringify({ errorType: record.errorType, errorMessage: record.errorMessage, stack: record.stackTrace })}`);
+  } catch {
+    // A console the handler replaced must not keep the error from being reported.
+  }
   if (currentRequestId) process.stdout.write(endMarker(currentRequestId));
   await call('POST', path, JSON.stringify(record), { 'Lambda-Runtime-Function-Error-Type': record.errorType }).catch(die);
 };
