@@ -95,7 +95,7 @@ const safeDecode = (text: string): string | undefined => {
   }
 };
 
-/** An X-Ray style trace header: epoch seconds in hex, then 96 random bits (randomUUID draws from a cached pool). */
+/** An X-Ray style trace header: epoch seconds in hex, then 24 hex digits from randomUUID (its cached pool; two of them fixed by the UUID format). */
 const traceId = (): string => `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)};Sampled=0`;
 
 const logStreamName = (): string => {
