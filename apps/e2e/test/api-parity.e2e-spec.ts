@@ -11,8 +11,8 @@ import {
   ResourceNotFoundException,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import { buildZip, uniqueName } from '@tributary/testing';
-import { decode, startE2eStack, type E2eStack } from './harness.js';
+import { uniqueName } from '@tributary/testing';
+import { decode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 // Answers that real AWS Lambda gives and an SDK user notices, found by driving the API with the
 // SDK and the AWS CLI side by side with AWS's documented behaviour.
@@ -25,10 +25,7 @@ describe('Lambda API details as AWS answers them', () => {
     // The identity the ARNs below are written for, whatever the shell running the tests exports.
     e2e = await startE2eStack({ AWS_REGION: 'us-east-1', TRIBUTARY_ACCOUNT_ID: '000000000000' });
     await e2e.lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
-        Code: { ZipFile: buildZip({ 'index.js': 'exports.handler = async (event) => ({ got: event });' }) },
-      }),
+      new CreateFunctionCommand(functionInput(name, 'exports.handler = async (event) => ({ got: event });')),
     );
   });
 
@@ -92,12 +89,7 @@ describe('Lambda API details as AWS answers them', () => {
   it('keeps TracingConfig and a LoggingConfig log group, and refuses the settings it cannot honour', async () => {
     const other = uniqueName('settings');
     const created = await e2e.lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: other, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
-        Code: { ZipFile: buildZip({ 'index.js': 'exports.handler = async (e, context) => ({ group: context.logGroupName, env: process.env.AWS_LAMBDA_LOG_GROUP_NAME });' }) },
-        TracingConfig: { Mode: 'Active' },
-        LoggingConfig: { LogFormat: 'Text', LogGroup: '/custom/group' },
-      }),
+      new CreateFunctionCommand(functionInput(other, 'exports.handler = async (e, context) => ({ group: context.logGroupName, env: process.env.AWS_LAMBDA_LOG_GROUP_NAME });', { TracingConfig: { Mode: 'Active' }, LoggingConfig: { LogFormat: 'Text', LogGroup: '/custom/group' } })),
     );
     assert.equal(created.TracingConfig?.Mode, 'Active');
     assert.equal(created.LoggingConfig?.LogGroup, '/custom/group');
@@ -113,11 +105,7 @@ describe('Lambda API details as AWS answers them', () => {
     const withDlq = uniqueName('dlq');
     await rejects(
       e2e.lambda.send(
-        new CreateFunctionCommand({
-          FunctionName: withDlq, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
-          Code: { ZipFile: buildZip({ 'index.js': 'exports.handler = async () => 1;' }) },
-          DeadLetterConfig: { TargetArn: 'arn:aws:sqs:us-east-1:000000000000:dlq' },
-        }),
+        new CreateFunctionCommand(functionInput(withDlq, 'exports.handler = async () => 1;', { DeadLetterConfig: { TargetArn: 'arn:aws:sqs:us-east-1:000000000000:dlq' } })),
       ),
       'InvalidParameterValueException',
       /DeadLetterConfig is not supported/,

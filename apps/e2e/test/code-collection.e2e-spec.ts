@@ -7,7 +7,7 @@ import { CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand, UpdateFunc
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
 import { TEST_NATS_URL, buildZip, uniqueName, waitFor } from '@tributary/testing';
-import { decode, startE2eStack, type E2eStack } from './harness.js';
+import { decode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 const zip = (version: string) => buildZip({ 'index.js': `exports.handler = async () => '${version}';` });
 const keyOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -36,7 +36,7 @@ describe('deployment packages no function uses are removed from the code store',
     const name = uniqueName('gc');
     const [v1, v2] = [zip('v1'), zip('v2')];
     await e2e.lambda.send(
-      new CreateFunctionCommand({ FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler', Code: { ZipFile: v1 } }),
+      new CreateFunctionCommand(functionInput(name, v1)),
     );
     await e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ZipFile: v2 }));
     await waitFor('the replaced package to be removed', async () => !(await stored()).includes(keyOf(v1)), { timeoutMs: 10_000 });

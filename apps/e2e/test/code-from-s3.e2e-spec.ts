@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { CreateFunctionCommand, InvalidParameterValueException, InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { buildZip, uniqueName } from '@tributary/testing';
-import { decode, startE2eStack, startS3rver, type E2eStack, type TestStore } from './harness.js';
+import { decode, functionInput, startE2eStack, startS3rver, type E2eStack, type TestStore } from './harness.js';
 
 const BUCKET = 'artifacts';
 const zip = (version: string) => buildZip({ 'index.js': `exports.handler = async () => ({ version: '${version}' });` });
@@ -32,10 +32,7 @@ describe('deployment packages taken from S3 (Code.S3Bucket/S3Key), s3rver as the
   it('creates and updates a function from objects in a bucket', async () => {
     const name = uniqueName('froms3');
     const created = await e2e.lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
-        Code: { S3Bucket: BUCKET, S3Key: 'builds/v1.zip' },
-      }),
+      new CreateFunctionCommand(functionInput(name, { S3Bucket: BUCKET, S3Key: 'builds/v1.zip' })),
     );
     assert.equal(created.CodeSha256, createHash('sha256').update(V1).digest('base64'));
     assert.deepEqual(JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: name }))).Payload)), { version: 'v1' });
@@ -47,10 +44,7 @@ describe('deployment packages taken from S3 (Code.S3Bucket/S3Key), s3rver as the
   it('answers a missing object or one that is not a zip as AWS does', async () => {
     const create = (key: string) =>
       e2e.lambda.send(
-        new CreateFunctionCommand({
-          FunctionName: uniqueName('bads3'), Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
-          Code: { S3Bucket: BUCKET, S3Key: key },
-        }),
+        new CreateFunctionCommand(functionInput(uniqueName('bads3'), { S3Bucket: BUCKET, S3Key: key })),
       );
     const missing = await create('builds/nope.zip').then(() => undefined, (e: unknown) => e);
     assert.ok(missing instanceof InvalidParameterValueException);

@@ -15,7 +15,7 @@ import { request } from 'node:http';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { TEST_NATS_URL, buildZip, countRedisKeys, streamMessageCount, uniqueName } from '@tributary/testing';
-import { decode, encode, startE2eStack, type E2eStack } from './harness.js';
+import { decode, encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 const MODES = `
 exports.handler = async (event) => {
@@ -236,12 +236,11 @@ describe('results and logs near the size of a NATS message', () => {
 
   it('answers a result whose escaped form outgrows a message, and a function that logs more than a message holds', async () => {
     const name = uniqueName('escaped');
+    // 300,000 quotes: 600 KB of JSON, but twice that once the reply carries it as a string.
     await e2e.lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
-        // 300,000 quotes: 600 KB of JSON, but twice that once the reply carries it as a string.
-        Code: { ZipFile: buildZip({ 'index.js': `exports.handler = async (e) => { if (e.log) console.log('y'.repeat(2 * 1024 * 1024)); return '"'.repeat(300000); };` }) },
-      }),
+      new CreateFunctionCommand(
+        functionInput(name, `exports.handler = async (e) => { if (e.log) console.log('y'.repeat(2 * 1024 * 1024)); return '"'.repeat(300000); };`),
+      ),
     );
     const quoted = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: encode({}) }));
     assert.equal(quoted.FunctionError, undefined);

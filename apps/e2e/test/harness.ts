@@ -2,11 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import { LambdaClient, type CreateFunctionCommandInput, type FunctionCode } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { Stack, type ServiceName } from '@tributary/stack';
-import { freePort, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
+import { buildZip, freePort, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
 
 export interface E2eStack {
   stack: Stack;
@@ -38,6 +38,23 @@ export const startE2eStack = async (extraEnv: Record<string, string> = {}): Prom
     },
   };
 };
+
+/**
+ * CreateFunction input with what the tests share (Node.js 20, `index.handler`, a role): the code
+ * is index.js's source, a zip, or a Code member (S3Bucket/S3Key).
+ */
+export const functionInput = (
+  name: string,
+  code: string | Uint8Array | FunctionCode,
+  extra: Omit<Partial<CreateFunctionCommandInput>, 'FunctionName' | 'Code'> = {},
+): CreateFunctionCommandInput => ({
+  FunctionName: name,
+  Runtime: 'nodejs20.x',
+  Role: 'arn:aws:iam::000000000000:role/r',
+  Handler: 'index.handler',
+  Code: typeof code === 'string' ? { ZipFile: buildZip({ 'index.js': code }) } : code instanceof Uint8Array ? { ZipFile: code } : code,
+  ...extra,
+});
 
 export const decode = (payload: Uint8Array | undefined): string => Buffer.from(payload ?? new Uint8Array()).toString('utf8');
 export const encode = (value: unknown): Uint8Array => Buffer.from(JSON.stringify(value));

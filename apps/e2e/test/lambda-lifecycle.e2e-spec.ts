@@ -17,7 +17,7 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { CallbackListener, buildZip, uniqueName, waitFor } from '@tributary/testing';
-import { decode, encode, startE2eStack, type E2eStack } from './harness.js';
+import { decode, encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 const handler = (version: string) => `
 const http = require('node:http');
@@ -140,10 +140,7 @@ describe('a function through the whole pipeline, driven by @aws-sdk/client-lambd
     // A name of 64 characters, the longest AWS allows: its ARN is longer than a router's default limit.
     const tagged = uniqueName('tagged').padEnd(64, 'x');
     const created = await e2e.lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: tagged, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
-        Code: { ZipFile: buildZip({ 'index.js': handler('t') }) }, Tags: { team: 'core', stage: 'dev' },
-      }),
+      new CreateFunctionCommand(functionInput(tagged, handler('t'), { Tags: { team: 'core', stage: 'dev' } })),
     );
     const arn = created.FunctionArn ?? '';
     assert.deepEqual((await e2e.lambda.send(new GetFunctionCommand({ FunctionName: tagged }))).Tags, { team: 'core', stage: 'dev' });
@@ -163,7 +160,7 @@ describe('a function through the whole pipeline, driven by @aws-sdk/client-lambd
     const prefix = uniqueName('page');
     const zip = buildZip({ 'index.js': handler('p') });
     for (let i = 0; i < 3; i += 1) {
-      await e2e.lambda.send(new CreateFunctionCommand({ FunctionName: `${prefix}-${i}`, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler', Code: { ZipFile: zip } }));
+      await e2e.lambda.send(new CreateFunctionCommand(functionInput(`${prefix}-${i}`, zip)));
     }
     const seen: string[] = [];
     let marker: string | undefined;

@@ -4,8 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { CreateFunctionCommand } from '@aws-sdk/client-lambda';
 import { INVOCATION_FORMAT, functionQueueName, type InvocationJob } from '@tributary/contracts';
-import { CallbackListener, TEST_REDIS_URL, buildZip, uniqueName } from '@tributary/testing';
-import { startE2eStack, type E2eStack } from './harness.js';
+import { CallbackListener, TEST_REDIS_URL, uniqueName } from '@tributary/testing';
+import { functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 describe('work whose announcement was lost', () => {
   let e2e: E2eStack;
@@ -25,15 +25,12 @@ describe('work whose announcement was lost', () => {
   it('is found by the worker and runs', async () => {
     const name = uniqueName('unannounced');
     const created = await e2e.lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
-        Code: { ZipFile: buildZip({ 'index.js': `const http = require('node:http');
+      new CreateFunctionCommand(functionInput(name, `const http = require('node:http');
 exports.handler = async (event) => new Promise((resolve, reject) => {
   const req = http.request(event.callback, { method: 'POST' }, (res) => { res.resume(); res.on('end', resolve); });
   req.on('error', reject);
   req.end('ran');
-});` }) },
-      }),
+});`)),
     );
     assert.equal(created.State, 'Active');
     // A job in the function's queue that no dispatcher announced (as if the announcement was lost).

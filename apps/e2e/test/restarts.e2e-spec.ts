@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
 import { Queue } from 'bullmq';
 import { functionQueueName } from '@tributary/contracts';
-import { CallbackListener, TEST_REDIS_URL, buildZip, uniqueName, waitFor } from '@tributary/testing';
-import { encode, startE2eStack, type E2eStack } from './harness.js';
+import { CallbackListener, TEST_REDIS_URL, uniqueName, waitFor } from '@tributary/testing';
+import { encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 const TOTAL = 1000;
 const WORKER_CONCURRENCY = 8;
@@ -80,12 +80,7 @@ describe('restarts in the middle of 1,000 async invokes', () => {
 
   const deploy = async (): Promise<string> => {
     const fn = uniqueName('counted');
-    await e2e.lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: fn, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
-        Code: { ZipFile: buildZip({ 'index.js': HANDLER }) }, Timeout: 10,
-      }),
-    );
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(fn, HANDLER, { Timeout: 10 })));
     return fn;
   };
 

@@ -10,8 +10,8 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { encodeS3Key, type S3Event } from '@tributary/contracts';
-import { CallbackListener, buildZip, streamMessageCount, uniqueName, waitFor } from '@tributary/testing';
-import { startE2eStack, startS3rver, type E2eStack, type TestStore } from './harness.js';
+import { CallbackListener, streamMessageCount, uniqueName, waitFor } from '@tributary/testing';
+import { functionInput, startE2eStack, startS3rver, type E2eStack, type TestStore } from './harness.js';
 
 const TOKEN = 'webhook-secret-token';
 const BUCKET = 'photos';
@@ -74,10 +74,7 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
     ingest = new S3Client({ endpoint: e2e.stack.url('s3-ingest'), region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
     for (const [name, env] of [[created, 'created'], [removed, 'removed']] as const) {
       await e2e.lambda.send(
-        new CreateFunctionCommand({
-          FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler', Timeout: 10,
-          Code: { ZipFile: buildZip({ 'index.js': HANDLER }) }, Environment: { Variables: { CALLBACK: `${listener.url}/${env}` } },
-        }),
+        new CreateFunctionCommand(functionInput(name, HANDLER, { Timeout: 10, Environment: { Variables: { CALLBACK: `${listener.url}/${env}` } } })),
       );
     }
   });
@@ -122,7 +119,7 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
   it('answers GetPolicy for a function no bucket invokes with ResourceNotFound', async () => {
     const lonely = uniqueName('lonely');
     await e2e.lambda.send(
-      new CreateFunctionCommand({ FunctionName: lonely, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler', Code: { ZipFile: buildZip({ 'index.js': HANDLER }) } }),
+      new CreateFunctionCommand(functionInput(lonely, HANDLER)),
     );
     await assert.rejects(e2e.lambda.send(new GetPolicyCommand({ FunctionName: lonely })), ResourceNotFoundException);
   });

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Stack } from '@tributary/stack';
-import { buildZip, freePort, isolatedEnvironment, removeIsolatedResources, uniqueName } from '@tributary/testing';
-import { startS3rver, type TestStore } from './harness.js';
+import { freePort, isolatedEnvironment, removeIsolatedResources, uniqueName } from '@tributary/testing';
+import { functionInput, startS3rver, type TestStore } from './harness.js';
 
 describe('wiring the object store when triggers are saved', () => {
   const env = isolatedEnvironment();
@@ -37,7 +37,7 @@ describe('wiring the object store when triggers are saved', () => {
   it('reports clearly when the store refuses to notify Tributary, and saves nothing', async () => {
     const fn = uniqueName('wired');
     await lambda.send(
-      new CreateFunctionCommand({ FunctionName: fn, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler', Code: { ZipFile: buildZip({ 'index.js': 'exports.handler=async()=>1' }) } }),
+      new CreateFunctionCommand(functionInput(fn, 'exports.handler=async()=>1')),
     );
     // s3rver does not implement ?notification, as some stores do not: the answer must say so.
     const error = await ingest

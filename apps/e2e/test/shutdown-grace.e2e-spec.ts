@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
-import { CallbackListener, buildZip, uniqueName, waitFor } from '@tributary/testing';
-import { encode, startE2eStack, type E2eStack } from './harness.js';
+import { CallbackListener, uniqueName, waitFor } from '@tributary/testing';
+import { encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 const HANDLER = `
 const http = require('node:http');
@@ -35,10 +35,7 @@ describe('an invocation still running when the worker’s shutdown grace runs ou
   it('is handed out again, not failed', async () => {
     const name = uniqueName('slow');
     await e2e.lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler', Timeout: 30,
-        Code: { ZipFile: buildZip({ 'index.js': HANDLER }) },
-      }),
+      new CreateFunctionCommand(functionInput(name, HANDLER, { Timeout: 30 })),
     );
     await e2e.lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: encode({ callback: callbacks.url }) }));
     await callbacks.waitForCount(1, 15_000);

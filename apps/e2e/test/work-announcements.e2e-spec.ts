@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
-import { buildZip, uniqueName } from '@tributary/testing';
-import { decode, encode, startE2eStack, type E2eStack } from './harness.js';
+import { uniqueName } from '@tributary/testing';
+import { decode, encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 describe('work announcements, at most one per interval', () => {
   let e2e: E2eStack;
@@ -13,10 +13,7 @@ describe('work announcements, at most one per interval', () => {
     // the dispatcher's announcement can bring a restarted worker to the function's queue in time.
     e2e = await startE2eStack({ WORK_ANNOUNCE_INTERVAL_MS: '8000', WORKER_IDLE_QUEUE_MS: '600000' });
     await e2e.lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name, Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/r', Handler: 'index.handler',
-        Code: { ZipFile: buildZip({ 'index.js': 'exports.handler = async (event) => ({ n: event.n });' }) },
-      }),
+      new CreateFunctionCommand(functionInput(name, 'exports.handler = async (event) => ({ n: event.n });')),
     );
   });
 
