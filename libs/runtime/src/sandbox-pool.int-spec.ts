@@ -138,6 +138,30 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     assert.ok(!tail.includes('TRIBUTARY-END'));
   });
 
+  it('keeps all a handler wrote before returning, to stdout and stderr, in that invocation’s log', async () => {
+    const s = spec({ revisionId: 'burst' }, {
+      'index.js': `exports.handler = async (event) => {
+        for (let i = 0; i < 3000; i++) console.log('burst', i, 'x'.repeat(90));
+        process.stderr.write('from stderr ' + event.n + '\\n');
+        console.log('last line', event.n);
+        return event.n;
+      };`,
+    });
+    for (const n of [1, 2]) {
+      const outcome = await call(s, { n }, true);
+      const tail = Buffer.from(outcome.logTail ?? '', 'base64').toString();
+      const last = tail.indexOf(`\tINFO\tlast line ${n}\n`);
+      assert.ok(last > 0 && last < tail.indexOf('\nEND RequestId: '), tail.slice(-600));
+      // Both pipes are read to the end before END (the order between the two is not kept).
+      const log = logs.find((l) => l.includes(`last line ${n}`)) ?? '';
+      assert.ok(log.startsWith('START RequestId: '), log.slice(0, 200));
+      assert.ok(log.indexOf(`from stderr ${n}\n`) > 0 && log.indexOf(`from stderr ${n}\n`) < log.indexOf('\nEND RequestId: '));
+      // 300 KB of lines just before the result: all of them in this log, none left for the next.
+      assert.equal(log.split('\tINFO\tburst ').length - 1, 3000);
+      assert.ok(log.includes(`\tINFO\tburst 2999 ${'x'.repeat(90)}\n`));
+    }
+  });
+
   it('reports a thrown error in AWS shape and keeps serving', async () => {
     const s = spec({ revisionId: 'errors' });
     const outcome = await call(s, { mode: 'throw', value: 42 });

@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { LAMBDA_LIMITS, type FunctionSpec } from '@tributary/contracts';
 import { LogLines, billedDuration, endLine, logTail, reportLine, startLine, timeoutMessage } from './log-frame.js';
@@ -46,9 +47,15 @@ export interface SandboxSettings {
   onLog?: (spec: FunctionSpec, requestId: string, text: string) => void;
 }
 
-const END_MARKER = '\u001eTRIBUTARY-END ';
-/** How long to wait for the end marker after the result, for runtimes that never write it. */
-const MARKER_GRACE_MS = 50;
+/**
+ * Sent by Tributary's runtimes with `/response` and `/error`: the bytes written to stdout and to
+ * stderr since the process started, and its peak RSS in KB (`<stdout> <stderr> <maxRssKb>`).
+ * The invocation's log is complete once the worker has read that many bytes from each pipe, so
+ * it is known without another message from the runtime; REPORT's Max Memory Used comes with it.
+ */
+const LOG_END_HEADER = 'tributary-log-end';
+/** How long to wait for the rest of the log after the result, for runtimes that do not say where it ends. */
+const LOG_GRACE_MS = 50;
 /** How long a warm runtime may take to ask for the next invocation, on top of the timeout. */
 const NEXT_GRACE_MS = 2_000;
 /** Log kept per invocation (its end: Tail and REPORT come from it); a message holds 1 MB anyway. */
@@ -68,8 +75,9 @@ interface Invocation {
   coldStart: boolean;
   timer?: NodeJS.Timeout;
   result?: { payload: string; error?: { errorType: string; payload: string } };
-  markerSeen: boolean;
-  /** Peak RSS in KB, as the runtime reported it with the end marker. */
+  /** Bytes of stdout and stderr the worker must have read for the log to be complete (LOG_END_HEADER). */
+  logEnd?: { stdout: number; stderr: number };
+  /** Peak RSS in KB, as the runtime reported it with its result. */
   maxRssKb?: number;
   finished: boolean;
 }
@@ -118,6 +126,9 @@ export class Sandbox {
   /** Output while no invocation runs (initialisation, background timers): it heads the next log. */
   private initLines = new LogLines(LOG_KEEP_CHARS);
   private partial = { stdout: '', stderr: '' };
+  /** Bytes read from each pipe since the process started (LOG_END_HEADER counts the same). */
+  private received = { stdout: 0, stderr: 0 };
+  private readonly decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   private alive = true;
   retired = false;
   idleTimer?: NodeJS.Timeout;
@@ -170,8 +181,8 @@ export class Sandbox {
       detached: true,
       env: this.environment(port),
     });
-    this.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => this.output('stdout', chunk));
-    this.child.stderr?.setEncoding('utf8').on('data', (chunk: string) => this.output('stderr', chunk));
+    this.child.stdout?.on('data', (chunk: Buffer) => this.output('stdout', chunk));
+    this.child.stderr?.on('data', (chunk: Buffer) => this.output('stderr', chunk));
     this.child.once('exit', (code, signal) => this.exited(code, signal));
     // A child that cannot be spawned (its task root vanished, say) emits 'error' and no 'exit'.
     this.child.once('error', () => this.exited(null, null));
@@ -213,7 +224,6 @@ export class Sandbox {
         startedAt: performance.now(),
         lines: new LogLines(LOG_KEEP_CHARS),
         coldStart,
-        markerSeen: false,
         finished: false,
       };
       if (!this.alive) return this.fail('Runtime.ExitError', `RequestId: ${request.requestId} Error: Runtime exited`);
@@ -242,15 +252,24 @@ export class Sandbox {
           return this.reply(res, 400, { errorMessage: 'Invalid request ID', errorType: 'InvalidRequestID' });
         }
         this.reply(res, 202, { status: 'OK' });
+        this.noteLogEnd(this.current, req.headers[LOG_END_HEADER]);
         if (kind === 'response') return this.resulted(body, size);
         return this.errored(body, req.headers['lambda-runtime-function-error-type']);
       }
       if (req.method === 'POST' && url === '/2018-06-01/runtime/init/error') {
         this.reply(res, 202, { status: 'OK' });
+        if (this.current && !this.current.result) this.noteLogEnd(this.current, req.headers[LOG_END_HEADER]);
         return this.initFailed(body, req.headers['lambda-runtime-function-error-type']);
       }
       this.reply(res, 404, { errorMessage: 'Unknown Runtime API path', errorType: 'NotFound' });
     });
+  }
+
+  private noteLogEnd(invocation: Invocation, header: string | string[] | undefined): void {
+    const match = typeof header === 'string' ? /^(\d+) (\d+) (\d+)$/.exec(header) : null;
+    if (!match) return;
+    invocation.logEnd = { stdout: Number(match[1]), stderr: Number(match[2]) };
+    invocation.maxRssKb = Number(match[3]);
   }
 
   private reply(res: ServerResponse, status: number, body: unknown): void {
@@ -309,7 +328,7 @@ export class Sandbox {
           }
         : { payload: body };
     this.responded(invocation);
-    this.awaitMarker(invocation);
+    this.awaitLog(invocation);
   }
 
   private errored(body: string, typeHeader: string | string[] | undefined): void {
@@ -319,11 +338,11 @@ export class Sandbox {
     // To callers, AWS's Node.js runtime reports `stackTrace` as `trace`.
     invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace) } };
     this.responded(invocation);
-    this.awaitMarker(invocation);
+    this.awaitLog(invocation);
   }
 
   private responded(invocation: Invocation): void {
-    // The function has answered: its deadline no longer applies (the log gets MARKER_GRACE_MS).
+    // The function has answered: its deadline no longer applies (the log gets LOG_GRACE_MS).
     clearTimeout(invocation.timer);
     const { result, request } = invocation;
     if (!result || !request.onResponse) return;
@@ -340,7 +359,7 @@ export class Sandbox {
     if (invocation && !invocation.result) {
       invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace) } };
       this.responded(invocation);
-      this.awaitMarker(invocation);
+      this.awaitLog(invocation);
     }
     this.retired = true;
   }
@@ -358,16 +377,23 @@ export class Sandbox {
     }
   }
 
-  private awaitMarker(invocation: Invocation): void {
-    if (invocation.markerSeen) {
+  /** Settles the invocation once its log is complete, or after LOG_GRACE_MS when the runtime did not say where it ends. */
+  private awaitLog(invocation: Invocation): void {
+    if (this.logComplete(invocation)) {
       this.settle(invocation);
       return;
     }
-    setTimeout(() => this.settle(invocation), MARKER_GRACE_MS).unref();
+    setTimeout(() => this.settle(invocation), LOG_GRACE_MS).unref();
   }
 
-  private output(stream: 'stdout' | 'stderr', chunk: string): void {
-    const text = this.partial[stream] + chunk;
+  private logComplete(invocation: Invocation): boolean {
+    const end = invocation.logEnd;
+    return end !== undefined && this.received.stdout >= end.stdout && this.received.stderr >= end.stderr;
+  }
+
+  private output(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    this.received[stream] += chunk.byteLength;
+    const text = this.partial[stream] + this.decoders[stream].write(chunk);
     const lines = text.split('\n');
     let rest = lines.pop() ?? '';
     // Output without newlines must not grow one string without bound (nor be re-scanned).
@@ -376,19 +402,9 @@ export class Sandbox {
       rest = rest.slice(LINE_MAX_CHARS);
     }
     this.partial[stream] = rest;
-    for (const line of lines) {
-      if (stream === 'stdout' && line.startsWith(END_MARKER)) {
-        const invocation = this.current;
-        const [requestId, maxRssKb] = line.slice(END_MARKER.length).split(' ');
-        if (invocation && requestId === invocation.request.requestId) {
-          invocation.markerSeen = true;
-          if (maxRssKb && /^\d+$/.test(maxRssKb)) invocation.maxRssKb = Number(maxRssKb);
-          if (invocation.result) this.settle(invocation);
-        }
-        continue;
-      }
-      (this.current?.delivered ? this.current.lines : this.initLines).push(line);
-    }
+    const invocation = this.current;
+    for (const line of lines) (invocation?.delivered ? invocation.lines : this.initLines).push(line);
+    if (invocation?.result && !invocation.finished && this.logComplete(invocation)) this.settle(invocation);
   }
 
   /** Finishes an invocation; whatever goes wrong in doing so, its caller is never left waiting. */

@@ -8,12 +8,22 @@ import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 
 const RUNTIME_PATH = '/2018-06-01/runtime';
+
 /**
- * Written to stdout right before a result is posted, so the worker knows the log is complete. It
- * carries the process's peak RSS in KB, which the REPORT line's Max Memory Used needs.
+ * Bytes written to stdout and stderr so far. They go with each result (`Tributary-Log-End`, with
+ * the peak RSS in KB that REPORT's Max Memory Used needs): the worker knows the invocation's log
+ * is complete once it has read as much from each pipe, with no message of its own for that.
  */
-const END_MARKER = '\u001eTRIBUTARY-END ';
-const endMarker = (requestId: string): string => `${END_MARKER}${requestId} ${process.resourceUsage().maxRSS}\n`;
+const written = { stdout: 0, stderr: 0 };
+for (const name of ['stdout', 'stderr'] as const) {
+  const stream = process[name];
+  const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    written[name] += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8') : chunk.byteLength;
+    return write(chunk, ...rest);
+  }) as typeof stream.write;
+}
+const logEnd = (): Record<string, string> => ({ 'Tributary-Log-End': `${written.stdout} ${written.stderr} ${process.resourceUsage().maxRSS}` });
 
 const [apiHost = '127.0.0.1', apiPort = '9001'] = (process.env['AWS_LAMBDA_RUNTIME_API'] ?? '').split(':');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -81,8 +91,7 @@ const postError = async (path: string, record: ErrorRecord, label: string): Prom
   } catch {
     // A console the handler replaced must not keep the error from being reported.
   }
-  if (currentRequestId) process.stdout.write(endMarker(currentRequestId));
-  await call('POST', path, JSON.stringify(record), { 'Lambda-Runtime-Function-Error-Type': record.errorType }).catch(die);
+  await call('POST', path, JSON.stringify(record), { 'Lambda-Runtime-Function-Error-Type': record.errorType, ...logEnd() }).catch(die);
 };
 
 type Handler = (event: unknown, context: unknown, callback?: (error?: unknown, result?: unknown) => void) => unknown;
@@ -203,8 +212,7 @@ for (;;) {
   try {
     const result = await runHandler(handler, event, context);
     const body = JSON.stringify(result === undefined ? null : result);
-    process.stdout.write(endMarker(requestId));
-    await call('POST', `/invocation/${requestId}/response`, body).catch(die);
+    await call('POST', `/invocation/${requestId}/response`, body, logEnd()).catch(die);
   } catch (error) {
     await postError(`/invocation/${requestId}/error`, toErrorRecord(error), 'Invoke Error');
   } finally {
