@@ -4,11 +4,11 @@
 // from the same libraries with no product code. Tributary and the bare pipelines are driven
 // alternately in short blocks, so that a machine whose speed drifts from minute to minute (a
 // shared VM does) slows them alike: their ratios are worth reading even when each absolute
-// figure moves by 20 % from one run to the next. CPU time per process is measured for each
-// pipeline on its own.
+// figure moves by 20 % from one run to the next. CPU time per process is sampled around each
+// block, so it too is measured under the same drift.
 //
 // `npm run bench -- --against <checkout>` also starts the stack of another (built) checkout and
-// puts it in the rotation.
+// puts it in the rotation: an A/B comparison of latency and of CPU per process.
 import { randomBytes } from 'node:crypto';
 import { createServer, request, Agent, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +19,7 @@ import { CreateFunctionCommand, InvokeCommand, LambdaClient } from '@aws-sdk/cli
 import { zipSync, strToU8 } from 'fflate';
 import { Stack, type ServiceName } from '@tributary/stack';
 import { startBarePipeline, type BarePipeline } from './bare-pipeline.js';
-import { cpuPerOperation, sampleCpu, type CpuSample, type Watched } from './cpu.js';
+import { cpuPerOperation, sampleCpu, type Watched } from './cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -89,22 +89,36 @@ const measure = async (url: URL, clients: number, total: number): Promise<Figure
   return figures(latencies, seconds);
 };
 
+interface Driven {
+  url: URL;
+  /** Its processes: CPU is sampled around each of its blocks. */
+  watched: Watched;
+}
+
 /**
  * Targets driven in turn, BLOCK requests each, the order rotating every round: a machine whose
- * speed drifts slows them alike, so their ratios hold where separate runs would not.
+ * speed drifts slows them alike, so their ratios hold where separate runs would not. Only one
+ * target runs at a time, so the CPU of every process (the shared servers too) between the two
+ * samples around a block is that target's.
  */
-const interleaved = async (urls: URL[], clients: number, total: number): Promise<Figures[]> => {
-  const runs = urls.map((url) => ({ url, latencies: [] as number[], seconds: 0 }));
+const interleaved = async (targets: Driven[], clients: number, total: number): Promise<Array<Figures & { cpu: Map<string, number> }>> => {
+  const runs = targets.map((target) => ({ target, latencies: [] as number[], seconds: 0, cpu: new Map<string, number>() }));
   for (let round = 0; (runs[0]?.latencies.length ?? total) < total; round += 1) {
     for (let i = 0; i < runs.length; i += 1) {
       const run = runs[(round + i) % runs.length];
       if (!run) continue;
-      const { latencies, seconds } = await drive(run.url, clients, Math.min(BLOCK, total - run.latencies.length));
+      const requests = Math.min(BLOCK, total - run.latencies.length);
+      const before = sampleCpu(run.target.watched);
+      const { latencies, seconds } = await drive(run.target.url, clients, requests);
+      for (const [label, ms] of cpuPerOperation(before, sampleCpu(run.target.watched), 1)) run.cpu.set(label, (run.cpu.get(label) ?? 0) + ms);
       run.latencies.push(...latencies);
       run.seconds += seconds;
     }
   }
-  return runs.map((run) => figures(run.latencies, run.seconds));
+  return runs.map((run) => ({
+    ...figures(run.latencies, run.seconds),
+    cpu: new Map([...run.cpu].map(([label, ms]) => [label, ms / run.latencies.length])),
+  }));
 };
 
 const startBaseline = async (): Promise<Server> => {
@@ -207,71 +221,47 @@ try {
     theirs = await startTributary(other.Stack, 19_200, targets);
   }
   const baselineUrl = new URL(`http://127.0.0.1:${(baseline.address() as AddressInfo).port}/`);
+  const servers = ['nats-server', 'redis-server'];
+  const stackWatched = (target: Target): Watched => ({
+    roots: { 'bench client': process.pid, ...Object.fromEntries((['api', 'dispatcher', 'worker'] as const).map((s) => [s, target.stack.pid(s) ?? -1])) },
+    servers,
+  });
+  const driven: Array<Driven & { label: string }> = [
+    { label: 'bare pipeline (same path and libraries, no product code)', url: bare.url, watched: { roots: { 'bench client': process.pid, ...bare.pids }, servers } },
+    { label: 'bare direct path (core-NATS request to the worker; not our architecture)', url: direct.url, watched: { roots: { 'bench client': process.pid, ...direct.pids }, servers } },
+    { label: theirs ? 'Tributary sync invoke (this checkout)' : 'Tributary sync invoke', url: ours.url, watched: stackWatched(ours) },
+    ...(theirs ? [{ label: `Tributary sync invoke (${values.against})`, url: theirs.url, watched: stackWatched(theirs) }] : []),
+  ];
   const rows: string[] = [];
   const cpuRows: string[] = [];
-  const watched: Watched = {
-    roots: { 'bench client': process.pid, ...Object.fromEntries((['api', 'dispatcher', 'worker'] as const).map((s) => [s, ours.stack.pid(s) ?? -1])) },
-    servers: ['nats-server', 'redis-server'],
-  };
-  const bareWatched: Watched = { roots: { 'bench client': process.pid, ...bare.pids }, servers: watched.servers };
-  const directWatched: Watched = { roots: { 'bench client': process.pid, ...direct.pids }, servers: watched.servers };
-  const cpuRow = (label: string, before: CpuSample, of: Watched, operations: number): string => {
-    const perInvocation = new Map(cpuPerOperation(before, sampleCpu(of), operations));
-    const cells = CPU_COLUMNS.map(([name]) => perInvocation.get(name) ?? 0);
-    return `| ${label} | ${cells.map(f).join(' | ')} | ${f(cells.reduce((a, b) => a + b, 0))} |`;
-  };
-  const cpuRequests = Math.max(1, Math.floor(REQUESTS / 2));
   let oneClient: { mine: Figures; floor: Figures } | undefined;
   for (const clients of LEVELS) {
     await measure(baselineUrl, clients, WARMUP);
     const base = await measure(baselineUrl, clients, REQUESTS);
     rows.push(row(clients, 'baseline (in-process http)', base));
-    for (const url of [bare.url, direct.url, ...targets.map((t) => t.url)]) await measure(url, clients, WARMUP);
-    if (!theirs) {
-      // CPU per process, each pipeline on its own: the servers they share cannot be told apart
-      // while they alternate.
-      for (const [label, url, of] of [
-        ['bare pipeline', bare.url, bareWatched],
-        ['bare direct path', direct.url, directWatched],
-        ['Tributary', ours.url, watched],
-      ] as const) {
-        const before = sampleCpu(of);
-        await measure(url, clients, cpuRequests);
-        cpuRows.push(cpuRow(`${clients}, ${label}`, before, of, cpuRequests));
-      }
-    }
-    const [minimal, directly, mine, other] = await interleaved([bare.url, direct.url, ours.url, ...(theirs ? [theirs.url] : [])], clients, REQUESTS);
-    if (!minimal || !directly || !mine) throw new Error('a target was not measured');
+    for (const { url } of driven) await measure(url, clients, WARMUP);
+    const results = await interleaved(driven, clients, REQUESTS);
+    const [minimal, , mine, other] = results;
+    if (!minimal || !mine) throw new Error('a target was not measured');
     if (clients === 1) oneClient = { mine, floor: minimal };
-    rows.push(
-      row(clients, 'bare pipeline (same path and libraries, no product code)', minimal),
-      row(clients, 'bare direct path (core-NATS request to the worker; not our architecture)', directly),
-    );
-    if (theirs && other) {
-      rows.push(
-        row(clients, 'Tributary sync invoke (this checkout)', mine),
-        row(clients, `Tributary sync invoke (${values.against})`, other),
-        ratio(clients, 'ratio this checkout / baseline', mine, base),
-        ratio(clients, 'ratio this checkout / bare pipeline', mine, minimal),
-        ratio(clients, `ratio this checkout / ${values.against}`, mine, other),
-      );
-    } else {
-      rows.push(
-        row(clients, 'Tributary sync invoke', mine),
-        ratio(clients, 'ratio Tributary / baseline', mine, base),
-        ratio(clients, 'ratio Tributary / bare pipeline', mine, minimal),
-      );
-    }
+    driven.forEach((target, i) => {
+      const result = results[i];
+      if (!result) return;
+      rows.push(row(clients, target.label, result));
+      const cells = CPU_COLUMNS.map(([name]) => result.cpu.get(name) ?? 0);
+      cpuRows.push(`| ${clients}, ${target.label.replace(/ \(.*no product code\)| \(core-NATS.*\)/, '')} | ${cells.map(f).join(' | ')} | ${f(cells.reduce((a, b) => a + b, 0))} |`);
+    });
+    const name = theirs ? 'this checkout' : 'Tributary';
+    rows.push(ratio(clients, `ratio ${name} / baseline`, mine, base), ratio(clients, `ratio ${name} / bare pipeline`, mine, minimal));
+    if (other) rows.push(ratio(clients, `ratio this checkout / ${values.against}`, mine, other));
   }
   const how = `; the pipelines${theirs ? ' and the two checkouts' : ''} alternate in blocks of ${BLOCK}`;
   process.stdout.write(`\n${REQUESTS} requests per row after ${WARMUP} warm-up, warm no-op function, raw keep-alive HTTP client for all${how}\n\n`);
   process.stdout.write('| clients | target | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|\n');
   process.stdout.write(`${rows.join('\n')}\n`);
-  if (cpuRows.length > 0) {
-    // The whole machine's nats-server and redis-server are counted: other work on them shows here.
-    process.stdout.write(`\nCPU time per invocation in ms, by process (from /proc; each pipeline on its own for ${cpuRequests} requests; nats-server and redis-server are the machine's, shared with anything else using them)\n\n`);
-    process.stdout.write(`| clients | ${CPU_COLUMNS.map(([, title]) => title).join(' | ')} | total |\n|${'---|'.repeat(CPU_COLUMNS.length + 2)}\n${cpuRows.join('\n')}\n`);
-  }
+  // The whole machine's nats-server and redis-server are counted: other work on them shows here.
+  process.stdout.write(`\nCPU time per invocation in ms, by process (from /proc, around each block of the same run; nats-server and redis-server are the machine's, shared with anything else using them)\n\n`);
+  process.stdout.write(`| clients | ${CPU_COLUMNS.map(([, title]) => title).join(' | ')} | total |\n|${'---|'.repeat(CPU_COLUMNS.length + 2)}\n${cpuRows.join('\n')}\n`);
   const verdict = oneClient
     ? `: ${oneClient.mine.p50 <= 3 ? 'met' : 'not met'} in this run (p50 ${f(oneClient.mine.p50)} ms; the bare prescribed path, the floor of this architecture here and now, ${f(oneClient.floor.p50)} ms)`
     : '';
