@@ -3,14 +3,26 @@ import assert from 'node:assert/strict';
 import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
+  GetAccountSettingsCommand,
+  GetFunctionCodeSigningConfigCommand,
   GetFunctionCommand,
+  GetFunctionConcurrencyCommand,
   GetFunctionConfigurationCommand,
+  GetFunctionEventInvokeConfigCommand,
+  GetFunctionUrlConfigCommand,
+  GetRuntimeManagementConfigCommand,
   InvalidParameterValueException,
+  InvokeAsyncCommand,
   InvokeCommand,
+  ListAliasesCommand,
+  ListEventSourceMappingsCommand,
   ListFunctionsCommand,
+  ListVersionsByFunctionCommand,
   ResourceNotFoundException,
+  UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
+import { buildZip } from '@tributary/testing';
 import { uniqueName } from '@tributary/testing';
 import { decode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
@@ -115,5 +127,76 @@ describe('Lambda API details as AWS answers them', () => {
 
   it('describes a zip package as stored in S3', async () => {
     assert.equal((await e2e.lambda.send(new GetFunctionCommand({ FunctionName: name }))).Code?.RepositoryType, 'S3');
+  });
+
+  it('lets one of several updates naming the same RevisionId through, and refuses the others', async () => {
+    const { RevisionId } = await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+    const writers = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Description: `writer ${i}`, RevisionId })));
+    const outcomes = await Promise.allSettled(writers);
+    const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    assert.equal(won.length, 1, 'exactly one update may succeed');
+    for (const o of outcomes) if (o.status === 'rejected') assert.equal((o.reason as Error).name, 'PreconditionFailedException');
+    assert.equal((await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }))).Description, won[0]?.Description);
+  });
+
+  it('refuses the settings it cannot honour instead of dropping them', async () => {
+    const other = uniqueName('unsupported');
+    const code = 'exports.handler = async () => 1;';
+    const refusedAtCreate: Array<[Parameters<typeof functionInput>[2], RegExp]> = [
+      [{ Publish: true }, /^Publish is not supported/],
+      [{ Layers: ['arn:aws:lambda:us-east-1:000000000000:layer:shared:1'] }, /^Layers is not supported/],
+      [{ VpcConfig: { SubnetIds: ['subnet-1'], SecurityGroupIds: ['sg-1'] } }, /^VpcConfig is not supported/],
+      [{ KMSKeyArn: 'arn:aws:kms:us-east-1:000000000000:key/k' }, /^KMSKeyArn is not supported/],
+      [{ FileSystemConfigs: [{ Arn: 'arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-1', LocalMountPath: '/mnt/x' }] }, /^FileSystemConfigs is not supported/],
+      [{ ImageConfig: { Command: ['x'] } }, /^ImageConfig is not supported/],
+      [{ CodeSigningConfigArn: 'arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-1' }, /^CodeSigningConfigArn is not supported/],
+      [{ SnapStart: { ApplyOn: 'PublishedVersions' } }, /^SnapStart is not supported/],
+    ];
+    for (const [extra, message] of refusedAtCreate) {
+      await rejects(e2e.lambda.send(new CreateFunctionCommand(functionInput(other, code, extra))), 'InvalidParameterValueException', message);
+    }
+    await rejects(e2e.lambda.send(new CreateFunctionCommand(functionInput(other, code, { Layers: ['not-an-arn'] }))), 'ValidationException', /at 'layers' failed to satisfy constraint/);
+    await rejects(e2e.lambda.send(new CreateFunctionCommand(functionInput(other, code, { SnapStart: { ApplyOn: 'Bogus' as 'None' } }))), 'ValidationException', /enum value set: \[PublishedVersions, None\]/);
+    await rejects(e2e.lambda.send(new CreateFunctionCommand(functionInput(other, code, { Architectures: [] }))), 'ValidationException', /Member must have length greater than or equal to 1/);
+    await assert.rejects(e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: other })), ResourceNotFoundException);
+
+    // Empty values are how a setting is removed: they pass.
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(other, code, { Layers: [], VpcConfig: { SubnetIds: [], SecurityGroupIds: [] }, KMSKeyArn: '' })));
+    await rejects(e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: other, Layers: ['arn:aws:lambda:us-east-1:000000000000:layer:shared:1'] })), 'InvalidParameterValueException', /^Layers is not supported/);
+    await rejects(e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: other, ZipFile: buildZip({ 'index.js': code }), Publish: true })), 'InvalidParameterValueException', /^Publish is not supported/);
+    await rejects(e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: other, ZipFile: buildZip({ 'index.js': code }), Architectures: [] })), 'ValidationException', /greater than or equal to 1/);
+  });
+
+  it('refuses a payload that is not UTF-8 rather than altering it', async () => {
+    const payload = Uint8Array.from([...Buffer.from('{"a":"'), 0xff, 0xfe, ...Buffer.from('"}')]);
+    await rejects(e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: payload })), 'InvalidRequestContentException', /Invalid UTF-8/);
+    await rejects(e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: payload, InvocationType: 'Event' })), 'InvalidRequestContentException', /Invalid UTF-8/);
+  });
+
+  it('checks ListFunctions filters', async () => {
+    assert.ok((await e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'ALL' }))).Functions?.some((f) => f.FunctionName === name));
+    await rejects(e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'SOME' as 'ALL' })), 'ValidationException', /at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: \[ALL\]/);
+    await rejects(e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'nowhere', FunctionVersion: 'ALL' })), 'ValidationException', /at 'masterRegion' failed to satisfy constraint/);
+  });
+
+  it('answers the calls deployment tools make around a function', async () => {
+    const versions = await e2e.lambda.send(new ListVersionsByFunctionCommand({ FunctionName: name }));
+    assert.deepEqual(versions.Versions?.map((v) => [v.Version, v.FunctionArn]), [['$LATEST', `${arn('us-east-1')}:$LATEST`]]);
+    assert.deepEqual((await e2e.lambda.send(new ListAliasesCommand({ FunctionName: name }))).Aliases, []);
+    assert.equal((await e2e.lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: name }))).ReservedConcurrentExecutions, undefined);
+    const signing = await e2e.lambda.send(new GetFunctionCodeSigningConfigCommand({ FunctionName: name }));
+    assert.deepEqual([signing.FunctionName, signing.CodeSigningConfigArn], [name, '']);
+    const runtime = await e2e.lambda.send(new GetRuntimeManagementConfigCommand({ FunctionName: name }));
+    assert.deepEqual([runtime.UpdateRuntimeOn, runtime.FunctionArn], ['Auto', arn('us-east-1')]);
+    await rejects(e2e.lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name })), 'ResourceNotFoundException', /doesn't have an EventInvokeConfig/);
+    await rejects(e2e.lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: name })), 'ResourceNotFoundException', /does not exist/);
+    assert.deepEqual((await e2e.lambda.send(new ListEventSourceMappingsCommand({}))).EventSourceMappings, []);
+    const account = await e2e.lambda.send(new GetAccountSettingsCommand({}));
+    assert.equal(account.AccountLimit?.CodeSizeZipped, 50 * 1024 * 1024);
+    assert.ok((account.AccountUsage?.FunctionCount ?? 0) >= 1);
+    assert.equal((await e2e.lambda.send(new InvokeAsyncCommand({ FunctionName: name, InvokeArgs: Buffer.from('{}') }))).Status, 202);
+    const missing = uniqueName('missing');
+    await assert.rejects(e2e.lambda.send(new ListVersionsByFunctionCommand({ FunctionName: missing })), ResourceNotFoundException);
+    await assert.rejects(e2e.lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: missing })), ResourceNotFoundException);
   });
 });

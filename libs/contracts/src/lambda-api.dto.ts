@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayMinSize,
   IsArray,
   IsBoolean,
   IsIn,
@@ -75,6 +76,19 @@ export class DeadLetterConfigDto {
   @IsOptional() @IsString(STRING) TargetArn?: string;
 }
 
+export const SNAP_START_APPLY_ON = ['PublishedVersions', 'None'] as const;
+export const LAYER_VERSION_ARN_PATTERN = /^arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+$/;
+
+export class SnapStartDto {
+  @IsOptional() @IsIn(SNAP_START_APPLY_ON, ENUM(SNAP_START_APPLY_ON)) ApplyOn?: string;
+}
+
+export class VpcConfigDto {
+  @IsOptional() @IsArray() @ArrayMaxSize(16, MAX_LEN(16)) @IsString({ each: true, ...STRING }) SubnetIds?: string[];
+  @IsOptional() @IsArray() @ArrayMaxSize(5, MAX_LEN(5)) @IsString({ each: true, ...STRING }) SecurityGroupIds?: string[];
+  @IsOptional() @IsBoolean(BOOL) Ipv6AllowedForDualStack?: boolean;
+}
+
 /** Fields shared by CreateFunction and UpdateFunctionConfiguration. */
 export class FunctionSettingsDto {
   @IsOptional() @IsIn(KNOWN_RUNTIMES, ENUM(KNOWN_RUNTIMES)) Runtime?: string;
@@ -88,6 +102,13 @@ export class FunctionSettingsDto {
   @IsOptional() @ValidateNested() @Type(() => TracingConfigDto) TracingConfig?: TracingConfigDto;
   @IsOptional() @ValidateNested() @Type(() => LoggingConfigDto) LoggingConfig?: LoggingConfigDto;
   @IsOptional() @ValidateNested() @Type(() => DeadLetterConfigDto) DeadLetterConfig?: DeadLetterConfigDto;
+  @IsOptional() @ValidateNested() @Type(() => SnapStartDto) SnapStart?: SnapStartDto;
+  @IsOptional() @ValidateNested() @Type(() => VpcConfigDto) VpcConfig?: VpcConfigDto;
+  @IsOptional() @IsArray() @ArrayMaxSize(5, MAX_LEN(5)) @Matches(LAYER_VERSION_ARN_PATTERN, { each: true, ...PATTERN(LAYER_VERSION_ARN_PATTERN) }) Layers?: string[];
+  // Settings this build cannot honour: typed here so that they are refused, not dropped.
+  @IsOptional() @IsString(STRING) KMSKeyArn?: string;
+  @IsOptional() @IsArray() FileSystemConfigs?: unknown[];
+  @IsOptional() @IsObject() ImageConfig?: Record<string, unknown>;
 }
 
 export class CreateFunctionDto extends FunctionSettingsDto {
@@ -95,8 +116,9 @@ export class CreateFunctionDto extends FunctionSettingsDto {
   @ValidateNested() @Type(() => FunctionCodeDto) Code!: FunctionCodeDto;
   @IsOptional() @IsBoolean(BOOL) Publish?: boolean;
   @IsOptional() @IsIn(PACKAGE_TYPES, ENUM(PACKAGE_TYPES)) PackageType?: string;
-  @IsOptional() @IsArray() @ArrayMaxSize(1, { message: 'Member must have length less than or equal to 1' }) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];
+  @IsOptional() @IsArray() @ArrayMinSize(1, MIN_LEN(1)) @ArrayMaxSize(1, MAX_LEN(1)) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];
   @IsOptional() @IsObject({ message: 'Member must be a map of strings' }) Tags?: Record<string, unknown>;
+  @IsOptional() @IsString(STRING) CodeSigningConfigArn?: string;
 }
 
 /** TagResource (`POST /2017-03-31/tags/{ARN}`). */
@@ -113,7 +135,7 @@ export class UpdateFunctionCodeDto extends FunctionCodeDto {
   @IsOptional() @IsBoolean(BOOL) Publish?: boolean;
   @IsOptional() @IsBoolean(BOOL) DryRun?: boolean;
   @IsOptional() @IsString(STRING) RevisionId?: string;
-  @IsOptional() @IsArray() @ArrayMaxSize(1, { message: 'Member must have length less than or equal to 1' }) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];
+  @IsOptional() @IsArray() @ArrayMinSize(1, MIN_LEN(1)) @ArrayMaxSize(1, MAX_LEN(1)) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];
 }
 
 export const INVOCATION_TYPES = ['RequestResponse', 'Event', 'DryRun'] as const;

@@ -43,8 +43,13 @@ export class FunctionsController {
   }
 
   @Get()
-  list(@Query('Marker') marker?: string, @Query('MaxItems') maxItems?: string) {
-    return this.functions.list(marker, maxItems === undefined ? undefined : Number(maxItems));
+  list(
+    @Query('Marker') marker?: string,
+    @Query('MaxItems') maxItems?: string,
+    @Query('FunctionVersion') functionVersion?: string,
+    @Query('MasterRegion') masterRegion?: string,
+  ) {
+    return this.functions.list(marker, maxItems === undefined ? undefined : Number(maxItems), { functionVersion, masterRegion });
   }
 
   @Get(':name')

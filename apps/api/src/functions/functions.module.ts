@@ -9,6 +9,7 @@ import { InvokeService, SYNC_QUEUE_WAIT_MS } from './invoke.service.js';
 import { CODE_COLLECTION, CodeCollector, type CodeCollectionSettings } from './code-collector.js';
 import { LambdaErrorFilter } from './lambda-error.js';
 import { TagsController } from './tags.controller.js';
+import { FunctionExtrasController } from './function-extras.controller.js';
 import { PolicyService } from './policy.service.js';
 
 class InvocationClientLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -39,7 +40,7 @@ export class FunctionsModule {
   static forRoot(options: FunctionsModuleOptions): DynamicModule {
     return {
       module: FunctionsModule,
-      controllers: [FunctionsController, TagsController],
+      controllers: [FunctionsController, TagsController, FunctionExtrasController],
       providers: [
         { provide: APP_FILTER, useClass: LambdaErrorFilter },
         { provide: LAMBDA_IDENTITY, useValue: options.identity },

@@ -37,6 +37,13 @@ const settingsOf = (dto: FunctionSettingsDto): Partial<Pick<FunctionRecord, 'tra
 
 const DEFAULT_ROLE = (accountId: string) => `arn:aws:iam::${accountId}:role/tributary-function`;
 
+/** A setting this build cannot honour: InvalidParameterValueException, saying why. */
+const unsupported = (setting: string, why: string): LambdaError =>
+  new LambdaError(LambdaErrorType.InvalidParameterValue, `${setting} is not supported by this Tributary build: ${why}`);
+/** ListFunctions' MasterRegion, as the API model has it. */
+const MASTER_REGION_PATTERN = /^(ALL|[a-z]{2}(-gov)?-[a-z]+-\d{1})$/;
+const PUBLISH_WHY = 'functions have no published versions yet; invoke $LATEST.';
+
 /** The Lambda API's function operations over the registry. */
 @Injectable()
 export class FunctionsService {
@@ -110,6 +117,8 @@ export class FunctionsService {
     }
     if (!dto.Runtime) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Runtime must be specified for a function with the Zip package type.');
     if (!dto.Handler) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Handler must be specified for a function with the Zip package type.');
+    if (dto.Publish) throw unsupported('Publish', PUBLISH_WHY);
+    if (dto.CodeSigningConfigArn) throw unsupported('CodeSigningConfigArn', 'packages are not signed or checked.');
     this.checkSettings(dto);
     const tags = dto.Tags === undefined ? {} : this.checkTags(dto.Tags);
     const zip = await this.zipFrom(dto.Code);
@@ -148,7 +157,7 @@ export class FunctionsService {
     this.checkSettings(dto);
     const { record } = await this.resolve(nameOrArn);
     this.checkRevision(record, dto.RevisionId);
-    return this.change(record.name, (current) => ({
+    return this.change(record.name, dto.RevisionId, (current) => ({
       ...current,
       ...(dto.Runtime !== undefined && { runtime: dto.Runtime }),
       ...(dto.Handler !== undefined && { handler: dto.Handler }),
@@ -164,12 +173,13 @@ export class FunctionsService {
 
   async updateCode(nameOrArn: string, body: unknown) {
     const dto = this.validate(UpdateFunctionCodeDto, body);
+    if (dto.Publish) throw unsupported('Publish', PUBLISH_WHY);
     const { record } = await this.resolve(nameOrArn);
     this.checkRevision(record, dto.RevisionId);
     const zip = await this.zipFrom(dto);
     if (dto.DryRun) return this.configuration(record);
     const code = await this.storeCode(zip);
-    return this.change(record.name, (current) => ({
+    return this.change(record.name, dto.RevisionId, (current) => ({
       ...current,
       ...code,
       ...(dto.Architectures !== undefined && { architectures: dto.Architectures }),
@@ -189,10 +199,19 @@ export class FunctionsService {
     }
   }
 
-  list(marker: string | undefined, maxItems: number | undefined) {
+  /** ListFunctions. Every function has only $LATEST, so `FunctionVersion=ALL` lists the same. */
+  list(marker: string | undefined, maxItems: number | undefined, filters: { functionVersion?: string | undefined; masterRegion?: string | undefined } = {}) {
     const limit = maxItems ?? LAMBDA_LIMITS.listMaxItems;
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw LambdaError.validation([{ path: 'maxItems', value: maxItems, constraints: ['Member must have value between 1 and 10000'] }]);
+    }
+    if (filters.functionVersion !== undefined && filters.functionVersion !== 'ALL') {
+      throw LambdaError.validation([{ path: 'functionVersion', value: filters.functionVersion, constraints: ['Member must satisfy enum value set: [ALL]'] }]);
+    }
+    if (filters.masterRegion !== undefined && !MASTER_REGION_PATTERN.test(filters.masterRegion)) {
+      throw LambdaError.validation([
+        { path: 'masterRegion', value: filters.masterRegion, constraints: ['Member must satisfy regular expression pattern: ALL|[a-z]{2}(-gov)?-[a-z]+-\\d{1}'] },
+      ]);
     }
     const after = marker ? Buffer.from(marker, 'base64url').toString('utf8') : '';
     const all = this.registry.list().filter((e) => e.record.name > after);
@@ -247,13 +266,17 @@ export class FunctionsService {
     return Object.fromEntries(entries) as Record<string, string>;
   }
 
-  private async change(name: string, apply: (r: FunctionRecord) => FunctionRecord) {
+  /**
+   * Applies a change to the stored record. `expectedRevisionId` (the request's RevisionId) is
+   * checked against the record the change is applied to, inside the compare-and-set: of
+   * concurrent requests naming the same revision, one succeeds and the others are refused.
+   */
+  private async change(name: string, expectedRevisionId: string | undefined, apply: (r: FunctionRecord) => FunctionRecord) {
     try {
-      const { record } = await this.registry.update(name, (current) => ({
-        ...apply(current),
-        revisionId: randomUUID(),
-        lastModified: lambdaTimestamp(),
-      }));
+      const { record } = await this.registry.update(name, (current) => {
+        this.checkRevision(current, expectedRevisionId);
+        return { ...apply(current), revisionId: randomUUID(), lastModified: lambdaTimestamp() };
+      });
       return this.configuration(record);
     } catch (error) {
       if (error instanceof FunctionNotFoundError) throw LambdaError.notFound(functionArn(this.identity, name));
@@ -297,6 +320,16 @@ export class FunctionsService {
         'DeadLetterConfig is not supported by this Tributary build: no SQS queue or SNS topic to deliver to. Async invocations that fail every attempt stay in the function queue\'s failed set.',
       );
     }
+    // Accepted and then dropped, these would tell a deployment tool that a setting holds when it
+    // does not; refused instead, as AWS refuses a setting it cannot apply. An empty value (how a
+    // setting is removed) is fine.
+    const vpc = dto.VpcConfig;
+    if (dto.Layers?.length) throw unsupported('Layers', 'functions run from their own package only; put the layer\'s files in the zip.');
+    if (vpc?.SubnetIds?.length || vpc?.SecurityGroupIds?.length) throw unsupported('VpcConfig', 'functions use the network of the worker that runs them.');
+    if (dto.KMSKeyArn) throw unsupported('KMSKeyArn', 'environment variables are stored as given.');
+    if (dto.FileSystemConfigs?.length) throw unsupported('FileSystemConfigs', 'there is no file system to mount.');
+    if (dto.ImageConfig && Object.keys(dto.ImageConfig).length > 0) throw unsupported('ImageConfig', 'it applies to container images, and only Zip packages run here.');
+    if (dto.SnapStart?.ApplyOn === 'PublishedVersions') throw unsupported('SnapStart', 'functions have no published versions.');
     const variables = dto.Environment?.Variables;
     if (variables) {
       // A NUL cannot be passed to a process (spawn would throw).

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { INVOCATION_TYPES, LAMBDA_LIMITS, LATEST, LOG_TYPES, type LogType } from '@tributary/contracts';
@@ -100,6 +101,10 @@ export class InvokeService {
     const limit = type === 'Event' ? LAMBDA_LIMITS.asyncPayloadBytes : LAMBDA_LIMITS.syncPayloadBytes;
     if (bytes.byteLength > limit) {
       throw new LambdaError(LambdaErrorType.RequestTooLarge, `Request must be smaller than ${limit} bytes for the InvokeFunction operation`);
+    }
+    // Decoding would turn invalid UTF-8 into U+FFFD and hand the function other data than was sent.
+    if (!isUtf8(bytes)) {
+      throw new LambdaError(LambdaErrorType.InvalidRequestContent, 'Could not parse request body into json: Could not parse payload into json: Invalid UTF-8 in the payload');
     }
     // An empty payload reaches the handler as `{}`, as on AWS.
     const payload = bytes.byteLength === 0 ? '{}' : bytes.toString('utf8');

@@ -1,0 +1,101 @@
+import { Body, Controller, Get, Inject, Param, Post, Res } from '@nestjs/common';
+import { LAMBDA_LIMITS, LATEST, functionArn, type LambdaIdentity } from '@tributary/contracts';
+import { FunctionRegistry } from '@tributary/registry';
+import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
+import { InvokeService } from './invoke.service.js';
+import { LambdaError, LambdaErrorType } from './lambda-error.js';
+
+/**
+ * Operations that deployment tools (Terraform, CDK, SAM, the console's equivalents) call around
+ * a function, answered as AWS answers them for a function that has only $LATEST and none of
+ * these settings — rather than UnknownOperationException, which stops those tools. Each checks
+ * that the function exists first, as AWS does.
+ */
+@Controller()
+export class FunctionExtrasController {
+  constructor(
+    @Inject(FunctionsService) private readonly functions: FunctionsService,
+    @Inject(InvokeService) private readonly invoker: InvokeService,
+    @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
+    @Inject(LAMBDA_IDENTITY) private readonly identity: LambdaIdentity,
+  ) {}
+
+  /** ListVersionsByFunction: $LATEST only, listed under its qualified ARN. */
+  @Get('2015-03-31/functions/:name/versions')
+  async versions(@Param('name') name: string) {
+    const { record } = await this.functions.resolve(name);
+    const latest = this.functions.configuration(record);
+    return { Versions: [{ ...latest, FunctionArn: `${latest.FunctionArn}:${LATEST}` }] };
+  }
+
+  /** ListAliases. */
+  @Get('2015-03-31/functions/:name/aliases')
+  async aliases(@Param('name') name: string) {
+    await this.functions.resolve(name);
+    return { Aliases: [] };
+  }
+
+  /** GetFunctionConcurrency: no reserved concurrency. */
+  @Get('2019-09-30/functions/:name/concurrency')
+  async concurrency(@Param('name') name: string) {
+    await this.functions.resolve(name);
+    return {};
+  }
+
+  /** GetFunctionCodeSigningConfig: none. */
+  @Get('2020-06-30/functions/:name/code-signing-config')
+  async codeSigning(@Param('name') name: string) {
+    const { record } = await this.functions.resolve(name);
+    return { CodeSigningConfigArn: '', FunctionName: record.name };
+  }
+
+  /** GetRuntimeManagementConfig: runtimes follow the worker's Node.js. */
+  @Get('2021-07-20/functions/:name/runtime-management-config')
+  async runtimeManagement(@Param('name') name: string) {
+    const { record } = await this.functions.resolve(name);
+    return { UpdateRuntimeOn: 'Auto', FunctionArn: functionArn(this.identity, record.name) };
+  }
+
+  /** GetFunctionEventInvokeConfig: none configured. */
+  @Get('2019-09-25/functions/:name/event-invoke-config')
+  async eventInvokeConfig(@Param('name') name: string) {
+    const { record } = await this.functions.resolve(name);
+    throw new LambdaError(LambdaErrorType.ResourceNotFound, `The function ${functionArn(this.identity, record.name)} doesn't have an EventInvokeConfig`);
+  }
+
+  /** GetFunctionUrlConfig: no function URL. */
+  @Get('2021-10-31/functions/:name/url')
+  async url(@Param('name') name: string) {
+    await this.functions.resolve(name);
+    throw new LambdaError(LambdaErrorType.ResourceNotFound, 'The resource you requested does not exist.');
+  }
+
+  /** ListEventSourceMappings: none (table streams and queues arrive with their own issues). */
+  @Get('2015-03-31/event-source-mappings')
+  eventSourceMappings() {
+    return { EventSourceMappings: [] };
+  }
+
+  /** GetAccountSettings: AWS's default limits, and this installation's usage. */
+  @Get('2016-08-19/account-settings')
+  accountSettings() {
+    const records = this.registry.list().map((e) => e.record);
+    return {
+      AccountLimit: {
+        TotalCodeSize: 80_530_636_800,
+        CodeSizeUnzipped: LAMBDA_LIMITS.unzippedBytes,
+        CodeSizeZipped: LAMBDA_LIMITS.zipBytes,
+        ConcurrentExecutions: 1000,
+        UnreservedConcurrentExecutions: 1000,
+      },
+      AccountUsage: { TotalCodeSize: records.reduce((sum, r) => sum + r.codeSize, 0), FunctionCount: records.length },
+    };
+  }
+
+  /** InvokeAsync (deprecated, still served by AWS): an Event invocation answered `{"Status":202}`. */
+  @Post('2014-11-13/functions/:name/invoke-async')
+  async invokeAsync(@Param('name') name: string, @Body() body: Buffer | undefined, @Res() reply: { status(code: number): { send(body: unknown): void } }) {
+    const answer = await this.invoker.invoke({ functionName: name, invocationType: 'Event', body });
+    reply.status(202).send({ Status: answer.statusCode });
+  }
+}
