@@ -359,6 +359,28 @@ exports.handler = async () => {
       const result = await own.invoke(s, { requestId: randomUUID(), payload: '{}', wantLogTail: false });
       assert.equal(result.functionError, undefined, result.payload);
       assert.equal(JSON.parse(result.payload), 'function');
+      // The clients handlers most often import, from CommonJS and from ES modules, as on AWS.
+      const common = spec({ revisionId: 'sdk-common', handler: 'app.handler' }, {
+        'app.mjs': `
+          import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+          import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+          import { SQSClient } from '@aws-sdk/client-sqs';
+          import { SNSClient } from '@aws-sdk/client-sns';
+          import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+          import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+          import { SSMClient } from '@aws-sdk/client-ssm';
+          import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+          import { createRequire } from 'node:module';
+          const require = createRequire(import.meta.url);
+          const { STSClient } = require('@aws-sdk/client-sts');
+          export const handler = async () => [
+            DynamoDBDocumentClient.from(new DynamoDBClient({})), new SQSClient({}), new SNSClient({}), new EventBridgeClient({}),
+            new SecretsManagerClient({}), new SSMClient({}), new STSClient({}),
+          ].every((client) => typeof client.send === 'function') && typeof getSignedUrl;`,
+      });
+      const imported = await own.invoke(common, { requestId: randomUUID(), payload: '{}', wantLogTail: false });
+      assert.equal(imported.functionError, undefined, imported.payload);
+      assert.equal(JSON.parse(imported.payload), 'function');
     } finally {
       await own.close();
       await rm(dir, { recursive: true, force: true });
