@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import type { InvocationJob } from '@tributary/contracts';
 import { TEST_REDIS_URL, deleteRedisKeys, uniqueName, waitFor } from '@tributary/testing';
-import { FunctionWorkers, InvocationQueues } from './index.js';
+import { FunctionWorkers, InvocationQueues, QUEUE_EVENTS_KEPT } from './index.js';
 
 const job = (requestId: string, invocationType: InvocationJob['invocationType'], functionName = 'fn'): InvocationJob => ({
   v: 1,
@@ -111,6 +111,29 @@ describe('InvocationQueues and FunctionWorkers (real Redis)', () => {
       await queues.enqueue(job('p2', 'Event', busy));
       workers.attach(busy);
       await waitFor('work after re-attaching', () => ran.includes('p2'));
+    } finally {
+      await workers.close(5000);
+    }
+  });
+
+  it('keeps a short event stream per queue, whichever handle opened it last', async () => {
+    const fn = uniqueName('fn');
+    const ran: string[] = [];
+    const workers = new FunctionWorkers({
+      connection, prefix, concurrency: 4, idleMs: 60_000, lockDurationMs: 5000, stalledIntervalMs: 5000,
+      processor: async (j) => void ran.push(j.data.requestId),
+    });
+    try {
+      // The worker's own look at the queue opens a handle too: it must not restore BullMQ's default.
+      await queues.enqueue(job('first', 'Event', fn));
+      await workers.attachPending([fn]);
+      for (let i = 0; i < 400; i += 1) await queues.enqueue(job(`many-${i}`, 'Event', fn));
+      await waitFor('every job to run', () => ran.length === 401, { timeoutMs: 30_000 });
+      const events = `${prefix}:fn.${fn}:events`;
+      assert.equal(await connection.hget(`${prefix}:fn.${fn}:meta`, 'opts.maxLenEvents'), String(QUEUE_EVENTS_KEPT));
+      // Trimming is approximate (whole stream nodes), but ~1,600 events must not all stay.
+      const kept = await connection.xlen(events);
+      assert.ok(kept > 0 && kept < 4 * QUEUE_EVENTS_KEPT, `${kept} events kept`);
     } finally {
       await workers.close(5000);
     }

@@ -22,6 +22,14 @@ export const invocationJobId = (triggerId: string, eventId: string): string => `
 
 const INVOKE: JobName = 'invoke';
 
+/**
+ * Entries BullMQ keeps in each queue's event stream (its default, 10,000, is about 1 MB of Redis
+ * per queue ever used: 1 GB for 1,000 functions). Nothing here reads those events; a short tail
+ * is left for someone debugging with QueueEvents. Every Queue handle that opens a function's
+ * queue must say the same, because each writes it into the queue's meta.
+ */
+export const QUEUE_EVENTS_KEPT = 100;
+
 /** The producer side: one BullMQ queue per function, opened on first use. */
 export class InvocationQueues {
   private readonly queues = new Map<string, Queue<InvocationJob, unknown, JobName>>();
@@ -34,6 +42,7 @@ export class InvocationQueues {
       queue = new Queue<InvocationJob, unknown, JobName>(functionQueueName(functionName), {
         connection: this.options.connection,
         prefix: this.options.prefix,
+        streams: { events: { maxLen: QUEUE_EVENTS_KEPT } },
       });
       this.queues.set(functionName, queue);
     }
