@@ -20,7 +20,8 @@ import { decode, encode, functionInput, startE2eStack, type E2eStack } from './h
 const MODES = `
 exports.handler = async (event) => {
   if (event.mode === 'throw') throw new RangeError('out of range: ' + event.n);
-  if (event.mode === 'hang') return new Promise(() => {});
+  // Busy until killed: a pending timer keeps the loop from emptying (an idle one would end it, as on AWS).
+  if (event.mode === 'hang') return new Promise(() => { setInterval(() => {}, 1000); });
   if (event.mode === 'exit') process.exit(2);
   return { ok: true, n: event.n ?? null };
 };`;

@@ -16,7 +16,8 @@ const HANDLERS: Record<string, string> = {
   'index.js': `
     exports.handler = async (event, context) => {
       if (event.mode === 'throw') throw new TypeError('bad input: ' + event.value);
-      if (event.mode === 'hang') return new Promise(() => {});
+      // Busy until killed: a pending timer keeps the loop from emptying (an idle one would end it, as on AWS).
+      if (event.mode === 'hang') return new Promise(() => { setInterval(() => {}, 1000); });
       if (event.mode === 'exit') process.exit(3);
       if (event.mode === 'reject') { Promise.reject(new Error('floating')); return new Promise(() => {}); }
       console.log('hello from', context.functionName, { n: 1 });
@@ -249,7 +250,7 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
   it('does not outlive a worker that is killed mid-invocation', async () => {
     const started = join(codeDir, 'handler-started');
     // The handler says it is running, then never returns.
-    const zip = buildZip({ 'index.js': `exports.handler = () => { require('node:fs').writeFileSync(${JSON.stringify(started)}, 'x'); return new Promise(() => {}); };` });
+    const zip = buildZip({ 'index.js': `exports.handler = () => { require('node:fs').writeFileSync(${JSON.stringify(started)}, 'x'); return new Promise(() => { setInterval(() => {}, 1000); }); };` });
     const key = createHash('sha256').update(zip).digest('hex');
     const worker = join(codeDir, 'worker.mjs');
     await writeFile(

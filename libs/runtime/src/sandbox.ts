@@ -74,7 +74,7 @@ interface Invocation {
   lines: LogLines;
   coldStart: boolean;
   timer?: NodeJS.Timeout;
-  result?: { payload: string; error?: { errorType: string; payload: string } };
+  result?: { payload: string; error?: { errorType: string; payload: string; extraLine?: string } };
   /** Bytes of stdout and stderr the worker must have read for the log to be complete (LOG_END_HEADER). */
   logEnd?: { stdout: number; stderr: number };
   /** Peak RSS in KB, as the runtime reported it with its result. */
@@ -129,6 +129,8 @@ export class Sandbox {
   /** Bytes read from each pipe since the process started (LOG_END_HEADER counts the same). */
   private received = { stdout: 0, stderr: 0 };
   private readonly decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+  /** The runtime's last reported peak RSS in KB: REPORT's figure once the process (and its /proc) is gone. */
+  private lastMaxRssKb?: number;
   private alive = true;
   retired = false;
   idleTimer?: NodeJS.Timeout;
@@ -253,6 +255,7 @@ export class Sandbox {
         }
         this.reply(res, 202, { status: 'OK' });
         this.noteLogEnd(this.current, req.headers[LOG_END_HEADER]);
+        if (this.overMemory(this.current)) return this.outOfMemory();
         if (kind === 'response') return this.resulted(body, size);
         return this.errored(body, req.headers['lambda-runtime-function-error-type']);
       }
@@ -270,6 +273,29 @@ export class Sandbox {
     if (!match) return;
     invocation.logEnd = { stdout: Number(match[1]), stderr: Number(match[2]) };
     invocation.maxRssKb = Number(match[3]);
+    this.lastMaxRssKb = invocation.maxRssKb;
+  }
+
+  private overMemory(invocation: Invocation): boolean {
+    return invocation.maxRssKb !== undefined && invocation.maxRssKb > this.spec.memorySize * 1024;
+  }
+
+  /**
+   * AWS kills a function that goes over its memory size. The runtime's peak RSS, reported with
+   * its result, says so without polling: the result is replaced by AWS's error, and the sandbox
+   * is retired (the pool kills it) so that the next invocation starts cold.
+   */
+  private outOfMemory(): void {
+    const invocation = this.current;
+    if (!invocation) return;
+    const message = `RequestId: ${invocation.request.requestId} Error: Runtime exited with error: signal: killed`;
+    invocation.result = {
+      payload: '',
+      error: { errorType: 'Runtime.OutOfMemory', payload: errorPayload('Runtime.OutOfMemory', message), extraLine: `${message}\nRuntime.OutOfMemory` },
+    };
+    this.retired = true;
+    this.responded(invocation);
+    this.awaitLog(invocation);
   }
 
   private reply(res: ServerResponse, status: number, body: unknown): void {
@@ -420,7 +446,9 @@ export class Sandbox {
     invocation.finished = true;
     clearTimeout(invocation.timer);
     const durationMs = invocation.delivered ? performance.now() - invocation.startedAt : 0;
-    const maxMemoryUsedMb = invocation.maxRssKb !== undefined ? Math.round(invocation.maxRssKb / 1024) : this.peakMemoryMb();
+    const measuredMb = invocation.maxRssKb !== undefined ? Math.round(invocation.maxRssKb / 1024) : this.peakMemoryMb();
+    // A function killed for its memory used, as far as AWS reports, all of it and no more.
+    const maxMemoryUsedMb = this.overMemory(invocation) ? this.spec.memorySize : measuredMb;
     const { requestId } = invocation.request;
     const error = override ?? invocation.result?.error;
     const initDurationMs = invocation.coldStart ? this.initDurationMs : undefined;
@@ -428,7 +456,7 @@ export class Sandbox {
       ...this.initLines.take(),
       startLine(requestId, this.spec.version),
       ...invocation.lines.take(),
-      ...(override?.extraLine ? [override.extraLine] : []),
+      ...(error?.extraLine ? [error.extraLine] : []),
       endLine(requestId),
       reportLine(requestId, { durationMs, memorySizeMb: this.spec.memorySize, maxMemoryUsedMb, ...(initDurationMs !== undefined ? { initDurationMs } : {}) }),
     ];
@@ -482,17 +510,20 @@ export class Sandbox {
     this.markExited();
   }
 
-  /** Peak RSS of the child, for runtimes that do not report it. A synchronous read of /proc costs microseconds; the thread pool, a millisecond. */
+  /**
+   * Peak RSS of the child, for runtimes that do not report it with this result. A synchronous read
+   * of /proc costs microseconds; the thread pool, a millisecond. Once the process is gone, the last
+   * peak its runtime reported (a lower bound) beats 0.
+   */
   private peakMemoryMb(): number {
     const pid = this.child?.pid;
-    if (!pid || !this.alive) return 0;
     let status = '';
     try {
-      status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      if (pid && this.alive) status = readFileSync(`/proc/${pid}/status`, 'utf8');
     } catch {
       // The process is already gone.
     }
-    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? this.lastMaxRssKb ?? 0);
     return Math.round(kb / 1024);
   }
 

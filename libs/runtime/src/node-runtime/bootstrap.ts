@@ -5,7 +5,7 @@ import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { format } from 'node:util';
+import { format, types } from 'node:util';
 
 const RUNTIME_PATH = '/2018-06-01/runtime';
 
@@ -55,24 +55,47 @@ interface ErrorRecord {
   stackTrace: string[];
 }
 
-/** AWS's shape for anything thrown; non-Errors are named after their type, as AWS's runtime does. */
-const toErrorRecord = (error: unknown, type?: string): ErrorRecord => {
-  if (error instanceof Error) {
+const isErrorLike = (value: unknown): value is Error => {
+  if (types.isNativeError(value)) return true;
+  const v = value as Partial<Record<'name' | 'message' | 'stack', unknown>> | null;
+  return typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.message === 'string' && typeof v.stack === 'string' && v.name !== '' && v.message !== '' && v.stack !== '';
+};
+
+/**
+ * AWS's shape for anything thrown (its Errors.js `toRapidResponse`): errors by name, message and
+ * stack; anything else named after `typeof`, with `String(value)` as message (`throw {}` gives
+ * "object" / "[object Object]"). A value that cannot even be described gets AWS's "handled" text.
+ */
+const toErrorRecord = (error: unknown): ErrorRecord => {
+  try {
+    if (isErrorLike(error)) {
+      return { errorType: error.name, errorMessage: error.message, stackTrace: (error.stack as string).split('\n') };
+    }
+    return { errorType: typeof error, errorMessage: String(error), stackTrace: [] };
+  } catch {
     return {
-      errorType: type ?? error.name ?? 'Error',
-      errorMessage: error.message,
-      stackTrace: (error.stack ?? `${error.name}: ${error.message}`).split('\n'),
+      errorType: 'handled',
+      errorMessage: 'callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack',
+      stackTrace: [],
     };
   }
-  const message = typeof error === 'string' ? error : JSON.stringify(error) ?? String(error);
-  return { errorType: type ?? (error === null ? 'null' : typeof error), errorMessage: message, stackTrace: [] };
 };
+
+/** An error named after an AWS error type such as `Runtime.HandlerNotFound`, its stack headed so. */
+class RuntimeError extends Error {
+  constructor(errorType: string, message: string) {
+    super(message);
+    this.name = errorType;
+    Error.captureStackTrace(this, RuntimeError);
+  }
+}
 
 let currentRequestId: string | undefined;
 
 // Console lines as AWS writes them: timestamp, request id, level, message; newlines become \r
 // so that one call stays one log event.
-const levels: Array<[keyof Console, string]> = [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN'], ['error', 'ERROR'], ['debug', 'DEBUG'], ['trace', 'TRACE']];
+// console.fatal is AWS's own addition (level FATAL).
+const levels: Array<[string, string]> = [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN'], ['error', 'ERROR'], ['debug', 'DEBUG'], ['trace', 'TRACE'], ['fatal', 'FATAL']];
 for (const [method, level] of levels) {
   (console as unknown as Record<string, (...a: unknown[]) => void>)[method] = (...args: unknown[]) => {
     process.stdout.write(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args).replace(/\n/g, '\r')}\n`);
@@ -94,72 +117,124 @@ const postError = async (path: string, record: ErrorRecord, label: string): Prom
   await call('POST', path, JSON.stringify(record), { 'Lambda-Runtime-Function-Error-Type': record.errorType, ...logEnd() }).catch(die);
 };
 
-type Handler = (event: unknown, context: unknown, callback?: (error?: unknown, result?: unknown) => void) => unknown;
+type Callback = (error?: unknown, result?: unknown) => void;
+type Handler = (event: unknown, context: unknown, callback: Callback) => unknown;
 
-const initError = async (errorType: string, error: unknown): Promise<never> => {
-  await postError('/init/error', toErrorRecord(error, errorType), 'Uncaught Exception');
+const initError = async (error: unknown): Promise<never> => {
+  await postError('/init/error', toErrorRecord(error), 'Uncaught Exception');
   return die();
 };
 
+// Handler strings are resolved as AWS's UserFunction.js does, with its messages.
 const loadHandler = async (): Promise<Handler> => {
   const spec = process.env['_HANDLER'] ?? '';
   const root = process.env['LAMBDA_TASK_ROOT'] ?? process.cwd();
+  if (spec.includes('..')) {
+    return initError(new RuntimeError('Runtime.MalformedHandlerName', `'${spec}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`));
+  }
   const slash = spec.lastIndexOf('/');
   const dir = spec.slice(0, slash + 1);
-  const rest = spec.slice(slash + 1);
-  const dot = rest.indexOf('.');
-  if (dot <= 0 || dot === rest.length - 1) {
-    return initError('Runtime.MalformedHandlerName', new Error(`Bad handler ${spec}`));
-  }
-  const moduleName = rest.slice(0, dot);
-  const exportPath = rest.slice(dot + 1);
+  const match = /^([^.]*)\.(.*)$/.exec(spec.slice(slash + 1));
+  if (!match) return initError(new RuntimeError('Runtime.MalformedHandlerName', 'Bad handler'));
+  const [, moduleName = '', exportPath = ''] = match;
   const file = ['.js', '.mjs', '.cjs'].map((ext) => resolve(root, dir, `${moduleName}${ext}`)).find((f) => existsSync(f));
+  // AWS wraps the loader's error, so its message starts with the original's name ("Error: …").
   if (!file) {
-    return initError('Runtime.ImportModuleError', new Error(`Cannot find module '${dir}${moduleName}'\nRequire stack:\n- /var/runtime/index.mjs`));
+    return initError(new RuntimeError('Runtime.ImportModuleError', `Error: Cannot find module '${moduleName}'\nRequire stack:\n- /var/runtime/index.mjs`));
   }
   let namespace: Record<string, unknown>;
   try {
     namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
-    if (error instanceof SyntaxError) return initError('Runtime.UserCodeSyntaxError', error);
-    const code = (error as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return initError('Runtime.ImportModuleError', error);
-    return initError((error as Error).name ?? 'Error', error);
+    if (error instanceof SyntaxError) return initError(new RuntimeError('Runtime.UserCodeSyntaxError', String(error)));
+    // Only CommonJS's MODULE_NOT_FOUND is an ImportModuleError on AWS; anything else (an ES
+    // module's ERR_MODULE_NOT_FOUND too) is reported as it was thrown.
+    if ((error as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND') return initError(new RuntimeError('Runtime.ImportModuleError', String(error)));
+    return initError(error);
   }
   const walk = (from: unknown): unknown =>
-    exportPath.split('.').reduce<unknown>((obj, key) => (obj === null || obj === undefined ? undefined : (obj as Record<string, unknown>)[key]), from);
+    exportPath.split('.').reduce<unknown>((obj, key) => (obj ? (obj as Record<string, unknown>)[key] : undefined), from);
   // CommonJS modules loaded through import() expose module.exports as `default`.
-  const handler = walk(namespace) ?? walk(namespace['default']);
-  if (typeof handler !== 'function') {
-    return initError('Runtime.HandlerNotFound', new Error(`${moduleName}.${exportPath} is undefined or not exported`));
-  }
+  const handler = walk(namespace) || walk(namespace['default']);
+  if (!handler) return initError(new RuntimeError('Runtime.HandlerNotFound', `${spec} is undefined or not exported`));
+  if (typeof handler !== 'function') return initError(new RuntimeError('Runtime.HandlerNotFound', `${spec} is not a function`));
   return handler as Handler;
 };
 
-const runHandler = (handler: Handler, event: unknown, context: Record<string, unknown>): Promise<unknown> =>
-  new Promise((resolveResult, rejectResult) => {
-    let settled = false;
-    const settle = (error: unknown, result?: unknown): void => {
-      if (settled) return;
-      settled = true;
-      if (error !== undefined && error !== null) rejectResult(error);
-      else resolveResult(result);
+/**
+ * "Async" as AWS decides it: the handler is an AsyncFunction. A plain function that returns a
+ * promise is answered when that promise settles, but counts as synchronous if it never does.
+ */
+const isAsyncFunction = (fn: Handler): boolean => {
+  try {
+    return fn.constructor?.name === 'AsyncFunction';
+  } catch {
+    return false;
+  }
+};
+
+/** AWS's Runtime.NodeJsExit (not confirmed word for word: see the runtime's Errors.js). */
+const nodeJsExit = (): Error =>
+  new RuntimeError(
+    'Runtime.NodeJsExit',
+    'The Lambda runtime client detected an unexpected Node.js exit code. This is most commonly caused by a Promise that was never settled. For more information, see https://nodejs.org/docs/latest/api/process.html#exit-codes',
+  );
+
+type Outcome = { ok: true; result: unknown } | { ok: false; error: unknown };
+
+/**
+ * What the running invocation does once the event loop runs dry ('beforeExit'). It cannot fire
+ * while the runtime waits on the Runtime API (an open request keeps the loop alive); the keep-alive
+ * agent's idle socket and the parent watch are unref'd, so only the handler's own work counts.
+ */
+let onLoopEmpty: (() => void) | undefined;
+process.on('beforeExit', () => {
+  const listener = onLoopEmpty;
+  onLoopEmpty = undefined;
+  listener?.();
+});
+
+/** Runs the handler with AWS's callback, context.done/succeed/fail and callbackWaitsForEmptyEventLoop. */
+const invoke = (handler: Handler, isAsync: boolean, event: unknown, context: Record<string, unknown>): Promise<Outcome> =>
+  new Promise((finish) => {
+    let finished = false;
+    const end = (outcome: Outcome): void => {
+      if (finished) return;
+      finished = true;
+      onLoopEmpty = undefined;
+      finish(outcome);
     };
-    const callback = (error?: unknown, result?: unknown): void => settle(error, result);
-    Object.assign(context, {
-      done: callback,
-      succeed: (result: unknown) => settle(undefined, result),
-      fail: (error: unknown) => settle(error ?? new Error('handled')),
+    // A handler with nothing left to run and no answer: AWS answers null (a synchronous return
+    // value is ignored), or Runtime.NodeJsExit for an async function whose promise never settled.
+    onLoopEmpty = () => end(isAsync ? { ok: false, error: nodeJsExit() } : { ok: true, result: null });
+
+    let waits: unknown = true;
+    let answered = false;
+    // Only the first call of any of callback, done, succeed and fail counts.
+    const once =
+      <A extends unknown[]>(fn: (...args: A) => void) =>
+      (...args: A): void => {
+        if (answered) return;
+        answered = true;
+        fn(...args);
+      };
+    const done = (error?: unknown, result?: unknown): void => end(error !== undefined && error !== null ? { ok: false, error } : { ok: true, result });
+    const callback = once((error?: unknown, result?: unknown): void => {
+      if (error !== undefined && error !== null) return end({ ok: false, error });
+      // The answer waits for what the handler left running, unless it said not to.
+      if (waits) onLoopEmpty = () => end({ ok: true, result });
+      else end({ ok: true, result });
     });
+    const succeed = once((result?: unknown) => done(null, result));
+    const fail = once((error?: unknown) => done(error ?? 'handled'));
+    Object.defineProperty(context, 'callbackWaitsForEmptyEventLoop', { get: () => waits, set: (value: unknown) => (waits = value), enumerable: true });
+    Object.assign(context, { done: once(done), succeed, fail });
     try {
       const returned = handler(event, context, callback);
-      if (returned && typeof (returned as Promise<unknown>).then === 'function') {
-        (returned as Promise<unknown>).then((r) => settle(undefined, r), (e: unknown) => settle(e ?? new Error('Promise rejected')));
-      } else if (handler.length < 3) {
-        settle(undefined, returned);
-      }
+      if (returned && typeof (returned as PromiseLike<unknown>).then === 'function') (returned as PromiseLike<unknown>).then(succeed, fail);
     } catch (error) {
-      settle(error);
+      // As on AWS, a throw goes through the callback: `throw null` from a synchronous handler is a success.
+      callback(error);
     }
   });
 
@@ -167,7 +242,7 @@ process.on('uncaughtException', (error) => {
   void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', toErrorRecord(error), 'Uncaught Exception').finally(die);
 });
 process.on('unhandledRejection', (reason) => {
-  const record = toErrorRecord(reason instanceof Error ? reason : new Error(String(reason)), 'Runtime.UnhandledPromiseRejection');
+  const record = { ...toErrorRecord(reason instanceof Error ? reason : new Error(String(reason))), errorType: 'Runtime.UnhandledPromiseRejection' };
   record.errorMessage = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
   void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', record, 'Unhandled Promise Rejection').finally(die);
 });
@@ -180,6 +255,7 @@ setInterval(() => {
 }, 1000).unref();
 
 const handler = await loadHandler();
+const handlerIsAsync = isAsyncFunction(handler);
 const functionName = process.env['AWS_LAMBDA_FUNCTION_NAME'] ?? '';
 for (;;) {
   const next = await call('GET', '/invocation/next').catch(die);
@@ -187,9 +263,12 @@ for (;;) {
   const requestId = String(next.headers['lambda-runtime-aws-request-id']);
   const deadline = Number(next.headers['lambda-runtime-deadline-ms']);
   const clientContext = next.headers['lambda-runtime-client-context'];
+  const traceId = next.headers['lambda-runtime-trace-id'];
   currentRequestId = requestId;
+  // X-Ray's trace header, per invocation, as AWS's InvokeContext forwards it.
+  if (typeof traceId === 'string' && traceId) process.env['_X_AMZN_TRACE_ID'] = traceId;
+  else delete process.env['_X_AMZN_TRACE_ID'];
   const context: Record<string, unknown> = {
-    callbackWaitsForEmptyEventLoop: true,
     functionName,
     functionVersion: process.env['AWS_LAMBDA_FUNCTION_VERSION'],
     invokedFunctionArn: next.headers['lambda-runtime-invoked-function-arn'],
@@ -207,16 +286,17 @@ for (;;) {
   } catch {
     event = next.body;
   }
-  // A handler whose promise never settles must time out, not let the process run out of work.
-  const keepAlive = setInterval(() => undefined, 60_000);
-  try {
-    const result = await runHandler(handler, event, context);
-    const body = JSON.stringify(result === undefined ? null : result);
-    await call('POST', `/invocation/${requestId}/response`, body, logEnd()).catch(die);
-  } catch (error) {
-    await postError(`/invocation/${requestId}/error`, toErrorRecord(error), 'Invoke Error');
-  } finally {
-    clearInterval(keepAlive);
+  let outcome = await invoke(handler, handlerIsAsync, event, context);
+  let body: string | undefined;
+  if (outcome.ok) {
+    try {
+      body = JSON.stringify(outcome.result === undefined ? null : outcome.result);
+    } catch {
+      // BigInt, cycles: AWS's client fails the invocation with this plain Error.
+      outcome = { ok: false, error: new Error('Unable to stringify response body') };
+    }
   }
+  if (outcome.ok) await call('POST', `/invocation/${requestId}/response`, body, logEnd()).catch(die);
+  else await postError(`/invocation/${requestId}/error`, toErrorRecord(outcome.error), 'Invoke Error');
   currentRequestId = undefined;
 }

@@ -1,0 +1,218 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FunctionSpec } from '@tributary/contracts';
+import { buildZip } from '@tributary/testing';
+import { SandboxPool } from './sandbox-pool.js';
+import type { InvokeRequest } from './sandbox.js';
+
+// Where the Node.js runtime must answer as AWS's runtime interface client does (its Runtime.js,
+// CallbackContext.js, Errors.js, UserFunction.js, LogPatch.js, InvokeContext.js).
+describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60_000 }, () => {
+  let codeDir: string;
+  let pool: SandboxPool;
+  const zips = new Map<string, Uint8Array>();
+
+  const spec = (files: Record<string, string>, overrides: Partial<FunctionSpec> = {}): FunctionSpec => {
+    const zip = buildZip(files);
+    const codeKey = createHash('sha256').update(zip).digest('hex');
+    zips.set(codeKey, zip);
+    return {
+      name: 'parity', version: '$LATEST', arn: 'arn:aws:lambda:us-east-1:000000000000:function:parity', runtime: 'nodejs20.x',
+      handler: 'index.handler', timeout: 3, memorySize: 128, environment: {}, codeKey, revisionId: randomUUID(), logGroup: '/aws/lambda/parity',
+      ...overrides,
+    };
+  };
+  const call = (s: FunctionSpec, event: unknown, request: Partial<InvokeRequest> = {}) =>
+    pool.invoke(s, { requestId: randomUUID(), payload: JSON.stringify(event), wantLogTail: true, ...request });
+  const tail = (outcome: { logTail?: string }): string => Buffer.from(outcome.logTail ?? '', 'base64').toString();
+  const payload = (outcome: { payload: string }): unknown => JSON.parse(outcome.payload);
+
+  before(async () => {
+    codeDir = await mkdtemp(join(tmpdir(), 'trib-parity-'));
+    pool = new SandboxPool({
+      codeDir,
+      region: 'us-east-1',
+      idleTimeoutMs: 60_000,
+      fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')),
+    });
+  });
+
+  after(async () => {
+    await pool.close();
+    await rm(codeDir, { recursive: true, force: true });
+  });
+
+  describe('callbackWaitsForEmptyEventLoop and handlers that never answer', () => {
+    it('answers a callback only once the event loop is empty, unless the flag is false', async () => {
+      // The timer changes the result object after the callback: what the caller gets says when it was serialized.
+      const s = spec({
+        'index.js': `exports.handler = (event, context, callback) => {
+          const body = { flag: context.callbackWaitsForEmptyEventLoop, state: 'callback called' };
+          if (event.wait === false) context.callbackWaitsForEmptyEventLoop = false;
+          setTimeout(() => { body.state = 'timer ran'; }, 10);
+          callback(null, body);
+        };`,
+      });
+      assert.deepEqual(payload(await call(s, { wait: true })), { flag: true, state: 'timer ran' });
+      assert.deepEqual(payload(await call(s, { wait: false })), { flag: true, state: 'callback called' });
+    });
+
+    it('answers null for a synchronous handler, ignoring its return value, and for a callback never called', async () => {
+      const returns = spec({ 'index.js': `exports.handler = (event) => ({ a: 1 });` });
+      const first = await call(returns, {});
+      assert.equal(first.functionError, undefined, first.payload);
+      assert.equal(first.payload, 'null');
+      const forgets = spec({ 'index.js': `exports.handler = (event, context, callback) => { setTimeout(() => console.log('timer ran'), 10); };` });
+      const forgot = await call(forgets, {});
+      assert.equal(forgot.functionError, undefined, forgot.payload);
+      assert.equal(forgot.payload, 'null');
+      assert.match(tail(forgot), /\tINFO\ttimer ran\n/);
+    });
+
+    it('fails an async handler whose promise never settles with Runtime.NodeJsExit, and keeps the sandbox', async () => {
+      const s = spec({ 'index.js': `exports.handler = async (event) => event.hang ? new Promise(() => {}) : process.pid;` });
+      const hung = await call(s, { hang: true });
+      assert.equal(hung.functionError, 'Unhandled');
+      assert.equal(hung.errorType, 'Runtime.NodeJsExit');
+      const error = payload(hung) as { errorType: string; errorMessage: string };
+      assert.equal(error.errorType, 'Runtime.NodeJsExit');
+      assert.match(error.errorMessage, /Promise that was never settled/);
+      assert.match(tail(hung), /\tERROR\tInvoke Error \t\{"errorType":"Runtime.NodeJsExit"/);
+      // The runtime carries on: the same process serves the next invocation.
+      const pid = payload(await call(s, {}));
+      assert.equal(typeof pid, 'number');
+      assert.equal(payload(await call(s, {})), pid);
+    });
+
+    it('answers a plain function that returns a promise by that promise, or null when it never settles', async () => {
+      const s = spec({
+        'index.js': `exports.handler = (event) => event.hang ? new Promise(() => {}) : new Promise((resolve) => setTimeout(() => resolve({ resolved: true }), 10));`,
+      });
+      assert.deepEqual(payload(await call(s, {})), { resolved: true });
+      const hung = await call(s, { hang: true });
+      assert.equal(hung.functionError, undefined, hung.payload);
+      assert.equal(hung.payload, 'null');
+    });
+  });
+
+  describe('error payloads', () => {
+    it('reports null, undefined and context.fail() as AWS does', async () => {
+      const s = spec({
+        'index.js': `exports.handler = async (event, context) => {
+          if (event.mode === 'null') throw null;
+          if (event.mode === 'undefined') throw undefined;
+          if (event.mode === 'object') throw { code: 1 };
+          if (event.mode === 'string') throw 'plain words';
+        };
+        exports.fails = (event, context) => { context.fail(); };
+        exports.throwsNull = () => { throw null; };`,
+      });
+      const handled = { errorType: 'string', errorMessage: 'handled', trace: [] };
+      assert.deepEqual(payload(await call(s, { mode: 'null' })), handled);
+      assert.deepEqual(payload(await call(s, { mode: 'undefined' })), handled);
+      assert.deepEqual(payload(await call({ ...s, handler: 'index.fails', revisionId: randomUUID() }, {})), handled);
+      assert.deepEqual(payload(await call(s, { mode: 'object' })), { errorType: 'object', errorMessage: '[object Object]', trace: [] });
+      assert.deepEqual(payload(await call(s, { mode: 'string' })), { errorType: 'string', errorMessage: 'plain words', trace: [] });
+      // A synchronous throw goes through the callback on AWS, where null is no error.
+      const syncNull = await call({ ...s, handler: 'index.throwsNull', revisionId: randomUUID() }, {});
+      assert.equal(syncNull.functionError, undefined, syncNull.payload);
+      assert.equal(syncNull.payload, 'null');
+    });
+
+    it('fails a result that cannot be serialized', async () => {
+      const s = spec({
+        'index.js': `exports.handler = async (event) => {
+          if (event.big) return { n: 1n };
+          const loop = {}; loop.self = loop; return loop;
+        };`,
+      });
+      for (const event of [{ big: true }, {}]) {
+        const outcome = await call(s, event);
+        assert.equal(outcome.functionError, 'Unhandled');
+        const error = payload(outcome) as { errorType: string; errorMessage: string; trace: string[] };
+        assert.equal(error.errorType, 'Error');
+        assert.equal(error.errorMessage, 'Unable to stringify response body');
+        assert.equal(error.trace[0], 'Error: Unable to stringify response body');
+      }
+    });
+
+    it('reports handlers that cannot be found or loaded with AWS’s types and messages', async () => {
+      const files = {
+        'index.js': `exports.handler = async () => 'ok'; exports.notAFunction = 42;`,
+        'nested/deep.js': `exports.api = {};`,
+        'broken.js': 'exports.handler = async () => {',
+        'esm.mjs': `import 'no-such-package'; export const handler = async () => 'never';`,
+      };
+      const initError = async (handler: string) => payload(await call(spec(files, { handler }), {})) as { errorType: string; errorMessage: string };
+      const notAFunction = await initError('index.notAFunction');
+      assert.equal(notAFunction.errorType, 'Runtime.HandlerNotFound');
+      assert.equal(notAFunction.errorMessage, 'index.notAFunction is not a function');
+      assert.equal((await initError('nested/deep.api.missing')).errorMessage, 'nested/deep.api.missing is undefined or not exported');
+      const noDot = await initError('index');
+      assert.equal(noDot.errorType, 'Runtime.MalformedHandlerName');
+      assert.equal(noDot.errorMessage, 'Bad handler');
+      const escaping = await initError('../index.handler');
+      assert.equal(escaping.errorType, 'Runtime.MalformedHandlerName');
+      assert.equal(escaping.errorMessage, "'../index.handler' is not a valid handler name. Use absolute paths when specifying root directories in handler names.");
+      const missing = await initError('lib/nope.handler');
+      assert.equal(missing.errorType, 'Runtime.ImportModuleError');
+      assert.equal(missing.errorMessage, "Error: Cannot find module 'nope'\nRequire stack:\n- /var/runtime/index.mjs");
+      const syntax = await initError('broken.handler');
+      assert.equal(syntax.errorType, 'Runtime.UserCodeSyntaxError');
+      assert.match(syntax.errorMessage, /^SyntaxError: /);
+      // Only CommonJS's MODULE_NOT_FOUND is wrapped; an ES module's missing import is reported as thrown.
+      const esm = await initError('esm.handler');
+      assert.equal(esm.errorType, 'Error');
+      assert.match(esm.errorMessage, /Cannot find package 'no-such-package'/);
+    });
+  });
+
+  describe('console and environment', () => {
+    it('has console.fatal, and sets _X_AMZN_TRACE_ID per invocation', async () => {
+      const s = spec({ 'index.js': `exports.handler = async () => { console.fatal('all is lost'); return process.env._X_AMZN_TRACE_ID ?? null; };` });
+      for (const traceId of ['Root=1-00000001-000000000000000000000001;Sampled=0', 'Root=1-00000002-000000000000000000000002;Sampled=1']) {
+        const outcome = await call(s, {}, { traceId });
+        assert.equal(outcome.functionError, undefined, outcome.payload);
+        assert.equal(payload(outcome), traceId);
+        assert.match(tail(outcome), /\tFATAL\tall is lost\n/);
+      }
+    });
+  });
+
+  describe('memory', () => {
+    it('fails an invocation that goes over its memory size with Runtime.OutOfMemory, and starts the next cold', async () => {
+      // Off-heap memory (Buffer) is not capped by V8's heap limit: only the RSS check sees it.
+      const s = spec({
+        'index.js': `exports.handler = async (event) => {
+          if (event.hog) Buffer.alloc(200 * 1024 * 1024, 1);
+          return process.pid;
+        };`,
+      });
+      const pid = payload(await call(s, {}));
+      const requestId = randomUUID();
+      const answered: string[] = [];
+      const hog = await call(s, { hog: true }, { requestId, onResponse: (r) => answered.push(r.errorType ?? 'none') });
+      assert.deepEqual(answered, ['Runtime.OutOfMemory']);
+      assert.equal(hog.functionError, 'Unhandled');
+      assert.deepEqual(payload(hog), { errorType: 'Runtime.OutOfMemory', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: signal: killed` });
+      assert.match(tail(hog), new RegExp(`\\nRequestId: ${requestId} Error: Runtime exited with error: signal: killed\\nRuntime.OutOfMemory\\nEND RequestId: ${requestId}\\n`));
+      assert.equal(hog.maxMemoryUsedMb, 128);
+      const next = await call(s, {});
+      assert.equal(next.coldStart, true);
+      assert.notEqual(payload(next), pid);
+    });
+
+    it('reports the last peak memory the runtime measured when the process has exited', async () => {
+      const s = spec({ 'index.js': `exports.handler = async (event) => { if (event.exit) process.exit(3); return 'ok'; };` });
+      assert.equal(payload(await call(s, {})), 'ok');
+      const exited = await call(s, { exit: true });
+      assert.equal(exited.errorType, 'Runtime.ExitError');
+      assert.ok(exited.maxMemoryUsedMb > 10, String(exited.maxMemoryUsedMb));
+      assert.match(tail(exited), new RegExp(`Max Memory Used: ${exited.maxMemoryUsedMb} MB`));
+    });
+  });
+});
