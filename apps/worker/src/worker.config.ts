@@ -23,6 +23,18 @@ export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConf
   @IsInt() @Min(100) @Max(86_400_000)
   WORKER_IDLE_SANDBOX_MS: number = 300_000;
 
+  /**
+   * The user and group sandboxes run as when the worker runs as root (as on AWS, function code
+   * does not run as root: it cannot change its package, nor files the worker owns). 65534 is
+   * Debian's nobody/nogroup. SANDBOX_UID=0 keeps sandboxes as root. Ignored for a non-root
+   * worker, whose sandboxes run as its own user.
+   */
+  @IsInt() @Min(0) @Max(4_294_967_294)
+  SANDBOX_UID: number = 65_534;
+
+  @IsInt() @Min(0) @Max(4_294_967_294)
+  SANDBOX_GID: number = 65_534;
+
   /** Where deployment packages are unpacked. */
   @IsString()
   CODE_DIR: string = join(tmpdir(), 'tributary-code');

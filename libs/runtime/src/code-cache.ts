@@ -10,6 +10,8 @@ import { LAMBDA_LIMITS } from '@tributary/contracts';
 /**
  * Unpacked deployment packages, one directory per code key. The first use of a key fetches and
  * extracts it once (concurrent callers share the work); the directory appears atomically.
+ * Nobody but the worker's user may write in them (see `extractZip`): sandboxes that run as
+ * another user can read a package but not change it for the other functions that share it.
  */
 export class CodeCache {
   private readonly pending = new Map<string, Promise<string>>();
@@ -17,6 +19,8 @@ export class CodeCache {
   constructor(
     private readonly root: string,
     private readonly fetch: (codeKey: string) => Promise<Uint8Array>,
+    /** Sandboxes run as another user: the root must let them reach the packages. */
+    private readonly readableByOthers = false,
   ) {}
 
   directory(codeKey: string): Promise<string> {
@@ -98,6 +102,7 @@ export class CodeCache {
   private async prepare(codeKey: string): Promise<string> {
     const target = join(this.root, codeKey);
     await mkdir(this.root, { recursive: true });
+    if (this.readableByOthers) await chmod(this.root, 0o755);
     await this.provideRuntimeModules();
     if (await stat(target).then((s) => s.isDirectory(), () => false)) return target;
     const staging = `${target}.tmp-${randomBytes(4).toString('hex')}`;
@@ -115,7 +120,8 @@ export class CodeCache {
 }
 
 /**
- * Extracts a zip into `dir`, keeping file modes. yauzl refuses absolute paths and `..`, and
+ * Extracts a zip into `dir`, keeping file modes except write permission for others (and adding
+ * read permission for all: a sandbox may run as another user). yauzl refuses absolute paths and `..`, and
  * holds every entry to its declared size, so summing those bounds what lands on disk (a zip
  * bomb stops at `maxBytes`).
  */
@@ -136,7 +142,7 @@ export const extractZip = (bytes: Uint8Array, dir: string, maxBytes: number = LA
           mkdir(target, { recursive: true }).then(() => zip.readEntry(), fail);
           return;
         }
-        const mode = (entry.externalFileAttributes >>> 16) & 0o777 || 0o644;
+        const mode = ((entry.externalFileAttributes >>> 16) & 0o755) | 0o444;
         zip.openReadStream(entry, (streamError, stream) => {
           if (streamError || !stream) return fail(streamError ?? new Error('could not read zip entry'));
           mkdir(dirname(target), { recursive: true })

@@ -387,4 +387,31 @@ exports.handler = async () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  // Switching users needs root: a worker started as another user runs sandboxes as itself.
+  it('runs function code as another user, which cannot change the package other functions share', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trib-runtime-user-'));
+    const own = new SandboxPool({
+      codeDir: dir, region: 'us-east-1', idleTimeoutMs: 60_000, runAs: { uid: 65_534, gid: 65_534 },
+      fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')),
+    });
+    try {
+      const files = {
+        'index.js': `const fs = require('node:fs');
+          exports.handler = async () => {
+            const tried = (f) => { try { f(); return 'done'; } catch (e) { return e.code; } };
+            return { uid: process.getuid(), overwrite: tried(() => fs.writeFileSync(__filename, 'exports.handler = async () => "tampered";')),
+              add: tried(() => fs.writeFileSync(__dirname + '/added.js', '')), tmp: tried(() => fs.writeFileSync(require('node:os').tmpdir() + '/trib-' + process.pid, '')) };
+          };`,
+      };
+      const first = await own.invoke(spec({ revisionId: 'as-nobody' }, files), { requestId: randomUUID(), payload: '{}', wantLogTail: false });
+      assert.deepEqual(JSON.parse(first.payload), { uid: 65_534, overwrite: 'EACCES', add: 'EACCES', tmp: 'done' });
+      // Another function from the same zip finds the package as it was uploaded.
+      const other = await own.invoke(spec({ name: 'other', revisionId: 'as-nobody-2' }, files), { requestId: randomUUID(), payload: '{}', wantLogTail: false });
+      assert.equal(JSON.parse(other.payload).overwrite, 'EACCES');
+    } finally {
+      await own.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

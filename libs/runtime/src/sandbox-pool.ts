@@ -10,6 +10,8 @@ export interface SandboxPoolOptions {
   /** A warm sandbox idle this long is retired. */
   idleTimeoutMs: number;
   baseEnvironment?: Record<string, string>;
+  /** Run sandboxes as this user and group (the worker must be root to switch). */
+  runAs?: { uid: number; gid: number };
   onLog?(spec: FunctionSpec, requestId: string, text: string): void;
   logger?: { log(message: string): void; warn(message: string): void; error(message: string): void };
 }
@@ -28,7 +30,7 @@ export class SandboxPool {
   private closed = false;
 
   constructor(private readonly options: SandboxPoolOptions) {
-    this.code = new CodeCache(options.codeDir, options.fetchCode);
+    this.code = new CodeCache(options.codeDir, options.fetchCode, options.runAs !== undefined);
   }
 
   async invoke(spec: FunctionSpec, request: InvokeRequest): Promise<InvokeOutcome> {
@@ -59,6 +61,7 @@ export class SandboxPool {
       {
         region: this.options.region,
         baseEnvironment: this.options.baseEnvironment ?? {},
+        ...(this.options.runAs ? { runAs: this.options.runAs } : {}),
         ...(this.options.onLog ? { onLog: this.options.onLog } : {}),
       },
       (exited) => this.forget(exited),

@@ -44,6 +44,8 @@ export interface InvokeOutcome extends InvokeResponse {
 export interface SandboxSettings {
   region: string;
   baseEnvironment: Record<string, string>;
+  /** The user and group the child runs as (the worker must be root to switch). */
+  runAs?: { uid: number; gid: number };
   onLog?: (spec: FunctionSpec, requestId: string, text: string) => void;
 }
 
@@ -181,6 +183,7 @@ export class Sandbox {
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so that killing the sandbox also kills what the handler started.
       detached: true,
+      ...this.settings.runAs,
       env: this.environment(port),
     });
     this.child.stdout?.on('data', (chunk: Buffer) => this.output('stdout', chunk));
