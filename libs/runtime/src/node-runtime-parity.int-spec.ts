@@ -181,6 +181,14 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
         assert.match(tail(outcome), /\tFATAL\tall is lost\n/);
       }
     });
+
+    it('keeps the newlines of a message, as AWS’s log events do', async () => {
+      const s = spec({ 'index.js': `exports.handler = async () => { console.log(JSON.stringify({ a: 1 }, null, 2)); console.error(new TypeError('shown')); return 1; };` });
+      const log = tail(await call(s, {}));
+      assert.ok(log.includes('\tINFO\t{\n  "a": 1\n}\n'), JSON.stringify(log));
+      assert.ok(log.includes('\tERROR\tTypeError: shown\n    at '), JSON.stringify(log));
+      assert.ok(!log.includes('\r'), JSON.stringify(log));
+    });
   });
 
   describe('memory', () => {

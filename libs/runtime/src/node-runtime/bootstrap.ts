@@ -92,13 +92,14 @@ class RuntimeError extends Error {
 
 let currentRequestId: string | undefined;
 
-// Console lines as AWS writes them: timestamp, request id, level, message; newlines become \r
-// so that one call stays one log event.
+// Console lines as AWS writes them: timestamp, request id, level, message. A message keeps its
+// newlines, as AWS's log events do (its runtime writes each call as one event to a log socket;
+// `\r` for `\n` is only its fallback for plain stdout, and shows as garbled lines in a Tail).
 // console.fatal is AWS's own addition (level FATAL).
 const levels: Array<[string, string]> = [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN'], ['error', 'ERROR'], ['debug', 'DEBUG'], ['trace', 'TRACE'], ['fatal', 'FATAL']];
 for (const [method, level] of levels) {
   (console as unknown as Record<string, (...a: unknown[]) => void>)[method] = (...args: unknown[]) => {
-    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args).replace(/\n/g, '\r')}\n`);
+    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args)}\n`);
   };
 }
 
