@@ -2,14 +2,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
 import { buildZip, waitFor } from '@tributary/testing';
-import { SandboxPool } from './sandbox-pool.js';
+import { SandboxPool, readableBy } from './sandbox-pool.js';
 import { extractZip } from './code-cache.js';
 
 const HANDLERS: Record<string, string> = {
@@ -391,9 +391,12 @@ exports.handler = async () => {
   // Switching users needs root: a worker started as another user runs sandboxes as itself.
   it('runs function code as another user, which cannot change the package other functions share', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'trib-runtime-user-'));
+    const nobody = { uid: 65_534, gid: 65_534 };
+    const warnings: string[] = [];
     const own = new SandboxPool({
-      codeDir: dir, region: 'us-east-1', idleTimeoutMs: 60_000, runAs: { uid: 65_534, gid: 65_534 },
+      codeDir: dir, region: 'us-east-1', idleTimeoutMs: 60_000, runAs: nobody,
       fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')),
+      logger: { log: () => undefined, warn: (m) => void warnings.push(m), error: () => undefined },
     });
     try {
       const files = {
@@ -404,13 +407,41 @@ exports.handler = async () => {
               add: tried(() => fs.writeFileSync(__dirname + '/added.js', '')), tmp: tried(() => fs.writeFileSync(require('node:os').tmpdir() + '/trib-' + process.pid, '')) };
           };`,
       };
-      const first = await own.invoke(spec({ revisionId: 'as-nobody' }, files), { requestId: randomUUID(), payload: '{}', wantLogTail: false });
-      assert.deepEqual(JSON.parse(first.payload), { uid: 65_534, overwrite: 'EACCES', add: 'EACCES', tmp: 'done' });
+      const first = JSON.parse((await own.invoke(spec({ revisionId: 'as-nobody' }, files), { requestId: randomUUID(), payload: '{}', wantLogTail: false })).payload);
+      if (!readableBy(fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url)), nobody)) {
+        // This checkout sits where nobody may not enter (a mktemp directory, a home): the pool says
+        // so and keeps sandboxes as root rather than start runtimes that cannot load.
+        assert.equal(own.sandboxUser, undefined);
+        assert.match(warnings.join('\n'), /uid 65534 cannot read /);
+        assert.equal(first.uid, 0);
+        return;
+      }
+      assert.deepEqual(own.sandboxUser, nobody);
+      assert.deepEqual(first, { uid: 65_534, overwrite: 'EACCES', add: 'EACCES', tmp: 'done' });
       // Another function from the same zip finds the package as it was uploaded.
       const other = await own.invoke(spec({ name: 'other', revisionId: 'as-nobody-2' }, files), { requestId: randomUUID(), payload: '{}', wantLogTail: false });
       assert.equal(JSON.parse(other.payload).overwrite, 'EACCES');
     } finally {
       await own.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tells whether a user may read a path, by the mode of every directory above it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trib-runtime-modes-'));
+    try {
+      const inner = join(dir, 'inner');
+      await mkdir(inner, { mode: 0o755 });
+      await writeFile(join(inner, 'file.js'), '', { mode: 0o644 });
+      const stranger = { uid: 54_321, gid: 54_321 };
+      await chmod(dir, 0o700);
+      assert.equal(readableBy(join(inner, 'file.js'), stranger), false);
+      await chmod(dir, 0o711);
+      assert.equal(readableBy(join(inner, 'file.js'), stranger), true);
+      await chmod(join(inner, 'file.js'), 0o600);
+      assert.equal(readableBy(join(inner, 'file.js'), stranger), false);
+      assert.equal(readableBy(join(inner, 'missing.js'), stranger), false);
+    } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });

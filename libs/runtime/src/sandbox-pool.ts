@@ -1,6 +1,41 @@
+import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, parse, sep } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
 import { CodeCache } from './code-cache.js';
-import { Sandbox, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
+import { BOOTSTRAP, Sandbox, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
+
+type User = { uid: number; gid: number };
+
+/** Whether `user` may read `path` (and pass through every directory above it), by mode bits. */
+export const readableBy = (path: string, user: User): boolean => {
+  const parts = path.split(sep).filter(Boolean);
+  let current = parse(path).root;
+  for (const [i, part] of ['', ...parts].entries()) {
+    if (part) current = current.endsWith(sep) ? `${current}${part}` : `${current}${sep}${part}`;
+    let st;
+    try {
+      st = statSync(current);
+    } catch {
+      return false;
+    }
+    const need = i === parts.length && !st.isDirectory() ? 4 : 1; // read a file, pass a directory
+    const bits = st.uid === user.uid ? (st.mode >> 6) & 7 : st.gid === user.gid ? (st.mode >> 3) & 7 : st.mode & 7;
+    if ((bits & need) === 0) return false;
+  }
+  return true;
+};
+
+/** What a sandbox must read: the runtime, and the AWS SDK that functions import without bundling. */
+const runtimeFiles = (): string[] => {
+  const files = [BOOTSTRAP];
+  try {
+    files.push(dirname(createRequire(import.meta.url).resolve('@aws-sdk/client-s3')));
+  } catch {
+    // Not installed: functions bundle the SDK themselves.
+  }
+  return files;
+};
 
 export interface SandboxPoolOptions {
   /** Unpacked code lives in codeDir/<codeKey>/. */
@@ -29,8 +64,24 @@ export class SandboxPool {
   private readonly code: CodeCache;
   private closed = false;
 
+  /** The user sandboxes run as, when it is not this process's. */
+  private readonly runAs?: User;
+
   constructor(private readonly options: SandboxPoolOptions) {
-    this.code = new CodeCache(options.codeDir, options.fetchCode, options.runAs !== undefined);
+    // An installation under a directory only its owner may enter (a home, a mktemp dir) keeps
+    // the runtime out of another user's reach: sandboxes then run as this process's user.
+    const unreadable = options.runAs ? runtimeFiles().find((f) => !readableBy(f, options.runAs as User)) : undefined;
+    if (options.runAs && unreadable) {
+      options.logger?.warn(`sandboxes run as this process's user: uid ${options.runAs.uid} cannot read ${unreadable}`);
+    } else if (options.runAs) {
+      this.runAs = options.runAs;
+    }
+    this.code = new CodeCache(options.codeDir, options.fetchCode, this.runAs !== undefined);
+  }
+
+  /** Who sandboxes run as; undefined: this process's user. */
+  get sandboxUser(): User | undefined {
+    return this.runAs;
   }
 
   async invoke(spec: FunctionSpec, request: InvokeRequest): Promise<InvokeOutcome> {
@@ -61,7 +112,7 @@ export class SandboxPool {
       {
         region: this.options.region,
         baseEnvironment: this.options.baseEnvironment ?? {},
-        ...(this.options.runAs ? { runAs: this.options.runAs } : {}),
+        ...(this.runAs ? { runAs: this.runAs } : {}),
         ...(this.options.onLog ? { onLog: this.options.onLog } : {}),
       },
       (exited) => this.forget(exited),

@@ -66,7 +66,8 @@ const LOG_KEEP_CHARS = 1024 * 1024;
 const LINE_MAX_CHARS = 256 * 1024;
 /** AWS gives a function's initialisation 10 s of its own. */
 const INIT_LIMIT_MS = 10_000;
-const BOOTSTRAP = fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url));
+/** The Node.js runtime a sandbox runs. */
+export const BOOTSTRAP = fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url));
 
 interface Invocation {
   request: InvokeRequest;
