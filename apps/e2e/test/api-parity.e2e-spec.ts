@@ -177,6 +177,7 @@ describe('Lambda API details as AWS answers them', () => {
     assert.ok((await e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'ALL' }))).Functions?.some((f) => f.FunctionName === name));
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'SOME' as 'ALL' })), 'ValidationException', /at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: \[ALL\]/);
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'nowhere', FunctionVersion: 'ALL' })), 'ValidationException', /at 'masterRegion' failed to satisfy constraint/);
+    assert.deepEqual((await e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'us-east-1', FunctionVersion: 'ALL' }))).Functions, []);
   });
 
   it('answers the calls deployment tools make around a function', async () => {

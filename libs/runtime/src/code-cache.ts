@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -104,7 +104,11 @@ export class CodeCache {
     await mkdir(this.root, { recursive: true });
     if (this.readableByOthers) await chmod(this.root, 0o755);
     await this.provideRuntimeModules();
-    if (await stat(target).then((s) => s.isDirectory(), () => false)) return target;
+    if (await stat(target).then((s) => s.isDirectory(), () => false)) {
+      // Unpacked before this process started, maybe by a version that kept a zip's owner-only modes.
+      if (this.readableByOthers) await openModes(target);
+      return target;
+    }
     const staging = `${target}.tmp-${randomBytes(4).toString('hex')}`;
     try {
       await extractZip(await this.fetch(codeKey), staging);
@@ -118,6 +122,15 @@ export class CodeCache {
     return target;
   }
 }
+
+/** The modes `extractZip` gives, applied to a tree unpacked earlier: readable by all, writable by the owner only. */
+const openModes = async (path: string): Promise<void> => {
+  const info = await lstat(path);
+  if (info.isSymbolicLink()) return;
+  const wanted = (info.mode & 0o755) | (info.isDirectory() ? 0o555 : 0o444);
+  if ((info.mode & 0o777) !== wanted) await chmod(path, wanted);
+  if (info.isDirectory()) for (const name of await readdir(path)) await openModes(join(path, name));
+};
 
 /**
  * Extracts a zip into `dir`, keeping file modes except write permission for others (and adding

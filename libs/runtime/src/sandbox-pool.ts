@@ -1,6 +1,6 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, parse, sep } from 'node:path';
+import { dirname, parse, resolve, sep } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
 import { CodeCache } from './code-cache.js';
 import { BOOTSTRAP, Sandbox, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
@@ -26,9 +26,19 @@ export const readableBy = (path: string, user: User): boolean => {
   return true;
 };
 
-/** What a sandbox must read: the runtime, and the AWS SDK that functions import without bundling. */
-const runtimeFiles = (): string[] => {
-  const files = [BOOTSTRAP];
+/** The nearest directory of `path` (or above it) that exists: where a new one will be made. */
+const existingAncestor = (path: string): string => {
+  let current = path;
+  while (!existsSync(current) && dirname(current) !== current) current = dirname(current);
+  return current;
+};
+
+/**
+ * What a sandbox must read: Node, the runtime, the way to the code directory (which the code
+ * cache opens itself), and the AWS SDK that functions import without bundling.
+ */
+const runtimeFiles = (codeDir: string): string[] => {
+  const files = [process.execPath, BOOTSTRAP, existingAncestor(dirname(resolve(codeDir)))];
   try {
     files.push(dirname(createRequire(import.meta.url).resolve('@aws-sdk/client-s3')));
   } catch {
@@ -70,7 +80,7 @@ export class SandboxPool {
   constructor(private readonly options: SandboxPoolOptions) {
     // An installation under a directory only its owner may enter (a home, a mktemp dir) keeps
     // the runtime out of another user's reach: sandboxes then run as this process's user.
-    const unreadable = options.runAs ? runtimeFiles().find((f) => !readableBy(f, options.runAs as User)) : undefined;
+    const unreadable = options.runAs ? runtimeFiles(options.codeDir).find((f) => !readableBy(f, options.runAs as User)) : undefined;
     if (options.runAs && unreadable) {
       options.logger?.warn(`sandboxes run as this process's user: uid ${options.runAs.uid} cannot read ${unreadable}`);
     } else if (options.runAs) {

@@ -179,7 +179,12 @@ export class Sandbox {
   private spawn(port: number): void {
     const memory = this.spec.memorySize;
     this.spawnedAt = performance.now();
-    this.child = spawn(process.execPath, [`--max-old-space-size=${Math.max(64, Math.floor(memory * 0.9))}`, BOOTSTRAP], {
+    // V8's heap sized as AWS's Node.js bootstrap sizes it: a tenth of the memory for the young
+    // generation (two semi-spaces), the rest for the old. Node's own 16 MB semi-spaces would let
+    // garbage push RSS past a small function's limit (and into Runtime.OutOfMemory).
+    const newSpace = Math.floor(memory / 10);
+    const heap = [`--max-semi-space-size=${Math.max(1, Math.floor(newSpace / 2))}`, `--max-old-space-size=${memory - newSpace}`];
+    this.child = spawn(process.execPath, [...heap, BOOTSTRAP], {
       cwd: this.taskRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so that killing the sandbox also kills what the handler started.
@@ -449,6 +454,13 @@ export class Sandbox {
     if (invocation.finished) return;
     invocation.finished = true;
     clearTimeout(invocation.timer);
+    // Output that ended without a newline is this invocation's too, once all it wrote is in.
+    if (invocation.delivered && this.logComplete(invocation)) {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (this.partial[stream]) invocation.lines.push(this.partial[stream]);
+        this.partial[stream] = '';
+      }
+    }
     const durationMs = invocation.delivered ? performance.now() - invocation.startedAt : 0;
     const measuredMb = invocation.maxRssKb !== undefined ? Math.round(invocation.maxRssKb / 1024) : this.peakMemoryMb();
     // A function killed for its memory used, as far as AWS reports, all of it and no more.

@@ -98,8 +98,9 @@ interface Driven {
 /**
  * Targets driven in turn, BLOCK requests each, the order rotating every round: a machine whose
  * speed drifts slows them alike, so their ratios hold where separate runs would not. Only one
- * target runs at a time, so the CPU of every process (the shared servers too) between the two
- * samples around a block is that target's.
+ * target is driven at a time, so the CPU of every process (the shared servers too) between the
+ * two samples around a block is that target's — except the little that the idle stacks spend
+ * meanwhile on the servers (heartbeats, stalled-job checks), charged to whichever is driven.
  */
 const interleaved = async (targets: Driven[], clients: number, total: number): Promise<Array<Figures & { cpu: Map<string, number> }>> => {
   const runs = targets.map((target) => ({ target, latencies: [] as number[], seconds: 0, cpu: new Map<string, number>() }));

@@ -214,7 +214,8 @@ export class FunctionsService {
       ]);
     }
     const after = marker ? Buffer.from(marker, 'base64url').toString('utf8') : '';
-    const all = this.registry.list().filter((e) => e.record.name > after);
+    // MasterRegion asks for Lambda@Edge replicas, of which there are none here.
+    const all = filters.masterRegion !== undefined ? [] : this.registry.list().filter((e) => e.record.name > after);
     // AWS returns at most 50 functions per page whatever MaxItems asks for.
     const page = all.slice(0, Math.min(limit, LAMBDA_LIMITS.listMaxItems));
     const last = page.at(-1);

@@ -18,9 +18,12 @@ const written = { stdout: 0, stderr: 0 };
 for (const name of ['stdout', 'stderr'] as const) {
   const stream = process[name];
   const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
-  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    written[name] += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8') : chunk.byteLength;
-    return write(chunk, ...rest);
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    // Counted once Node has taken the chunk: a write that throws (a number, null) counts nothing.
+    const taken = write(chunk, ...rest);
+    if (typeof chunk === 'string') written[name] += Buffer.byteLength(chunk, typeof rest[0] === 'string' && Buffer.isEncoding(rest[0]) ? rest[0] : 'utf8');
+    else if (ArrayBuffer.isView(chunk)) written[name] += chunk.byteLength;
+    return taken;
   }) as typeof stream.write;
 }
 const logEnd = (): Record<string, string> => ({ 'Tributary-Log-End': `${written.stdout} ${written.stderr} ${process.resourceUsage().maxRSS}` });
@@ -221,6 +224,8 @@ const invoke = (handler: Handler, isAsync: boolean, event: unknown, context: Rec
       };
     const done = (error?: unknown, result?: unknown): void => end(error !== undefined && error !== null ? { ok: false, error } : { ok: true, result });
     const callback = once((error?: unknown, result?: unknown): void => {
+      // A callback kept past its invocation's end (a timer) must not take over the next one's.
+      if (finished) return;
       if (error !== undefined && error !== null) return end({ ok: false, error });
       // The answer waits for what the handler left running, unless it said not to.
       if (waits) onLoopEmpty = () => end({ ok: true, result });
