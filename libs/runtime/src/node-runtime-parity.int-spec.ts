@@ -30,6 +30,11 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     pool.invoke(s, { requestId: randomUUID(), payload: JSON.stringify(event), wantLogTail: true, ...request });
   const tail = (outcome: { logTail?: string }): string => Buffer.from(outcome.logTail ?? '', 'base64').toString();
   const payload = (outcome: { payload: string }): unknown => JSON.parse(outcome.payload);
+  const errorOf = (outcome: { payload: string; functionError?: string }): [string, string] => {
+    const { errorType, errorMessage } = JSON.parse(outcome.payload) as { errorType: string; errorMessage: string };
+    assert.equal(outcome.functionError, 'Unhandled');
+    return [errorType, errorMessage];
+  };
 
   before(async () => {
     codeDir = await mkdtemp(join(tmpdir(), 'trib-parity-'));
@@ -180,6 +185,23 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
         assert.equal(payload(outcome), traceId);
         assert.match(tail(outcome), /\tFATAL\tall is lost\n/);
       }
+    });
+
+    it('defines awslambda.streamifyResponse, and answers a streaming handler with its whole stream', async () => {
+      const s = spec({
+        'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream, context) => {
+          responseStream.write('hello ');
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          responseStream.end(event.word + ' from ' + context.functionName);
+        });`,
+      });
+      const streamed = await call(s, { word: 'stream' });
+      assert.equal(streamed.functionError, undefined, streamed.payload);
+      assert.equal(streamed.payload, 'hello stream from parity');
+      const unfinished = spec({ 'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => { responseStream.write('x'); });` });
+      assert.deepEqual(errorOf(await call(unfinished, {})), ['Error', 'Response stream is not finished.']);
+      const notAsync = spec({ 'index.mjs': `export const handler = awslambda.streamifyResponse((event, responseStream) => { responseStream.end('x'); });` });
+      assert.deepEqual(errorOf(await call(notAsync, {})), ['Error', 'Streaming does not support non-async handlers.']);
     });
 
     it('keeps the newlines of a message, as AWS’s log events do', async () => {

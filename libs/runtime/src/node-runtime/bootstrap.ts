@@ -4,6 +4,7 @@
 import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { format, types } from 'node:util';
 
@@ -37,7 +38,7 @@ interface ApiResponse {
   body: string;
 }
 
-const call = (method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<ApiResponse> =>
+const call = (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<ApiResponse> =>
   new Promise((done, fail) => {
     const req = http.request(
       { host: apiHost, port: Number(apiPort), method, path: `${RUNTIME_PATH}${path}`, agent, headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } },
@@ -187,6 +188,50 @@ const nodeJsExit = (): Error =>
 type Outcome = { ok: true; result: unknown } | { ok: false; error: unknown };
 
 /**
+ * AWS's `awslambda` global, which response-streaming handlers call as their module loads.
+ * `streamifyResponse` marks a handler `(event, responseStream, context)`; invoked here (as by
+ * AWS's plain Invoke) its stream is collected and answered whole. `HttpResponseStream.from`
+ * writes the function-URL prelude (JSON metadata, then eight NUL bytes) as AWS's does.
+ */
+const streamingHandlers = new WeakSet<object>();
+Object.assign(globalThis, {
+  awslambda: {
+    streamifyResponse: <H extends object>(handler: H): H => {
+      streamingHandlers.add(handler);
+      return handler;
+    },
+    HttpResponseStream: {
+      from: (stream: Writable, metadata: unknown): Writable => {
+        stream.write(JSON.stringify(metadata ?? {}));
+        stream.write(Buffer.alloc(8));
+        return stream;
+      },
+    },
+  },
+});
+
+/** Runs a streaming handler, its whole stream the answer (AWS requires it be async, and the stream ended). */
+const invokeStreaming = async (handler: Handler, event: unknown, context: Record<string, unknown>): Promise<Outcome> => {
+  const chunks: Buffer[] = [];
+  const responseStream = new Writable({
+    write(chunk: Buffer, _encoding, next) {
+      chunks.push(chunk);
+      next();
+    },
+  });
+  try {
+    const returned = (handler as unknown as (e: unknown, s: Writable, c: unknown) => unknown)(event, responseStream, context);
+    if (!returned || typeof (returned as PromiseLike<unknown>).then !== 'function') return { ok: false, error: new Error('Streaming does not support non-async handlers.') };
+    await returned;
+  } catch (error) {
+    return { ok: false, error };
+  }
+  if (!responseStream.writableEnded) return { ok: false, error: new Error('Response stream is not finished.') };
+  if (!responseStream.writableFinished) await new Promise((finished) => responseStream.once('finish', finished));
+  return { ok: true, result: Buffer.concat(chunks) };
+};
+
+/**
  * What the running invocation does once the event loop runs dry ('beforeExit'). It cannot fire
  * while the runtime waits on the Runtime API (an open request keeps the loop alive); the keep-alive
  * agent's idle socket and the parent watch are unref'd, so only the handler's own work counts.
@@ -292,9 +337,12 @@ for (;;) {
   } catch {
     event = next.body;
   }
-  let outcome = await invoke(handler, handlerIsAsync, event, context);
-  let body: string | undefined;
-  if (outcome.ok) {
+  const streaming = streamingHandlers.has(handler);
+  let outcome = streaming ? await invokeStreaming(handler, event, context) : await invoke(handler, handlerIsAsync, event, context);
+  let body: string | Buffer | undefined;
+  if (outcome.ok && streaming) {
+    body = outcome.result as Buffer;
+  } else if (outcome.ok) {
     try {
       body = JSON.stringify(outcome.result === undefined ? null : outcome.result);
     } catch {
