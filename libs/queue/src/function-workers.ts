@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { functionQueueName, type InvocationJob, type JobName } from '@tributary/contracts';
-import { QUEUE_EVENTS_KEPT } from './invocation-queues.js';
+import { openFunctionQueue } from './invocation-queues.js';
 
 export type InvocationProcessor = (job: Job<InvocationJob, unknown, JobName>) => Promise<unknown>;
 
@@ -100,8 +100,7 @@ export class FunctionWorkers {
    */
   private async hasWork(functionName: string): Promise<boolean> {
     const kept = this.inspector.get(functionName);
-    const queue =
-      kept ?? new Queue(functionQueueName(functionName), { connection: this.options.connection, prefix: this.options.prefix, streams: { events: { maxLen: QUEUE_EVENTS_KEPT } } });
+    const queue = kept ?? openFunctionQueue(functionName, this.options.connection, this.options.prefix);
     try {
       const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'waiting-children');
       return Object.values(counts).some((n) => n > 0);

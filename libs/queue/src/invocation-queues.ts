@@ -30,6 +30,10 @@ const INVOKE: JobName = 'invoke';
  */
 export const QUEUE_EVENTS_KEPT = 100;
 
+/** A handle on a function's queue (it issues no blocking commands, so it may share `connection`). */
+export const openFunctionQueue = (functionName: string, connection: Redis, prefix: string): Queue<InvocationJob, unknown, JobName> =>
+  new Queue<InvocationJob, unknown, JobName>(functionQueueName(functionName), { connection, prefix, streams: { events: { maxLen: QUEUE_EVENTS_KEPT } } });
+
 /** The producer side: one BullMQ queue per function, opened on first use. */
 export class InvocationQueues {
   private readonly queues = new Map<string, Queue<InvocationJob, unknown, JobName>>();
@@ -39,11 +43,7 @@ export class InvocationQueues {
   queue(functionName: string): Queue<InvocationJob, unknown, JobName> {
     let queue = this.queues.get(functionName);
     if (!queue) {
-      queue = new Queue<InvocationJob, unknown, JobName>(functionQueueName(functionName), {
-        connection: this.options.connection,
-        prefix: this.options.prefix,
-        streams: { events: { maxLen: QUEUE_EVENTS_KEPT } },
-      });
+      queue = openFunctionQueue(functionName, this.options.connection, this.options.prefix);
       this.queues.set(functionName, queue);
     }
     return queue;

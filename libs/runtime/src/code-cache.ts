@@ -74,13 +74,8 @@ export class CodeCache {
    */
   private provideRuntimeModules(): Promise<void> {
     this.runtimeModules ??= (async () => {
-      let sdk: string;
-      try {
-        const entry = createRequire(import.meta.url).resolve('@aws-sdk/client-s3');
-        sdk = entry.slice(0, entry.lastIndexOf(`${sep}@aws-sdk${sep}`) + `${sep}@aws-sdk`.length);
-      } catch {
-        return; // not installed: handlers must bundle the SDK
-      }
+      const sdk = functionSdkDirectory();
+      if (!sdk) return; // not installed: handlers must bundle the SDK
       const link = join(this.root, 'node_modules', '@aws-sdk');
       if ((await readlink(link).catch(() => undefined)) === sdk) return;
       // A link left by an earlier install may point at a directory that no longer exists:
@@ -122,6 +117,16 @@ export class CodeCache {
     return target;
   }
 }
+
+/** The `@aws-sdk` directory functions import the SDK from without bundling it; undefined when not installed. */
+export const functionSdkDirectory = (): string | undefined => {
+  try {
+    const entry = createRequire(import.meta.url).resolve('@aws-sdk/client-s3');
+    return entry.slice(0, entry.lastIndexOf(`${sep}@aws-sdk${sep}`) + `${sep}@aws-sdk`.length);
+  } catch {
+    return undefined;
+  }
+};
 
 /** The modes `extractZip` gives, applied to a tree unpacked earlier: readable by all, writable by the owner only. */
 const openModes = async (path: string): Promise<void> => {

@@ -1,8 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, parse, resolve, sep } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
-import { CodeCache } from './code-cache.js';
+import { CodeCache, functionSdkDirectory } from './code-cache.js';
 import { BOOTSTRAP, Sandbox, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
 
 type User = { uid: number; gid: number };
@@ -38,13 +37,8 @@ const existingAncestor = (path: string): string => {
  * cache opens itself), and the AWS SDK that functions import without bundling.
  */
 const runtimeFiles = (codeDir: string): string[] => {
-  const files = [process.execPath, BOOTSTRAP, existingAncestor(dirname(resolve(codeDir)))];
-  try {
-    files.push(dirname(createRequire(import.meta.url).resolve('@aws-sdk/client-s3')));
-  } catch {
-    // Not installed: functions bundle the SDK themselves.
-  }
-  return files;
+  const sdk = functionSdkDirectory();
+  return [process.execPath, BOOTSTRAP, existingAncestor(dirname(resolve(codeDir))), ...(sdk ? [sdk] : [])];
 };
 
 export interface SandboxPoolOptions {

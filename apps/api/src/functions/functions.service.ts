@@ -156,7 +156,6 @@ export class FunctionsService {
     const dto = this.validate(UpdateFunctionConfigurationDto, body);
     this.checkSettings(dto);
     const { record } = await this.resolve(nameOrArn);
-    this.checkRevision(record, dto.RevisionId);
     return this.change(record.name, dto.RevisionId, (current) => ({
       ...current,
       ...(dto.Runtime !== undefined && { runtime: dto.Runtime }),
