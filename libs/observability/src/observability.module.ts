@@ -37,13 +37,21 @@ class MetricsController {
   }
 }
 
+/**
+ * How often the event-loop delay histogram (nodejs_eventloop_lag_p99_seconds and the like) takes
+ * a sample. prom-client's default of 10 ms wakes every service 100 times a second, busy or idle,
+ * for a histogram scraped every few seconds: measured at about 3 % of a core per idle service
+ * and as contention on every hop of an invocation (docs/ARCHITECTURE.md, Performance).
+ */
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 /** `GET /health` and `GET /metrics` for a service, plus the registries its parts report into. */
 @Module({})
 export class ObservabilityModule {
   static forRoot(service: string): DynamicModule {
     const registry = new Registry();
     registry.setDefaultLabels({ service });
-    collectDefaultMetrics({ register: registry });
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     return {
       module: ObservabilityModule,
       global: true,

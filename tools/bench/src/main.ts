@@ -28,13 +28,15 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1,10' },
     against: { type: 'string' },
     block: { type: 'string', default: '100' },
+    idle: { type: 'string', default: '10' },
   },
 });
 const REQUESTS = Number(values.requests);
 const WARMUP = Number(values.warmup);
 const LEVELS = String(values.concurrency).split(',').map(Number);
 const BLOCK = Number(values.block);
-for (const [flag, n] of [['requests', REQUESTS], ['warmup', WARMUP], ['block', BLOCK], ...LEVELS.map((l) => ['concurrency', l] as const)] as const) {
+const IDLE_SECONDS = Number(values.idle);
+for (const [flag, n] of [['requests', REQUESTS], ['warmup', WARMUP], ['block', BLOCK], ['idle', IDLE_SECONDS], ...LEVELS.map((l) => ['concurrency', l] as const)] as const) {
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive whole number`);
 }
 
@@ -95,8 +97,18 @@ interface Driven {
   watched: Watched;
 }
 
+/** A new order every round: with a fixed rotation a target always followed the same other one, and two stacks of one build (A/A) measured 2–6 % apart. */
+const shuffled = <T>(items: readonly T[]): T[] => {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+};
+
 /**
- * Targets driven in turn, BLOCK requests each, the order rotating every round: a machine whose
+ * Targets driven in turn, BLOCK requests each, in a new order every round: a machine whose
  * speed drifts slows them alike, so their ratios hold where separate runs would not. Only one
  * target is driven at a time, so the CPU of every process (the shared servers too) between the
  * two samples around a block is that target's — except the little that the idle stacks spend
@@ -104,10 +116,8 @@ interface Driven {
  */
 const interleaved = async (targets: Driven[], clients: number, total: number): Promise<Array<Figures & { cpu: Map<string, number> }>> => {
   const runs = targets.map((target) => ({ target, latencies: [] as number[], seconds: 0, cpu: new Map<string, number>() }));
-  for (let round = 0; (runs[0]?.latencies.length ?? total) < total; round += 1) {
-    for (let i = 0; i < runs.length; i += 1) {
-      const run = runs[(round + i) % runs.length];
-      if (!run) continue;
+  while ((runs[0]?.latencies.length ?? total) < total) {
+    for (const run of shuffled(runs)) {
       const requests = Math.min(BLOCK, total - run.latencies.length);
       const before = sampleCpu(run.target.watched);
       const { latencies, seconds } = await drive(run.target.url, clients, requests);
@@ -120,6 +130,21 @@ const interleaved = async (targets: Driven[], clients: number, total: number): P
     ...figures(run.latencies, run.seconds),
     cpu: new Map([...run.cpu].map(([label, ms]) => [label, ms / run.latencies.length])),
   }));
+};
+
+/**
+ * CPU that each target's processes spend while nothing is invoked, in ms per second, all targets
+ * sampled over the same seconds: what a deployed stack costs its machine between requests
+ * (timers, heartbeats, polling). nats-server and redis-server are shared, so they are reported
+ * once for the whole machine.
+ */
+const idleCpu = async (targets: Array<{ label: string; watched: Watched }>, seconds: number): Promise<Array<{ label: string; cpu: Map<string, number> }>> => {
+  const servers: Watched = { roots: {}, servers: ['nats-server', 'redis-server'] };
+  const before = [...targets.map((t) => sampleCpu(t.watched)), sampleCpu(servers)];
+  await new Promise((done) => setTimeout(done, seconds * 1000));
+  const after = [...targets.map((t) => sampleCpu(t.watched)), sampleCpu(servers)];
+  const labels = [...targets.map((t) => t.label), 'machine (all stacks idle)'];
+  return labels.map((label, i) => ({ label, cpu: new Map(cpuPerOperation(before[i] ?? new Map(), after[i] ?? new Map(), seconds)) }));
 };
 
 const startBaseline = async (): Promise<Server> => {
@@ -263,6 +288,27 @@ try {
   // The whole machine's nats-server and redis-server are counted: other work on them shows here.
   process.stdout.write(`\nCPU time per invocation in ms, by process (from /proc, around each block of the same run; nats-server and redis-server are the machine's, shared with anything else using them)\n\n`);
   process.stdout.write(`| clients | ${CPU_COLUMNS.map(([, title]) => title).join(' | ')} | total |\n|${'---|'.repeat(CPU_COLUMNS.length + 2)}\n${cpuRows.join('\n')}\n`);
+  // Idle after the runs: the sandboxes they warmed are still in the pools, as after real traffic.
+  const services = (target: Target): Watched => ({
+    roots: Object.fromEntries((['api', 's3-ingest', 'dispatcher', 'worker'] as const).map((s) => [s, target.stack.pid(s) ?? -1])),
+    servers: [],
+  });
+  const idle = await idleCpu(
+    [
+      { label: 'bare pipeline', watched: { roots: bare.pids, servers: [] } },
+      { label: theirs ? 'Tributary (this checkout)' : 'Tributary', watched: services(ours) },
+      ...(theirs ? [{ label: `Tributary (${values.against})`, watched: services(theirs) }] : []),
+    ],
+    IDLE_SECONDS,
+  );
+  const IDLE_COLUMNS = ['api', 's3-ingest', 'dispatcher', 'worker', 'worker children', 'nats-server', 'redis-server'];
+  process.stdout.write(`\nCPU while idle, in ms per second, by process (${IDLE_SECONDS} s with nothing invoked, after the runs; warm sandboxes under "sandbox")\n\n`);
+  process.stdout.write(`| target | api | s3-ingest | dispatcher | worker | sandbox | nats-server | redis-server | total |\n|${'---|'.repeat(IDLE_COLUMNS.length + 2)}\n`);
+  for (const { label, cpu } of idle) {
+    const cells = IDLE_COLUMNS.map((name) => cpu.get(name));
+    const total = cells.reduce<number>((a, b) => a + (b ?? 0), 0);
+    process.stdout.write(`| ${label} | ${cells.map((c) => (c === undefined ? '—' : f(c))).join(' | ')} | ${f(total)} |\n`);
+  }
   const verdict = oneClient
     ? `: ${oneClient.mine.p50 <= 3 ? 'met' : 'not met'} in this run (p50 ${f(oneClient.mine.p50)} ms; the bare prescribed path, the floor of this architecture here and now, ${f(oneClient.floor.p50)} ms)`
     : '';
