@@ -40,8 +40,8 @@ class MetricsController {
 /**
  * How often the event-loop delay histogram (nodejs_eventloop_lag_p99_seconds and the like) takes
  * a sample. prom-client's default of 10 ms wakes every service 100 times a second, busy or idle,
- * for a histogram scraped every few seconds: measured at about 3 % of a core per idle service
- * and as contention on every hop of an invocation (docs/ARCHITECTURE.md, Performance).
+ * for a histogram scraped every few seconds: 5–6 ms of CPU a second per idle service against
+ * 1–2 at 100 ms (`npm run bench`, idle table; docs/ARCHITECTURE.md, Performance).
  */
 const EVENT_LOOP_SAMPLE_MS = 100;
 
