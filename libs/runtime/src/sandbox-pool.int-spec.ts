@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
 import { buildZip, waitFor } from '@tributary/testing';
 import { SandboxPool, readableBy } from './sandbox-pool.js';
+import { SETPRIV } from './sandbox.js';
 import { extractZip } from './code-cache.js';
 
 const HANDLERS: Record<string, string> = {
@@ -251,17 +252,28 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     assert.equal(after.coldStart, true);
   });
 
-  it('does not outlive a worker that is killed mid-invocation', async () => {
-    const started = join(codeDir, 'handler-started');
-    // The handler says it is running, then never returns.
-    const zip = buildZip({ 'index.js': `exports.handler = () => { require('node:fs').writeFileSync(${JSON.stringify(started)}, 'x'); return new Promise(() => { setInterval(() => {}, 1000); }); };` });
+  /** Process state from /proc (R, S, T for stopped, Z), or undefined once it is gone. */
+  const stateOf = (pid: number): string | undefined => {
+    try {
+      return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[0];
+    } catch {
+      return undefined;
+    }
+  };
+
+  /**
+   * Starts a worker process whose pool runs `handlerSource` once, waits until `ready` holds for
+   * its sandbox, SIGKILLs the worker and expects the sandbox to go too.
+   */
+  const sandboxOutlivesKilledWorker = async (name: string, handlerSource: string, ready: (sandboxPid: number) => boolean): Promise<void> => {
+    const zip = buildZip({ 'index.js': handlerSource });
     const key = createHash('sha256').update(zip).digest('hex');
-    const worker = join(codeDir, 'worker.mjs');
+    const worker = join(codeDir, `${name}.mjs`);
     await writeFile(
       worker,
       `import { SandboxPool } from ${JSON.stringify(fileURLToPath(new URL('./index.js', import.meta.url)))};
        const zip = Buffer.from(${JSON.stringify(Buffer.from(zip).toString('base64'))}, 'base64');
-       const pool = new SandboxPool({ codeDir: ${JSON.stringify(join(codeDir, 'orphan'))}, region: 'us-east-1', idleTimeoutMs: 60000, fetchCode: async () => zip });
+       const pool = new SandboxPool({ codeDir: ${JSON.stringify(join(codeDir, name))}, region: 'us-east-1', idleTimeoutMs: 60000, fetchCode: async () => zip });
        pool.invoke({ name: 'o', version: '$LATEST', arn: 'a', runtime: 'nodejs20.x', handler: 'index.handler', timeout: 900, memorySize: 128, environment: {}, codeKey: '${key}', revisionId: 'r' },
          { requestId: 'x', payload: '{}', wantLogTail: false });`,
     );
@@ -277,9 +289,46 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
       }
       return undefined;
     });
-    await waitFor('the handler to be running', () => existsSync(started));
+    await waitFor('the sandbox to be ready', () => ready(childPid));
     parent.kill('SIGKILL');
-    await waitFor('the orphaned sandbox to exit', () => !existsSync(`/proc/${childPid}`) || readFileSync(`/proc/${childPid}/stat`, 'utf8').split(' ')[2] === 'Z', { timeoutMs: 5000 });
+    await waitFor('the orphaned sandbox to exit', () => [undefined, 'Z'].includes(stateOf(childPid)), { timeoutMs: 5000 });
+  };
+
+  it('does not outlive a worker that is killed mid-invocation', async () => {
+    const started = join(codeDir, 'handler-started');
+    // The handler says it is running, then never returns.
+    await sandboxOutlivesKilledWorker(
+      'orphan',
+      `exports.handler = () => { require('node:fs').writeFileSync(${JSON.stringify(started)}, 'x'); return new Promise(() => { setInterval(() => {}, 1000); }); };`,
+      () => existsSync(started),
+    );
+  });
+
+  it('freezes a sandbox that waits for work, as AWS freezes an idle execution environment', { skip: !SETPRIV && 'needs util-linux setpriv' }, async () => {
+    // A timer the handler leaves running writes its count to a file; a stopped process writes nothing.
+    const ticksFile = join(codeDir, 'ticks');
+    const s = spec({ name: 'frozen' }, {
+      'index.js': `const fs = require('node:fs'); let ticks = 0; let timer;
+        exports.handler = async () => {
+          timer ??= setInterval(() => { ticks += 1; fs.writeFileSync(${JSON.stringify(ticksFile)}, String(ticks)); }, 5);
+          return { pid: process.pid };
+        };`,
+    });
+    const ticks = () => Number(readFileSync(ticksFile, 'utf8'));
+    const { pid } = JSON.parse((await call(s, {})).payload) as { pid: number };
+    await waitFor('the timer to tick', () => existsSync(ticksFile));
+    await waitFor('the idle sandbox to be stopped', () => stateOf(pid) === 'T');
+    const frozenAt = ticks();
+    await new Promise((done) => setTimeout(done, 300));
+    assert.equal(stateOf(pid), 'T');
+    assert.equal(ticks(), frozenAt, 'no tick while frozen');
+    // The next invocation thaws it: the same warm sandbox, its timer running again.
+    assert.equal((JSON.parse((await call(s, {})).payload) as { pid: number }).pid, pid);
+    await waitFor('the timer to tick again', () => ticks() > frozenAt);
+  });
+
+  it('does not outlive a worker that is killed while the sandbox is frozen', { skip: !SETPRIV && 'needs util-linux setpriv' }, async () => {
+    await sandboxOutlivesKilledWorker('orphan-frozen', 'exports.handler = async () => 1;', (pid) => stateOf(pid) === 'T');
   });
 
   it('frees the disk of unpacked code no function and no sandbox uses, and unpacks it again when needed', async () => {

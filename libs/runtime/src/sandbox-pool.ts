@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, parse, resolve, sep } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
 import { CodeCache, functionSdkDirectory } from './code-cache.js';
-import { BOOTSTRAP, Sandbox, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
+import { BOOTSTRAP, SETPRIV, Sandbox, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
 
 type User = { uid: number; gid: number };
 
@@ -81,6 +81,7 @@ export class SandboxPool {
       this.runAs = options.runAs;
     }
     this.code = new CodeCache(options.codeDir, options.fetchCode, this.runAs !== undefined);
+    if (!SETPRIV) options.logger?.warn('setpriv (util-linux) not found: idle sandboxes are not frozen between invocations');
   }
 
   /** Who sandboxes run as; undefined: this process's user. */
