@@ -24,9 +24,9 @@ import { cpuPerOperation, sampleCpu, type Watched } from './cpu.js';
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '2000' },
-    // Node's JIT takes thousands of requests to settle: over the first 4,000 a fresh Tributary
-    // stack's p50 fell from 9.4 to 4.8 ms, and the bare pipeline's from 6.9 to 3.9 ms
-    // (docs/ARCHITECTURE.md, Performance). Fewer measure the warm-up, not the services.
+    // Node's JIT takes thousands of requests to settle: over its first 5,000 a fresh Tributary
+    // stack's p50 (per 1,000 requests) fell from 10.5 to 4.8 ms, and the bare pipeline's from 7.0
+    // to 3.9 ms (docs/ARCHITECTURE.md, Performance). Fewer measure the warm-up, not the services.
     warmup: { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: '1,10' },
     against: { type: 'string' },
