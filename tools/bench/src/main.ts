@@ -251,10 +251,9 @@ try {
   }
   const baselineUrl = new URL(`http://127.0.0.1:${(baseline.address() as AddressInfo).port}/`);
   const servers = ['nats-server', 'redis-server'];
-  const stackWatched = (target: Target): Watched => ({
-    roots: { 'bench client': process.pid, ...Object.fromEntries((['api', 'dispatcher', 'worker'] as const).map((s) => [s, target.stack.pid(s) ?? -1])) },
-    servers,
-  });
+  const rootsOf = (target: Target, services: readonly ServiceName[]): Record<string, number> =>
+    Object.fromEntries(services.map((s) => [s, target.stack.pid(s) ?? -1]));
+  const stackWatched = (target: Target): Watched => ({ roots: { 'bench client': process.pid, ...rootsOf(target, ['api', 'dispatcher', 'worker']) }, servers });
   const driven: Array<Driven & { label: string }> = [
     { label: 'bare pipeline (same path and libraries, no product code)', url: bare.url, watched: { roots: { 'bench client': process.pid, ...bare.pids }, servers } },
     { label: 'bare direct path (core-NATS request to the worker; not our architecture)', url: direct.url, watched: { roots: { 'bench client': process.pid, ...direct.pids }, servers } },
@@ -292,10 +291,7 @@ try {
   process.stdout.write(`\nCPU time per invocation in ms, by process (from /proc, around each block of the same run; nats-server and redis-server are the machine's, shared with anything else using them)\n\n`);
   process.stdout.write(`| clients | ${CPU_COLUMNS.map(([, title]) => title).join(' | ')} | total |\n|${'---|'.repeat(CPU_COLUMNS.length + 2)}\n${cpuRows.join('\n')}\n`);
   // Idle after the runs: the sandboxes they warmed are still in the pools, as after real traffic.
-  const services = (target: Target): Watched => ({
-    roots: Object.fromEntries((['api', 's3-ingest', 'dispatcher', 'worker'] as const).map((s) => [s, target.stack.pid(s) ?? -1])),
-    servers: [],
-  });
+  const services = (target: Target): Watched => ({ roots: rootsOf(target, ['api', 's3-ingest', 'dispatcher', 'worker']), servers: [] });
   const idle = await idleCpu(
     [
       { label: 'bare pipeline', watched: { roots: bare.pids, servers: [] } },
