@@ -325,6 +325,23 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     // The next invocation thaws it: the same warm sandbox, its timer running again.
     assert.equal((JSON.parse((await call(s, {})).payload) as { pid: number }).pid, pid);
     await waitFor('the timer to tick again', () => ticks() > frozenAt);
+    // Retiring a frozen sandbox kills it.
+    await waitFor('the idle sandbox to be stopped again', () => stateOf(pid) === 'T');
+    pool.retire('frozen');
+    await waitFor('the frozen sandbox to exit', () => [undefined, 'Z'].includes(stateOf(pid)));
+  });
+
+  it('does not freeze an invocation that runs for longer than a sandbox may idle', { skip: !SETPRIV && 'needs util-linux setpriv' }, async () => {
+    const s = spec({ name: 'slow' }, {
+      'index.js': `exports.handler = async (event) => { if (event.slow) await new Promise((done) => setTimeout(done, 1500)); return { pid: process.pid }; };`,
+    });
+    // A quick invocation first; the slow one comes once the runtime waits on /next again, with the
+    // second before a freeze counting (well within it: 200 ms).
+    const { pid } = JSON.parse((await call(s, {})).payload) as { pid: number };
+    await new Promise((done) => setTimeout(done, 200));
+    const outcome = await call(s, { slow: true });
+    assert.equal(outcome.functionError, undefined, outcome.payload);
+    assert.equal((JSON.parse(outcome.payload) as { pid: number }).pid, pid);
   });
 
   it('does not outlive a worker that is killed while the sandbox is frozen', { skip: !SETPRIV && 'needs util-linux setpriv' }, async () => {

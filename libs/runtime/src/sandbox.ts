@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -79,9 +79,12 @@ export const BOOTSTRAP = fileURLToPath(new URL('./node-runtime/bootstrap.js', im
 /**
  * util-linux's setpriv starts a sandbox with a parent-death signal (SIGKILL), so that the kernel
  * kills it when the worker dies, even while it is frozen and cannot notice for itself.
- * Sandboxes are frozen between invocations only where it is found (Debian and its images have it).
+ * Sandboxes are frozen between invocations only where it is found and takes `--pdeathsig`
+ * (util-linux 2.33 and later; Debian and its images have it; BusyBox's applet does not).
  */
-export const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((path) => existsSync(path));
+export const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(
+  (path) => existsSync(path) && spawnSync(path, ['--pdeathsig', 'KILL', '--', process.execPath, '--version'], { stdio: 'ignore', timeout: 5000 }).status === 0,
+);
 
 interface Invocation {
   request: InvokeRequest;
@@ -610,6 +613,7 @@ export class Sandbox {
     // A sandbox being killed must never go back to the pool, even before its exit is seen.
     this.retired = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    clearTimeout(this.freezeTimer);
     if (this.alive && this.child?.pid) {
       try {
         process.kill(-this.child.pid, 'SIGKILL');
