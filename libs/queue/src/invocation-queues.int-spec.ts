@@ -76,6 +76,65 @@ describe('InvocationQueues and FunctionWorkers (real Redis)', () => {
     }
   });
 
+  it('runs as many invocations of a function at once as its concurrency, and no more', async () => {
+    const fn = uniqueName('fn');
+    let running = 0;
+    let most = 0;
+    let done = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const workers = new FunctionWorkers({
+      connection, prefix, concurrency: 3, idleMs: 60_000, lockDurationMs: 5000, stalledIntervalMs: 5000,
+      processor: async () => {
+        running += 1;
+        most = Math.max(most, running);
+        await gate;
+        running -= 1;
+        done += 1;
+      },
+    });
+    try {
+      for (let i = 0; i < 5; i += 1) await queues.enqueue(job(`c${i}`, 'Event', fn));
+      workers.attach(fn);
+      await waitFor('three invocations running', () => running === 3);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(most, 3);
+      release();
+      await waitFor('all five to finish', () => done === 5);
+      assert.equal(most, 3);
+    } finally {
+      release();
+      await workers.close(5000);
+    }
+  });
+
+  it('starts an invocation that arrives while another of the same function runs', async () => {
+    const fn = uniqueName('fn');
+    const started: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const workers = new FunctionWorkers({
+      connection, prefix, concurrency: 2, idleMs: 60_000, lockDurationMs: 5000, stalledIntervalMs: 5000,
+      processor: async (j) => {
+        started.push(j.data.requestId);
+        if (j.data.requestId === 'first') await gate;
+      },
+    });
+    try {
+      workers.attach(fn);
+      // The worker is idle and waiting on the queue when each job arrives, as under light traffic.
+      await new Promise((r) => setTimeout(r, 200));
+      await queues.enqueue(job('first', 'Event', fn));
+      await waitFor('the first invocation to start', () => started.includes('first'));
+      await new Promise((r) => setTimeout(r, 200));
+      await queues.enqueue(job('second', 'Event', fn));
+      await waitFor('the second invocation to start while the first still runs', () => started.includes('second'), { timeoutMs: 5000 });
+    } finally {
+      release();
+      await workers.close(5000);
+    }
+  });
+
   it('runs a sync invocation ahead of the async backlog', async () => {
     const fn = uniqueName('fn');
     for (let i = 0; i < 5; i += 1) await queues.enqueue(job(`async-${i}`, 'Event', fn));
