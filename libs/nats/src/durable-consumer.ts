@@ -29,13 +29,24 @@ export class DurableConsumer {
   private restart?: NodeJS.Timeout;
   private restarting?: Promise<void>;
 
+  /**
+   * @param prepare runs before every (re)start: it makes sure the stream exists, so that a lost
+   *   stream (JetStream storage wiped, an operator's `nats stream rm`) is made again, not waited for.
+   */
   constructor(
     private readonly client: NatsClient,
     private readonly options: DurableConsumerOptions,
+    private readonly prepare?: () => Promise<void>,
   ) {}
+
+  /** Whether messages are being taken: false while the consumer is being made again. */
+  get consuming(): boolean {
+    return this.messages !== undefined;
+  }
 
   async start(handle: (msg: JsMsg) => Promise<void>): Promise<void> {
     const { stream, durable } = this.options;
+    await this.prepare?.();
     const config = {
       durable_name: durable,
       ack_policy: AckPolicy.Explicit,
@@ -48,7 +59,9 @@ export class DurableConsumer {
     if (!existing) await this.client.jsm.consumers.add(stream, config);
     else if (existing.config.ack_wait !== config.ack_wait) await this.client.jsm.consumers.update(stream, durable, { ack_wait: config.ack_wait });
     const consumer = await this.client.js.consumers.get(stream, durable);
-    const messages = await consumer.consume({ max_messages: this.options.concurrency * 2 });
+    // By default nats.js waits, without end and without a word, for a deleted consumer or stream
+    // to come back: nothing would make them again. Aborting ends the loop below, which restarts.
+    const messages = await consumer.consume({ max_messages: this.options.concurrency * 2, abort_on_missing_resource: true });
     if (this.stopping) {
       // stop() ran while this (re)start was under way.
       await messages.close();
@@ -56,8 +69,9 @@ export class DurableConsumer {
     }
     this.messages = messages;
     this.loop = this.run(messages, handle).catch((error: unknown) => {
-      // The message iterator failed (the consumer was deleted, permissions changed, …): start
-      // again after a pause rather than die or stop consuming quietly.
+      // The message iterator failed (the consumer or stream was deleted, permissions changed, …):
+      // start again after a pause rather than die or stop consuming quietly.
+      if (this.messages === messages) this.messages = undefined;
       this.logger.error(`consuming ${stream} as ${durable} failed: ${String(error)}`);
       this.restartAfter(handle, 1000);
     });
@@ -91,6 +105,7 @@ export class DurableConsumer {
         .finally(() => this.inFlight.delete(task));
       this.inFlight.add(task);
     }
+    if (!this.stopping) throw new Error('the consumer stopped delivering messages');
   }
 
   /** Number of messages being handled right now. */

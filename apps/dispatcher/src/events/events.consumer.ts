@@ -23,10 +23,10 @@ export class EventsConsumer implements OnApplicationBootstrap, BeforeApplication
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.nats.ensureEventsStream(this.options.stream, this.options.subjects, this.options.duplicateWindowMs);
-    this.consumer = new DurableConsumer(this.nats, this.options);
+    const ensureStream = () => this.nats.ensureEventsStream(this.options.stream, this.options.subjects, this.options.duplicateWindowMs);
+    this.consumer = new DurableConsumer(this.nats, this.options, ensureStream);
     await this.consumer.start((msg) => this.dispatch.handle(msg));
-    this.health.register('events-consumer', () => this.consumer !== undefined);
+    this.health.register('events-consumer', () => this.consumer?.consuming === true);
     this.logger.log(`consuming ${this.options.stream} as ${this.options.durable}`);
   }
 

@@ -27,8 +27,8 @@ export class NatsNotificationsConsumer implements OnApplicationBootstrap, Before
 
   async onApplicationBootstrap(): Promise<void> {
     const { stream, subject, duplicateWindowMs } = this.settings;
-    await this.nats.ensureEventsStream(stream, [subject], duplicateWindowMs);
-    this.consumer = new DurableConsumer(this.nats, { stream, durable: 's3-ingest', ackWaitMs: 30_000, concurrency: 16 });
+    const ensureStream = () => this.nats.ensureEventsStream(stream, [subject], duplicateWindowMs);
+    this.consumer = new DurableConsumer(this.nats, { stream, durable: 's3-ingest', ackWaitMs: 30_000, concurrency: 16 }, ensureStream);
     await this.consumer.start(async (msg) => {
       try {
         await this.ingest.ingest(Buffer.from(msg.data));
