@@ -176,6 +176,23 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     });
   });
 
+  it('finds a CommonJS module\'s `default` export, as TypeScript and esbuild compile `export default`', async () => {
+    const files = {
+      'index.js': `"use strict"; Object.defineProperty(exports, "__esModule", { value: true }); exports.default = async (event) => 'default ' + event.n;`,
+      'plain.js': `exports.default = async () => 'plain default'; exports.handler = async () => 'plain handler';`,
+      'esm.mjs': `export default async () => 'esm default';`,
+    };
+    const answer = async (handler: string) => {
+      const outcome = await call(spec(files, { handler }), { n: 1 });
+      assert.equal(outcome.functionError, undefined, outcome.payload);
+      return payload(outcome);
+    };
+    assert.equal(await answer('index.default'), 'default 1');
+    assert.equal(await answer('plain.default'), 'plain default');
+    assert.equal(await answer('plain.handler'), 'plain handler');
+    assert.equal(await answer('esm.default'), 'esm default');
+  });
+
   describe('console and environment', () => {
     it('has console.fatal, and sets _X_AMZN_TRACE_ID per invocation', async () => {
       const s = spec({ 'index.js': `exports.handler = async () => { console.fatal('all is lost'); return process.env._X_AMZN_TRACE_ID ?? null; };` });
@@ -202,6 +219,30 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.deepEqual(errorOf(await call(unfinished, {})), ['Error', 'Response stream is not finished.']);
       const notAsync = spec({ 'index.mjs': `export const handler = awslambda.streamifyResponse((event, responseStream) => { responseStream.end('x'); });` });
       assert.deepEqual(errorOf(await call(notAsync, {})), ['Error', 'Streaming does not support non-async handlers.']);
+    });
+
+    it('gives a streaming handler AWS’s stream: setContentType, pipeline, and objects written as JSON', async () => {
+      // AWS's own example: a content type, then a readable piped into the response stream.
+      const piped = spec({
+        'index.mjs': `import { pipeline } from 'node:stream/promises';
+          import { Readable } from 'node:stream';
+          export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+            responseStream.setContentType('text/plain');
+            await pipeline(Readable.from(['a', 'b', 'c']), responseStream);
+          });`,
+      });
+      const outcome = await call(piped, {});
+      assert.equal(outcome.functionError, undefined, outcome.payload);
+      assert.equal(outcome.payload, 'abc');
+      const objects = spec({
+        'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+          responseStream.write({ a: 1 });
+          responseStream.end([2]);
+        });`,
+      });
+      const written = await call(objects, {});
+      assert.equal(written.functionError, undefined, written.payload);
+      assert.equal(written.payload, '{"a":1}[2]');
     });
 
     it('keeps the newlines of a message, as AWS’s log events do', async () => {

@@ -159,8 +159,11 @@ const loadHandler = async (): Promise<Handler> => {
   }
   const walk = (from: unknown): unknown =>
     exportPath.split('.').reduce<unknown>((obj, key) => (obj ? (obj as Record<string, unknown>)[key] : undefined), from);
-  // CommonJS modules loaded through import() expose module.exports as `default`.
-  const handler = walk(namespace) || walk(namespace['default']);
+  // CommonJS modules loaded through import() expose module.exports as `default`, where AWS's
+  // require() resolves the handler: `index.default` names module.exports.default (TypeScript's
+  // and esbuild's `export default`), not module.exports. A function found either way wins.
+  const found = [walk(namespace), walk(namespace['default'])];
+  const handler = found.find((h) => typeof h === 'function') ?? found.find(Boolean);
   if (!handler) return initError(new RuntimeError('Runtime.HandlerNotFound', `${spec} is undefined or not exported`));
   if (typeof handler !== 'function') return initError(new RuntimeError('Runtime.HandlerNotFound', `${spec} is not a function`));
   return handler as Handler;
@@ -218,6 +221,16 @@ const invokeStreaming = async (handler: Handler, event: unknown, context: Record
       chunks.push(chunk);
       next();
     },
+  });
+  // As AWS's response stream: setContentType (only a function URL's caller sees the type, and
+  // there are no function URLs here), and chunks that are neither strings nor bytes as JSON.
+  const write = responseStream.write.bind(responseStream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  const end = responseStream.end.bind(responseStream) as (chunk?: unknown, ...rest: unknown[]) => Writable;
+  const bytes = (chunk: unknown): unknown => (typeof chunk === 'string' || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk));
+  Object.assign(responseStream, {
+    setContentType: (_type: string): void => undefined,
+    write: (chunk: unknown, ...rest: unknown[]) => write(bytes(chunk), ...rest),
+    end: (chunk?: unknown, ...rest: unknown[]) => (chunk === undefined || typeof chunk === 'function' ? end(chunk, ...rest) : end(bytes(chunk), ...rest)),
   });
   try {
     const returned = (handler as unknown as (e: unknown, s: Writable, c: unknown) => unknown)(event, responseStream, context);
