@@ -4,6 +4,9 @@ import type { Redis } from 'ioredis';
 import { functionQueueName, type InvocationJob, type JobName } from '@tributary/contracts';
 import { openFunctionQueue } from './invocation-queues.js';
 
+/** Times an invocation may be left running by a worker that died or was restarted, and still run. */
+const MAX_STALLS = 10;
+
 export type InvocationProcessor = (job: Job<InvocationJob, unknown, JobName>) => Promise<unknown>;
 
 export interface FunctionWorkersOptions {
@@ -72,7 +75,11 @@ export class FunctionWorkers {
         concurrency: this.options.concurrency,
         lockDuration: this.options.lockDurationMs,
         stalledInterval: this.options.stalledIntervalMs,
-        maxStalledCount: 1,
+        // BullMQ counts a job's stalls over its whole life, retries included, and fails it for
+        // good past this, without an answer or a retry: one stall per worker killed, or restarted
+        // with a running invocation, under it. A job that kills its worker each time is not
+        // possible here (function code runs in a sandbox), so the limit only has to be generous.
+        maxStalledCount: MAX_STALLS,
         autorun: true,
       },
     );

@@ -1,5 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { InvocationJob } from '@tributary/contracts';
 import { TEST_REDIS_URL, deleteRedisKeys, uniqueName, waitFor } from '@tributary/testing';
@@ -132,6 +135,49 @@ describe('InvocationQueues and FunctionWorkers (real Redis)', () => {
     } finally {
       release();
       await workers.close(5000);
+    }
+  });
+
+  it('runs an invocation whose workers were killed under it twice', async () => {
+    // A rolling restart whose grace runs out, or a worker that crashes, leaves the running job to
+    // stall; BullMQ counts stalls for the job's whole life and fails it for good past the limit.
+    const fn = uniqueName('fn');
+    const child = fileURLToPath(new URL(`./stall-child-${fn}.mjs`, import.meta.url));
+    await writeFile(
+      child,
+      `import { Redis } from 'ioredis';
+      import { FunctionWorkers } from '@tributary/queue';
+      const connection = new Redis(${JSON.stringify(TEST_REDIS_URL)}, { maxRetriesPerRequest: null });
+      const workers = new FunctionWorkers({ connection, prefix: ${JSON.stringify(prefix)}, concurrency: 1, idleMs: 60_000, lockDurationMs: 1000, stalledIntervalMs: 500,
+        processor: () => { process.stdout.write('started\\n'); return new Promise(() => undefined); } });
+      workers.attach(${JSON.stringify(fn)});`,
+    );
+    const startedIn = (proc: ChildProcess) =>
+      new Promise<void>((resolve, reject) => {
+        proc.stdout?.on('data', (d: Buffer) => d.toString().includes('started') && resolve());
+        proc.once('exit', (code) => reject(new Error(`worker exited (${code}) before the job started`)));
+      });
+    const ran: string[] = [];
+    const workers = new FunctionWorkers({
+      connection, prefix, concurrency: 1, idleMs: 60_000, lockDurationMs: 1000, stalledIntervalMs: 500,
+      processor: async (j) => void ran.push(j.data.requestId),
+    });
+    try {
+      await queues.enqueue(job('twice-stalled', 'Event', fn));
+      for (let kill = 0; kill < 2; kill += 1) {
+        const proc = spawn(process.execPath, [child], { stdio: ['ignore', 'pipe', 'inherit'] });
+        await startedIn(proc);
+        proc.kill('SIGKILL');
+        await new Promise((r) => proc.once('exit', r));
+        // The next stalled-job check (one of the next worker's, here the child's) puts it back.
+      }
+      workers.attach(fn);
+      await waitFor('the invocation to run after two stalls', () => ran.includes('twice-stalled'), { timeoutMs: 10_000 });
+      const failed = await queues.queue(fn).getFailed();
+      assert.deepEqual(failed.map((f) => f.failedReason), []);
+    } finally {
+      await workers.close(1000);
+      await rm(child, { force: true });
     }
   });
 
