@@ -143,7 +143,8 @@ export class InvokeService {
       throw error;
     }
     if (reply.serviceError) {
-      throw new LambdaError(reply.serviceError.type as LambdaErrorType, reply.serviceError.message);
+      const type = reply.serviceError.type as LambdaErrorType;
+      throw new LambdaError(type, reply.serviceError.message, type === LambdaErrorType.TooManyRequests ? { 'Retry-After': '1' } : undefined);
     }
     const headers: Record<string, string> = {
       'x-amzn-RequestId': reply.requestId,

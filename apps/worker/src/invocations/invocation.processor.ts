@@ -85,6 +85,14 @@ export class InvocationProcessor {
       });
       throw new UnrecoverableError(`function ${data.functionName} no longer exists`);
     }
+    if (data.replyTo && data.deadline !== undefined && Date.now() > data.deadline - entry.record.timeout * 1000) {
+      // Too late to start: a run to its timeout would end after its caller stops waiting, who
+      // would be told the call was throttled (and whose SDK retries a 429) while it ran. AWS
+      // does not queue sync calls; it throttles them. Answered now, not at the deadline.
+      this.logger.warn({ msg: 'sync invocation waited past its budget in the queue; throttled', requestId: data.requestId });
+      this.reply(data, { statusCode: 429, serviceError: { type: 'TooManyRequestsException', statusCode: 429, message: 'Rate Exceeded.' } });
+      return;
+    }
     const payload = await this.payloads.unpack(data);
     // A waiting caller is answered the moment the function responds; the log and the accounting
     // follow. With `Tail` the answer carries the log, so it waits for the complete log.
