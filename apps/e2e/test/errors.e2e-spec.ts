@@ -14,7 +14,7 @@ import {
 import { request } from 'node:http';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { TEST_NATS_URL, buildZip, countRedisKeys, streamMessageCount, uniqueName } from '@tributary/testing';
+import { TEST_NATS_URL, buildZip, countRedisKeys, storedObjectCount, streamMessageCount, uniqueName, waitFor } from '@tributary/testing';
 import { decode, encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 const MODES = `
@@ -221,10 +221,15 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
     await e2e.lambda.send(
       new CreateFunctionCommand(base({ FunctionName: echo, Code: { ZipFile: buildZip({ 'index.js': 'exports.handler = async (e) => ({ len: e.big.length, back: e.big });' }) } })),
     );
+    const payloads = e2e.env['PAYLOAD_STORE'] ?? '';
+    const storedBefore = await storedObjectCount(payloads);
     const result = await e2e.lambda.send(new InvokeCommand({ FunctionName: echo, Payload: encode({ big }) }));
     const body = JSON.parse(decode(result.Payload));
     assert.equal(body.len, big.length);
     assert.equal(body.back, big);
+    // Both the request and the result went by claim check; once answered, neither is kept
+    // (until the store's 7-day expiry that would be 4 MB of disk for every such call).
+    await waitFor('the claim-checked request and result to be removed', async () => (await storedObjectCount(payloads)) === storedBefore);
   });
 });
 

@@ -148,8 +148,11 @@ export class InvocationClient {
   }
 
   /** Text of a reply's payload, fetched from the payload store when it came by reference. */
+  /** The reply's payload; one that came by claim check is removed from the store once read (it is read once). */
   async replyPayload(reply: InvocationReply): Promise<string> {
-    return this.payloads.unpack(reply);
+    const payload = await this.payloads.unpack(reply);
+    if (reply.payloadRef) void this.payloads.delete(reply.payloadRef);
+    return payload;
   }
 
   /** Stops listening; callers still waiting get an error rather than hanging. */

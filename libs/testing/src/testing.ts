@@ -178,6 +178,19 @@ export const streamMessageCount = async (stream: string): Promise<number> => {
   }
 };
 
+/** Objects (not deleted) in a NATS object store; 0 when it does not exist. */
+export const storedObjectCount = async (store: string): Promise<number> => {
+  const nc = await connect({ servers: TEST_NATS_URL.replace(/^nats:\/\//, '') });
+  try {
+    const { Objm } = await import('@nats-io/obj');
+    const opened = await new Objm(nc).open(store).catch(() => undefined);
+    if (!opened) return 0;
+    return (await opened.list()).filter((info) => !info.deleted).length;
+  } finally {
+    await nc.close();
+  }
+};
+
 /** Number of Redis keys matching a pattern. */
 export const countRedisKeys = async (pattern: string): Promise<number> => {
   const { Redis } = await import('ioredis');

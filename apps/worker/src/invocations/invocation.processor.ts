@@ -71,6 +71,7 @@ export class InvocationProcessor {
     if (data.deadline !== undefined && data.deadline < Date.now()) {
       // The sync caller has already been answered with a throttle error; running it now would surprise.
       this.logger.warn({ msg: 'sync invocation expired in the queue; dropped', requestId: data.requestId });
+      if (data.payloadRef) await this.payloads.delete(data.payloadRef);
       return;
     }
     const entry = await this.registry.getFresh(data.functionName, data.functionRevision);
@@ -83,6 +84,7 @@ export class InvocationProcessor {
           message: `Function not found: ${functionArn(this.identity, data.functionName)}`,
         },
       });
+      if (data.payloadRef) await this.payloads.delete(data.payloadRef);
       throw new UnrecoverableError(`function ${data.functionName} no longer exists`);
     }
     if (data.replyTo && data.deadline !== undefined && Date.now() > data.deadline - entry.record.timeout * 1000) {
@@ -91,6 +93,7 @@ export class InvocationProcessor {
       // does not queue sync calls; it throttles them. Answered now, not at the deadline.
       this.logger.warn({ msg: 'sync invocation waited past its budget in the queue; throttled', requestId: data.requestId });
       this.reply(data, { statusCode: 429, serviceError: { type: 'TooManyRequestsException', statusCode: 429, message: 'Rate Exceeded.' } });
+      if (data.payloadRef) await this.payloads.delete(data.payloadRef);
       return;
     }
     const payload = await this.payloads.unpack(data);
@@ -121,6 +124,8 @@ export class InvocationProcessor {
     if (data.replyTo) {
       // Timeouts and crashes end the invocation without a response: they are answered here.
       await (answered ?? this.answer(data, outcome));
+      // A sync invocation is never tried again: its claim-checked request is not needed any more.
+      if (data.payloadRef) await this.payloads.delete(data.payloadRef);
       return;
     }
     if (outcome.functionError) throw new FunctionFailedError(data.functionName, data.requestId, outcome.errorType);
