@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readlink, realpath, rename, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -137,6 +137,27 @@ const openModes = async (path: string): Promise<void> => {
   if (info.isDirectory()) for (const name of await readdir(path)) await openModes(join(path, name));
 };
 
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+
+/**
+ * Makes the links a package holds, where they point (as AWS unpacks them; what they point to is
+ * read with the sandbox's permissions). Each is made in a directory that really is inside the
+ * root: a link below another link would otherwise be made wherever that one points.
+ */
+const makeLinks = async (root: string, links: Array<{ target: string; to: string }>): Promise<void> => {
+  if (links.length === 0) return;
+  await mkdir(root, { recursive: true });
+  const realRoot = await realpath(root);
+  const inside = (path: string) => path === realRoot || path.startsWith(realRoot + sep);
+  for (const { target, to } of links) {
+    if (to.length === 0 || to.length > 4096 || to.includes('\0')) throw new Error(`zip entry is a link to an invalid path: ${target.slice(root.length + 1)}`);
+    await mkdir(dirname(target), { recursive: true });
+    if (!inside(await realpath(dirname(target)))) throw new Error(`zip entry escapes the task root: ${target.slice(root.length + 1)}`);
+    await symlink(to, target);
+  }
+};
+
 /**
  * Extracts a zip into `dir`, keeping file modes except write permission for others (and adding
  * read permission for all: a sandbox may run as another user). yauzl refuses absolute paths and `..`, and
@@ -149,20 +170,36 @@ export const extractZip = (bytes: Uint8Array, dir: string, maxBytes: number = LA
     let total = 0;
     yauzl.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { lazyEntries: true }, (openError, zip) => {
       if (openError || !zip) return fail(openError ?? new Error('could not open zip'));
+      // Symbolic links are made after every file and directory, so that nothing is ever written
+      // through one: an entry below a link to /etc would otherwise land in /etc.
+      const links: Array<{ target: string; to: string }> = [];
+      const inside = (path: string) => path === root || path.startsWith(root + sep);
       zip.on('error', fail);
-      zip.on('end', () => done());
+      zip.on('end', () => makeLinks(root, links).then(() => done(), fail));
       zip.on('entry', (entry: yauzl.Entry) => {
         const target = resolve(root, entry.fileName);
-        if (target !== root && !target.startsWith(root + sep)) return fail(new Error(`zip entry escapes the task root: ${entry.fileName}`));
+        if (!inside(target)) return fail(new Error(`zip entry escapes the task root: ${entry.fileName}`));
         total += entry.uncompressedSize;
         if (total > maxBytes) return fail(new Error(`unzipped size must be smaller than ${maxBytes} bytes`));
         if (entry.fileName.endsWith('/')) {
           mkdir(target, { recursive: true }).then(() => zip.readEntry(), fail);
           return;
         }
-        const mode = ((entry.externalFileAttributes >>> 16) & 0o755) | 0o444;
+        const unixMode = entry.externalFileAttributes >>> 16;
+        const mode = (unixMode & 0o755) | 0o444;
         zip.openReadStream(entry, (streamError, stream) => {
           if (streamError || !stream) return fail(streamError ?? new Error('could not read zip entry'));
+          if ((unixMode & S_IFMT) === S_IFLNK) {
+            // A link's entry holds the path it points to (as `zip -y` stores it).
+            const parts: Buffer[] = [];
+            stream.on('data', (part: Buffer) => parts.push(part));
+            stream.on('error', fail);
+            stream.on('end', () => {
+              links.push({ target, to: Buffer.concat(parts).toString('utf8') });
+              zip.readEntry();
+            });
+            return;
+          }
           mkdir(dirname(target), { recursive: true })
             .then(() => pipeline(stream, createWriteStream(target, { mode })))
             .then(() => chmod(target, mode))

@@ -2,11 +2,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { strToU8, zipSync } from 'fflate';
 import type { FunctionSpec } from '@tributary/contracts';
 import { buildZip, waitFor } from '@tributary/testing';
 import { SandboxPool, readableBy } from './sandbox-pool.js';
@@ -412,6 +413,38 @@ exports.handler = async () => {
     await assert.rejects(extractZip(bomb, join(codeDir, 'bomb'), 1000), /unzipped size must be smaller than 1000 bytes/);
     await extractZip(bomb, join(codeDir, 'fits'), 2000);
     assert.ok(existsSync(join(codeDir, 'fits', 'b.bin')));
+  });
+
+  it('unpacks symbolic links as links (pnpm’s node_modules, library versions), never one to write through', async () => {
+    const link = (target: string): [Uint8Array, { os: number; attrs: number }] => [strToU8(target), { os: 3, attrs: (0o120777 << 16) >>> 0 }];
+    const zip = zipSync({
+      'target.js': strToU8('exports.value = "through the link";'),
+      'link.js': link('target.js'),
+      'lib/libx.so.1.2': strToU8('library'),
+      'lib/libx.so': link('libx.so.1.2'),
+      'index.js': strToU8('exports.handler = async () => require("./link.js").value;'),
+    });
+    const dir = join(codeDir, 'links');
+    await extractZip(zip, dir);
+    assert.equal(await readlink(join(dir, 'link.js')), 'target.js');
+    assert.equal(await readFile(join(dir, 'lib', 'libx.so'), 'utf8'), 'library');
+    const codeKey = createHash('sha256').update(zip).digest('hex');
+    zips.set(codeKey, zip);
+    const result = await call({ ...spec({ revisionId: 'links' }), codeKey }, {});
+    assert.equal(result.functionError, undefined, result.payload);
+    assert.equal(JSON.parse(result.payload), 'through the link');
+    // A link to a directory outside, and an entry below it: written through the link, the entry
+    // would land outside the package (as root, anywhere). Links are made last, inside the root only.
+    const outside = await mkdtemp(join(tmpdir(), 'trib-outside-'));
+    try {
+      const through = zipSync({ 'escape': link(outside), 'escape/planted.js': strToU8('x'), 'index.js': strToU8('') });
+      await assert.rejects(extractZip(through, join(codeDir, 'through')));
+      const nested = zipSync({ 'a': link(outside), 'a/b': link('x'), 'index.js': strToU8('') });
+      await assert.rejects(extractZip(nested, join(codeDir, 'nested')), /escapes the task root/);
+      assert.deepEqual(await readdir(outside), []);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   it('refuses a package whose entries escape the task root', async () => {
