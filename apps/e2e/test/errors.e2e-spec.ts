@@ -2,18 +2,24 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CreateFunctionCommand,
+  GetFunctionCommand,
   InvalidParameterValueException,
+  InvalidZipFileException,
   InvalidRequestContentException,
   InvokeCommand,
   LambdaServiceException,
   RequestTooLargeException,
   ResourceConflictException,
+  ServiceException,
+  UpdateFunctionCodeCommand,
   type CreateFunctionCommandInput,
   type InvocationType,
 } from '@aws-sdk/client-lambda';
 import { request } from 'node:http';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
+import { strToU8, zipSync } from 'fflate';
 import { TEST_NATS_URL, buildZip, countRedisKeys, storedObjectCount, streamMessageCount, uniqueName, waitFor } from '@tributary/testing';
 import { decode, encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
@@ -92,6 +98,41 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
     const b = await e2e.lambda.send(new InvokeCommand({ FunctionName: missingExport }));
     assert.equal(JSON.parse(decode(b.Payload)).errorType, 'Runtime.HandlerNotFound');
     assert.equal(JSON.parse(decode(b.Payload)).errorMessage, 'index.nothing is undefined or not exported');
+  });
+
+  it('answers at once, with the error AWS gives, an invoke the platform cannot run, and keeps serving', async () => {
+    // A package whose entries collide (a link, and a file below the same path): listed, it looks
+    // fine and is accepted; unpacked by the worker, it cannot be.
+    const colliding = uniqueName('collide');
+    const link = (to: string): [Uint8Array, { os: number; attrs: number }] => [strToU8(to), { os: 3, attrs: (0o120777 << 16) >>> 0 }];
+    const zip = zipSync({ 'lib/x.js': strToU8('x'), lib: link('.'), 'index.js': strToU8(MODES) });
+    // A timeout long enough that a caller left waiting would be told it was throttled, not why.
+    await e2e.lambda.send(new CreateFunctionCommand(base({ FunctionName: colliding, Timeout: 30, Code: { ZipFile: zip } })));
+    const unzip = await e2e.lambda.send(new InvokeCommand({ FunctionName: colliding })).catch((error: unknown) => error);
+    assert.ok(unzip instanceof InvalidZipFileException, String(unzip));
+    assert.equal(unzip.$metadata.httpStatusCode, 502);
+    assert.match(unzip.message, /unzip the deployment package/);
+
+    // The code store lost a package (removed by hand, a lost volume): the platform's fault.
+    const lost = uniqueName('lost');
+    await e2e.lambda.send(new CreateFunctionCommand(base({ FunctionName: lost, Timeout: 30, Code: { ZipFile: buildZip({ 'index.js': `${MODES}\n// ${lost}` }) } })));
+    const { Configuration } = await e2e.lambda.send(new GetFunctionCommand({ FunctionName: lost }));
+    const nc = await connect({ servers: TEST_NATS_URL });
+    try {
+      const store = await new Objm(nc).open(e2e.env['CODE_STORE'] ?? '');
+      assert.ok(await store.delete(Buffer.from(Configuration?.CodeSha256 ?? '', 'base64').toString('hex')));
+    } finally {
+      await nc.close();
+    }
+    const missing = await e2e.lambda.send(new InvokeCommand({ FunctionName: lost })).catch((error: unknown) => error);
+    assert.ok(missing instanceof ServiceException, String(missing));
+    assert.equal(missing.$metadata.httpStatusCode, 500);
+
+    // Deployed again, both run.
+    for (const fn of [colliding, lost]) {
+      await e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: fn, ZipFile: buildZip({ 'index.js': MODES }) }));
+      assert.deepEqual(JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: fn, Payload: encode({ n: 4 }) }))).Payload)), { ok: true, n: 4 });
+    }
   });
 
   it('refuses bad input with the AWS error class and lets nothing reach NATS or Redis', async () => {

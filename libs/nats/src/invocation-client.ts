@@ -147,7 +147,6 @@ export class InvocationClient {
     return answer;
   }
 
-  /** Text of a reply's payload, fetched from the payload store when it came by reference. */
   /** The reply's payload; one that came by claim check is removed from the store once read (it is read once). */
   async replyPayload(reply: InvocationReply): Promise<string> {
     const payload = await this.payloads.unpack(reply);

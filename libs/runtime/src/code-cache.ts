@@ -137,6 +137,27 @@ const openModes = async (path: string): Promise<void> => {
   if (info.isDirectory()) for (const name of await readdir(path)) await openModes(join(path, name));
 };
 
+/**
+ * A package that cannot be unpacked as it is (not a zip, entries that escape or collide, too
+ * large): AWS answers the invoke with InvalidZipFileException. Errors of the host (a full
+ * disk) are not this.
+ */
+export class InvalidPackageError extends Error {
+  override readonly name = 'InvalidPackageError';
+}
+
+/** Errors of the file system that a package's own entries cause: a file where a directory goes, or both at one path. */
+const COLLISIONS = new Set(['EEXIST', 'ENOTDIR', 'EISDIR']);
+
+const asPackageError = (error: unknown): Error => {
+  if (error instanceof InvalidPackageError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  // yauzl's own errors carry no code; zlib's (corrupt data) a Z_ one.
+  if (code === undefined || code.startsWith('Z_') || COLLISIONS.has(code)) return new InvalidPackageError(message);
+  return error instanceof Error ? error : new Error(message);
+};
+
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
@@ -162,10 +183,11 @@ const makeLinks = async (root: string, links: Array<{ target: string; to: string
  * Extracts a zip into `dir`, keeping file modes except write permission for others (and adding
  * read permission for all: a sandbox may run as another user). yauzl refuses absolute paths and `..`, and
  * holds every entry to its declared size, so summing those bounds what lands on disk (a zip
- * bomb stops at `maxBytes`).
+ * bomb stops at `maxBytes`). Rejects with `InvalidPackageError` when the package is at fault.
  */
 export const extractZip = (bytes: Uint8Array, dir: string, maxBytes: number = LAMBDA_LIMITS.unzippedBytes): Promise<void> =>
-  new Promise((done, fail) => {
+  new Promise((done, reject) => {
+    const fail = (error: unknown) => reject(asPackageError(error));
     const root = resolve(dir);
     let total = 0;
     yauzl.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { lazyEntries: true }, (openError, zip) => {

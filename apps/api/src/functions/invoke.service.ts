@@ -143,8 +143,8 @@ export class InvokeService {
       throw error;
     }
     if (reply.serviceError) {
-      const type = reply.serviceError.type as LambdaErrorType;
-      throw new LambdaError(type, reply.serviceError.message, type === LambdaErrorType.TooManyRequests ? { 'Retry-After': '1' } : undefined);
+      const { type, message } = reply.serviceError;
+      throw LambdaError.of(type, message, type === LambdaErrorType.TooManyRequests ? { 'Retry-After': '1' } : undefined);
     }
     const headers: Record<string, string> = {
       'x-amzn-RequestId': reply.requestId,

@@ -14,6 +14,7 @@ export enum LambdaErrorType {
   TooManyRequests = 'TooManyRequestsException',
   Validation = 'ValidationException',
   Service = 'ServiceException',
+  InvalidZipFile = 'InvalidZipFileException',
   UnknownOperation = 'UnknownOperationException',
 }
 
@@ -28,6 +29,7 @@ const STATUS: Record<LambdaErrorType, number> = {
   [LambdaErrorType.TooManyRequests]: 429,
   [LambdaErrorType.Validation]: 400,
   [LambdaErrorType.Service]: 500,
+  [LambdaErrorType.InvalidZipFile]: 502,
   [LambdaErrorType.UnknownOperation]: 404,
 };
 
@@ -52,6 +54,12 @@ export class LambdaError extends Error {
       headers: { 'x-amzn-ErrorType': this.type, 'x-amzn-RequestId': randomUUID(), 'content-type': 'application/json', ...this.extra },
       body: JSON.stringify({ Type: this.status >= 500 ? 'Service' : 'User', message: this.message }),
     };
+  }
+
+  /** A type the API does not know (a newer worker's) is answered as ServiceException, never without a status. */
+  static of(type: string, message: string, extra?: Record<string, string>): LambdaError {
+    const known = (Object.values(LambdaErrorType) as string[]).includes(type) ? (type as LambdaErrorType) : LambdaErrorType.Service;
+    return new LambdaError(known, message, extra);
   }
 
   static notFound(what: string): LambdaError {

@@ -15,7 +15,7 @@ import {
 import { NatsClient, PayloadStore } from '@tributary/nats';
 import { METRICS_REGISTRY } from '@tributary/observability';
 import { FunctionRegistry, toFunctionSpec } from '@tributary/registry';
-import { SandboxPool, type InvokeResponse } from '@tributary/runtime';
+import { InvalidPackageError, SandboxPool, type InvokeResponse } from '@tributary/runtime';
 
 export const WORKER_IDENTITY = Symbol('WORKER_IDENTITY');
 
@@ -27,6 +27,12 @@ export class FunctionFailedError extends Error {
   }
 }
 
+/** The Lambda error a sync caller gets when the platform, not the function, failed the invocation. */
+const platformError = (error: unknown): NonNullable<InvocationReply['serviceError']> =>
+  error instanceof InvalidPackageError
+    ? { type: 'InvalidZipFileException', statusCode: 502, message: `Lambda was unable to unzip the deployment package: ${error.message}` }
+    : { type: 'ServiceException', statusCode: 500, message: 'The function could not be run because of an internal error; try again.' };
+
 /** Runs one invocation job in a sandbox and answers a waiting caller. */
 @Injectable()
 export class InvocationProcessor {
@@ -34,6 +40,8 @@ export class InvocationProcessor {
   private readonly invocations: Counter<'function' | 'function_error' | 'cold'>;
   private readonly duration: Histogram<'function'>;
   private readonly running: Gauge<'function'>;
+  /** Sync invocations running now whose caller has had an answer. */
+  private readonly answered = new Set<string>();
 
   constructor(
     @Inject(SandboxPool) private readonly pool: SandboxPool,
@@ -68,6 +76,25 @@ export class InvocationProcessor {
     const checked = validateDto(InvocationJobDto, job.data, { shallow: true });
     if (!checked.ok) throw new UnrecoverableError(`malformed job ${job.id}: ${checked.violations.map((v) => v.path).join(', ')}`);
     const data = job.data;
+    // An async job that fails here is tried again by BullMQ. A sync one is tried once, and its
+    // caller must hear why at once, not wait out the function's timeout and be told "throttled".
+    if (!data.replyTo) return this.run(data);
+    try {
+      await this.run(data);
+    } catch (error) {
+      if (!this.answered.has(data.requestId)) {
+        this.logger.error({ msg: 'sync invocation failed in the platform', requestId: data.requestId, error: (error as Error).stack ?? String(error) });
+        const serviceError = platformError(error);
+        this.reply(data, { statusCode: serviceError.statusCode, serviceError });
+      }
+      if (data.payloadRef) await this.payloads.delete(data.payloadRef).catch(() => undefined);
+      throw error;
+    } finally {
+      this.answered.delete(data.requestId);
+    }
+  }
+
+  private async run(data: InvocationJob): Promise<void> {
     if (data.deadline !== undefined && data.deadline < Date.now()) {
       // The sync caller has already been answered with a throttle error; running it now would surprise.
       this.logger.warn({ msg: 'sync invocation expired in the queue; dropped', requestId: data.requestId });
@@ -156,6 +183,8 @@ export class InvocationProcessor {
   }
 
   private publish(job: InvocationJob, reply: string): void {
-    if (job.replyTo) this.nats.nc.publish(job.replyTo, reply);
+    if (!job.replyTo) return;
+    this.nats.nc.publish(job.replyTo, reply);
+    this.answered.add(job.requestId);
   }
 }
