@@ -1,7 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
-import { uniqueName } from '@tributary/testing';
+import { Queue } from 'bullmq';
+import { connect } from '@nats-io/transport-node';
+import { functionQueueName, workAnnounceSubject } from '@tributary/contracts';
+import { TEST_NATS_URL, TEST_REDIS_URL, uniqueName, waitFor } from '@tributary/testing';
 import { decode, encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 describe('work announcements, at most one per interval', () => {
@@ -32,5 +35,34 @@ describe('work announcements, at most one per interval', () => {
     assert.ok(Date.now() - started < 9_000, `answered after ${Date.now() - started} ms`);
     // Many jobs in one interval all run, the function keeps being served.
     assert.deepEqual(await Promise.all([3, 4, 5].map(invoke)), [{ n: 3 }, { n: 4 }, { n: 5 }]);
+  });
+
+  it('attach no queue for a name no function has: anyone may publish one, and each would hold a Redis connection', async () => {
+    const heard = async (which: string) => {
+      const metrics = await (await fetch(`${e2e.stack.url('worker')}/metrics`)).text();
+      return Number(new RegExp(`^tributary_worker_work_announcements_total\\{function="${which}"[^}]*\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+    };
+    const before = await heard('unknown');
+    const ghosts = Array.from({ length: 50 }, () => uniqueName('ghost'));
+    const nc = await connect({ servers: TEST_NATS_URL });
+    try {
+      for (const ghost of ghosts) nc.publish(workAnnounceSubject(ghost, e2e.env['SUBJECT_PREFIX']), '');
+      await nc.flush();
+    } finally {
+      await nc.close();
+    }
+    await waitFor('the worker to hear every made-up name', async () => (await heard('unknown')) - before >= ghosts.length);
+    for (const ghost of ghosts.slice(0, 5)) {
+      const queue = new Queue(functionQueueName(ghost), { connection: { url: TEST_REDIS_URL }, prefix: e2e.env['QUEUE_PREFIX'] ?? '' });
+      try {
+        assert.deepEqual(await queue.getWorkers(), []);
+      } finally {
+        await queue.close();
+      }
+    }
+    // A function created now (maybe not yet in the worker's index when announced) still runs.
+    const fresh = uniqueName('fresh');
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(fresh, 'exports.handler = async () => "fresh";')));
+    assert.equal(JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: fresh }))).Payload)), 'fresh');
   });
 });

@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import type { Subscription } from '@nats-io/transport-node';
 import { FUNCTION_NAME_PATTERN, workAnnounceWildcard } from '@tributary/contracts';
 import { NatsClient } from '@tributary/nats';
-import { PeriodicTask } from '@tributary/observability';
+import { Counter, type Registry } from 'prom-client';
+import { METRICS_REGISTRY, PeriodicTask } from '@tributary/observability';
 import { FunctionWorkers } from '@tributary/queue';
 import { FunctionRegistry } from '@tributary/registry';
 import { SandboxPool } from '@tributary/runtime';
@@ -30,6 +31,7 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
   private subscription?: Subscription;
   private stopRetiring?: () => void;
   private periodic: PeriodicTask[] = [];
+  private readonly announcements: Counter<'function'>;
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
@@ -37,7 +39,15 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
     @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
     @Inject(SandboxPool) private readonly pool: SandboxPool,
     @Inject(WORK_SETTINGS) private readonly settings: WorkSettings,
-  ) {}
+    @Inject(METRICS_REGISTRY) metrics: Registry,
+  ) {
+    this.announcements = new Counter({
+      name: 'tributary_worker_work_announcements_total',
+      help: 'Announcements of queued work heard, by whether they named a registered function',
+      labelNames: ['function'],
+      registers: [metrics],
+    });
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const wildcard = workAnnounceWildcard(this.settings.subjectPrefix);
@@ -48,12 +58,15 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
       callback: (error, msg) => {
         if (error) return; // then msg is not a message (nats.js passes {} with a permissions error)
         const name = msg.subject.slice(offset);
-        if (!FUNCTION_NAME_PATTERN.test(name)) return;
-        try {
-          this.workers.attach(name);
-        } catch (failure) {
-          this.logger.warn(`could not attach to the queue of ${name}: ${(failure as Error).message}`);
-        }
+        if (!FUNCTION_NAME_PATTERN.test(name)) return this.announcements.inc({ function: 'unknown' });
+        if (this.registry.get(name)) return this.attach(name);
+        // Not in this process's index: created a moment ago (the watch lags the write), or no
+        // function at all. An attachment holds a Redis connection, so a name anyone made up
+        // must not get one: the bucket decides.
+        this.registry.getFresh(name).then(
+          (entry) => (entry ? this.attach(name) : this.announcements.inc({ function: 'unknown' })),
+          (failure: unknown) => this.logger.warn(`could not look up ${name}, announced: ${(failure as Error).message}`),
+        );
       },
     });
     // After UpdateFunctionCode/Configuration, warm sandboxes of the old revision retire.
@@ -66,6 +79,15 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
       new PeriodicTask('removing unused unpacked code', this.settings.codeCollectionIntervalMs, () => this.removeUnusedCode()),
     ];
     this.logger.log(`listening for work on ${wildcard}; attached to ${this.workers.active().length} queue(s) with pending jobs`);
+  }
+
+  private attach(name: string): void {
+    this.announcements.inc({ function: 'known' });
+    try {
+      this.workers.attach(name);
+    } catch (failure) {
+      this.logger.warn(`could not attach to the queue of ${name}: ${(failure as Error).message}`);
+    }
   }
 
   private async removeUnusedCode(): Promise<void> {
