@@ -176,6 +176,27 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     });
   });
 
+  it('looks for modules where AWS does: no extension first, then node_modules, under /var/task, and on NODE_PATH', async () => {
+    const files = {
+      app: `exports.handler = async () => 'extensionless';`,
+      'app.js': `exports.handler = async () => 'app.js';`,
+      'node_modules/packaged/index.js': `exports.handler = async () => 'from node_modules';`,
+      'src/nested.mjs': `export const handler = async () => 'nested';`,
+      'lib/util.js': `exports.value = 'found from the task root';`,
+      'src/deep/uses-root.js': `exports.handler = async () => require('lib/util').value;`,
+    };
+    const answer = async (handler: string) => {
+      const outcome = await call(spec(files, { handler }), {});
+      assert.equal(outcome.functionError, undefined, outcome.payload);
+      return payload(outcome);
+    };
+    assert.equal(await answer('app.handler'), 'extensionless');
+    assert.equal(await answer('packaged.handler'), 'from node_modules');
+    assert.equal(await answer('/var/task/src/nested.handler'), 'nested');
+    // NODE_PATH holds the task root, as on AWS.
+    assert.equal(await answer('src/deep/uses-root.handler'), 'found from the task root');
+  });
+
   it('finds a CommonJS module\'s `default` export, as TypeScript and esbuild compile `export default`', async () => {
     const files = {
       'index.js': `"use strict"; Object.defineProperty(exports, "__esModule", { value: true }); exports.default = async (event) => 'default ' + event.n;`,

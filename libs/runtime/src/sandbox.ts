@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { delimiter, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { LAMBDA_LIMITS, type FunctionSpec } from '@tributary/contracts';
@@ -230,6 +231,9 @@ export class Sandbox {
       LANG: 'en_US.UTF-8',
       TZ: ':UTC',
       LAMBDA_TASK_ROOT: this.taskRoot,
+      // As AWS's (…:/var/runtime/node_modules:/var/runtime:/var/task): `require('lib/x')` finds
+      // the package's own lib/x.js from any directory, and the runtime's modules come after.
+      NODE_PATH: [join(dirname(this.taskRoot), 'node_modules'), this.taskRoot].join(delimiter),
       LAMBDA_RUNTIME_DIR: fileURLToPath(new URL('./node-runtime/', import.meta.url)),
       _HANDLER: spec.handler,
       AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,

@@ -2,7 +2,8 @@
 // like AWS's own Node.js runtime and may import nothing but Node's built-ins, because it runs
 // inside the function's task root.
 import http from 'node:http';
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -130,6 +131,30 @@ const initError = async (error: unknown): Promise<never> => {
   return die();
 };
 
+const AWS_TASK_ROOT = '/var/task';
+
+const isFile = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+
+/**
+ * The module a handler names, looked for where AWS's UserFunction.js looks, in its order: the
+ * file without an extension (CommonJS), then `.js`, `.mjs`, `.cjs`, then a package of that
+ * name in `node_modules`. Undefined when there is none.
+ */
+const loadModule = async (root: string, moduleRoot: string, moduleName: string): Promise<Record<string, unknown> | undefined> => {
+  const base = resolve(root, moduleRoot, moduleName);
+  const requireFrom = createRequire(resolve(root, 'index.js'));
+  if (isFile(base)) return { default: requireFrom(base) as unknown };
+  const file = ['.js', '.mjs', '.cjs'].map((ext) => `${base}${ext}`).find(isFile);
+  if (file) return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  let fromPackages: string;
+  try {
+    fromPackages = requireFrom.resolve(moduleName, { paths: [root, resolve(root, moduleRoot)] });
+  } catch {
+    return undefined;
+  }
+  return (await import(pathToFileURL(fromPackages).href)) as Record<string, unknown>;
+};
+
 // Handler strings are resolved as AWS's UserFunction.js does, with its messages.
 const loadHandler = async (): Promise<Handler> => {
   const spec = process.env['_HANDLER'] ?? '';
@@ -142,14 +167,16 @@ const loadHandler = async (): Promise<Handler> => {
   const match = /^([^.]*)\.(.*)$/.exec(spec.slice(slash + 1));
   if (!match) return initError(new RuntimeError('Runtime.MalformedHandlerName', 'Bad handler'));
   const [, moduleName = '', exportPath = ''] = match;
-  const file = ['.js', '.mjs', '.cjs'].map((ext) => resolve(root, dir, `${moduleName}${ext}`)).find((f) => existsSync(f));
-  // AWS wraps the loader's error, so its message starts with the original's name ("Error: …").
-  if (!file) {
-    return initError(new RuntimeError('Runtime.ImportModuleError', `Error: Cannot find module '${moduleName}'\nRequire stack:\n- /var/runtime/index.mjs`));
-  }
+  // A handler may name its directory from AWS's task root; here the package is unpacked elsewhere.
+  const moduleRoot = dir === AWS_TASK_ROOT || dir.startsWith(`${AWS_TASK_ROOT}/`) ? root + dir.slice(AWS_TASK_ROOT.length) : dir;
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    const loaded = await loadModule(root, moduleRoot, moduleName);
+    // AWS wraps the loader's error, so its message starts with the original's name ("Error: …").
+    if (!loaded) {
+      return initError(new RuntimeError('Runtime.ImportModuleError', `Error: Cannot find module '${moduleName}'\nRequire stack:\n- /var/runtime/index.mjs`));
+    }
+    namespace = loaded;
   } catch (error) {
     if (error instanceof SyntaxError) return initError(new RuntimeError('Runtime.UserCodeSyntaxError', String(error)));
     // Only CommonJS's MODULE_NOT_FOUND is an ImportModuleError on AWS; anything else (an ES
