@@ -73,13 +73,16 @@ describe('WorkAnnouncer', () => {
     assert.deepEqual(published, ['a']);
   });
 
-  it('drops pending announcements when stopped', () => {
+  it('sends the held-back announcements at once when flushed (at shutdown), and only those', () => {
     const { announcer, published, advance } = setUp(1000);
     announcer.announce('a');
-    announcer.announce('a');
-    announcer.stop();
+    announcer.announce('a'); // held back for the end of the interval
+    announcer.announce('b'); // sent at once: nothing pending for it
+    advance(100);
+    announcer.flush();
+    assert.deepEqual(published, ['a', 'b', 'a']);
     advance(2000);
-    assert.deepEqual(published, ['a']);
+    assert.deepEqual(published, ['a', 'b', 'a'], 'the timer does not send it a second time');
   });
 
   it('forgets stale entries instead of growing without bound', () => {

@@ -42,10 +42,18 @@ export class WorkAnnouncer {
     this.trailing.set(functionName, timer);
   }
 
-  /** Drops pending announcements (at shutdown). */
-  stop(): void {
-    for (const timer of this.trailing.values()) clearTimeout(timer);
+  /**
+   * Sends the pending announcements now (at shutdown, once no more jobs are queued): left to
+   * their timers they would go with the process, and their jobs would wait for a worker's
+   * periodic look.
+   */
+  flush(): void {
+    const pending = [...this.trailing.entries()];
     this.trailing.clear();
+    for (const [functionName, timer] of pending) {
+      clearTimeout(timer);
+      this.send(functionName, this.now());
+    }
   }
 
   private send(functionName: string, now: number): void {

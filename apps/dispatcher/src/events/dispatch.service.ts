@@ -58,8 +58,13 @@ export class DispatchService implements OnApplicationShutdown {
     });
   }
 
+  /** Sends the announcements still held back; called once the consumer has stopped. */
+  flushAnnouncements(): void {
+    this.announcer.flush();
+  }
+
   onApplicationShutdown(): void {
-    this.announcer.stop();
+    this.announcer.flush(); // nothing left, unless the consumer never stopped
   }
 
   async handle(msg: JsMsg): Promise<void> {

@@ -33,5 +33,8 @@ export class EventsConsumer implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(): Promise<void> {
     this.logger.log('stopping: finishing in-flight events, handing back the rest');
     await this.consumer?.stop();
+    // No more jobs will be queued here: what was held back for the end of an interval goes now,
+    // while the connection is still open.
+    this.dispatch.flushAnnouncements();
   }
 }
