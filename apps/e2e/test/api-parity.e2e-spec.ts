@@ -91,6 +91,30 @@ describe('Lambda API details as AWS answers them', () => {
     }
   });
 
+  it('answers the bytes a streaming handler wrote as they were, inline or past a NATS message', async () => {
+    const streaming = uniqueName('bytes');
+    await e2e.lambda.send(
+      new CreateFunctionCommand(
+        functionInput(
+          streaming,
+          `exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+            const bytes = Buffer.alloc(event.size);
+            for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + 0x80) % 256;
+            responseStream.setContentType('application/octet-stream');
+            responseStream.end(bytes);
+          });`,
+        ),
+      ),
+    );
+    for (const size of [300, 1_500_000]) {
+      const expected = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) expected[i] = (i * 7 + 0x80) % 256;
+      const answer = await e2e.lambda.send(new InvokeCommand({ FunctionName: streaming, Payload: Buffer.from(JSON.stringify({ size })) }));
+      assert.equal(answer.FunctionError, undefined);
+      assert.ok(Buffer.from(answer.Payload ?? []).equals(expected), `${size} bytes came back altered`);
+    }
+  });
+
   it('hands a null payload to the handler as null, and an empty one as {}', async () => {
     const withNull = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('null') }));
     assert.deepEqual(JSON.parse(decode(withNull.Payload)), { got: null });

@@ -47,6 +47,8 @@ export interface InvocationReply {
   /** The result as JSON text, when small enough to travel inline. */
   payload?: string;
   payloadRef?: string;
+  /** `base64`: the result is bytes that are not UTF-8 text, and the payload (inline or stored) is their base64. */
+  payloadEncoding?: 'base64';
   /** A platform error (not the function's): the API maps it to the Lambda error of that name. */
   serviceError?: { type: string; message: string; statusCode: number };
 }

@@ -242,7 +242,7 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.deepEqual(errorOf(await call(notAsync, {})), ['Error', 'Streaming does not support non-async handlers.']);
     });
 
-    it('gives a streaming handler AWS’s stream: setContentType, pipeline, and objects written as JSON', async () => {
+    it('gives a streaming handler AWS’s stream: setContentType, pipeline, objects written as JSON, bytes kept', async () => {
       // AWS's own example: a content type, then a readable piped into the response stream.
       const piped = spec({
         'index.mjs': `import { pipeline } from 'node:stream/promises';
@@ -264,6 +264,19 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       const written = await call(objects, {});
       assert.equal(written.functionError, undefined, written.payload);
       assert.equal(written.payload, '{"a":1}[2]');
+      assert.equal(written.payloadEncoding, undefined);
+      // Bytes that are not text (an image) reach the caller as they were written, not as U+FFFD.
+      const binary = spec({
+        'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+          responseStream.setContentType('image/png');
+          responseStream.write(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff]));
+          responseStream.end(new Uint8Array([0x00, 0x80, 0xfe]));
+        });`,
+      });
+      const bytes = await call(binary, {});
+      assert.equal(bytes.functionError, undefined, bytes.payload);
+      assert.equal(bytes.payloadEncoding, 'base64');
+      assert.deepEqual([...Buffer.from(bytes.payload, 'base64')], [0x89, 0x50, 0x4e, 0x47, 0xff, 0x00, 0x80, 0xfe]);
     });
 
     it('keeps the newlines of a message, as AWS’s log events do', async () => {

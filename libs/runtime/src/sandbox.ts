@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,8 +27,13 @@ export interface InvokeRequest {
 
 /** What a caller sees of an invocation. */
 export interface InvokeResponse {
-  /** JSON text: the handler's result, or the error object. */
+  /** JSON text: the handler's result, or the error object; see `payloadEncoding`. */
   payload: string;
+  /**
+   * `base64` when the result is bytes that are not UTF-8 text (what a streaming handler wrote,
+   * an image say): `payload` is then their base64.
+   */
+  payloadEncoding?: 'base64';
   functionError?: 'Unhandled';
   errorType?: string;
 }
@@ -95,7 +101,7 @@ interface Invocation {
   lines: LogLines;
   coldStart: boolean;
   timer?: NodeJS.Timeout;
-  result?: { payload: string; error?: { errorType: string; payload: string; extraLine?: string } };
+  result?: { payload: string; payloadEncoding?: 'base64'; error?: { errorType: string; payload: string; extraLine?: string } };
   /** Bytes of stdout and stderr the worker must have read for the log to be complete (LOG_END_HEADER). */
   logEnd?: { stdout: number; stderr: number };
   /** Peak RSS in KB, as the runtime reported it with its result. */
@@ -125,6 +131,11 @@ const safeDecode = (text: string): string | undefined => {
 };
 
 /** An X-Ray style trace header: epoch seconds in hex, then 24 hex digits from randomUUID (its cached pool; two of them fixed by the UUID format). */
+const success = (result: { payload: string; payloadEncoding?: 'base64' }): InvokeResponse => ({
+  payload: result.payload,
+  ...(result.payloadEncoding ? { payloadEncoding: result.payloadEncoding } : {}),
+});
+
 const traceId = (): string => `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)};Sampled=0`;
 
 const logStreamName = (): string => {
@@ -283,7 +294,8 @@ export class Sandbox {
       if (size <= LAMBDA_LIMITS.syncResponseBytes + 1024) chunks.push(c);
     });
     req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
+      const bytes = Buffer.concat(chunks);
+      const body = bytes.toString('utf8');
       const match = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(url);
       if (req.method === 'POST' && match) {
         const [, id, kind] = match;
@@ -293,7 +305,7 @@ export class Sandbox {
         this.reply(res, 202, { status: 'OK' });
         this.noteLogEnd(this.current, req.headers[LOG_END_HEADER]);
         if (this.overMemory(this.current)) return this.outOfMemory();
-        if (kind === 'response') return this.resulted(body, size);
+        if (kind === 'response') return this.resulted(bytes, size);
         return this.errored(body, req.headers['lambda-runtime-function-error-type']);
       }
       if (req.method === 'POST' && url === '/2018-06-01/runtime/init/error') {
@@ -417,7 +429,7 @@ export class Sandbox {
     }
   }
 
-  private resulted(body: string, size: number): void {
+  private resulted(body: Buffer, size: number): void {
     const invocation = this.current;
     if (!invocation) return;
     invocation.result =
@@ -429,7 +441,9 @@ export class Sandbox {
               payload: errorPayload('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${LAMBDA_LIMITS.syncResponseBytes + 100} bytes).`),
             },
           }
-        : { payload: body };
+        : isUtf8(body)
+          ? { payload: body.toString('utf8') }
+          : { payload: body.toString('base64'), payloadEncoding: 'base64' };
     this.responded(invocation);
     this.awaitLog(invocation);
   }
@@ -450,7 +464,7 @@ export class Sandbox {
     const { result, request } = invocation;
     if (!result || !request.onResponse) return;
     try {
-      request.onResponse(result.error ? { payload: result.error.payload, functionError: 'Unhandled', errorType: result.error.errorType } : { payload: result.payload });
+      request.onResponse(result.error ? { payload: result.error.payload, functionError: 'Unhandled', errorType: result.error.errorType } : success(result));
     } catch {
       // The caller's own failure: it must not take the Runtime API server (or the worker) down.
     }
@@ -553,8 +567,7 @@ export class Sandbox {
     if (this.current === invocation) this.current = undefined;
     if (!this.current && this.pendingNext) this.freezeWhenIdle();
     invocation.resolve({
-      payload: error ? error.payload : (invocation.result?.payload ?? 'null'),
-      ...(error ? { functionError: 'Unhandled' as const, errorType: error.errorType } : {}),
+      ...(error ? { payload: error.payload, functionError: 'Unhandled' as const, errorType: error.errorType } : success(invocation.result ?? { payload: 'null' })),
       ...(invocation.request.wantLogTail ? { logTail: logTail(text) } : {}),
       durationMs,
       billedDurationMs: billedDuration(durationMs),

@@ -21,7 +21,7 @@ export interface InvokeInput {
 export interface InvokeAnswer {
   statusCode: number;
   headers: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
 }
 
 /** AWS: up to 3,583 bytes of base64 that decode to a JSON object. */
@@ -153,7 +153,9 @@ export class InvokeService {
     };
     if (reply.functionError) headers['X-Amz-Function-Error'] = reply.functionError;
     if (reply.logResult) headers['X-Amz-Log-Result'] = reply.logResult;
-    return { statusCode: reply.statusCode, headers, body: await this.client.replyPayload(reply) };
+    const result = await this.client.replyPayload(reply);
+    // A streaming handler's bytes that are not text came as base64; the caller gets the bytes.
+    return { statusCode: reply.statusCode, headers, body: reply.payloadEncoding === 'base64' ? Buffer.from(result, 'base64') : result };
   }
 
   /** Publishing failures (NATS down, stream missing) are the service's fault, not the caller's. */

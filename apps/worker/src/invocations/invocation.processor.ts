@@ -164,6 +164,7 @@ export class InvocationProcessor {
     const answer = {
       statusCode: 200,
       ...(response.functionError ? { functionError: response.functionError } : {}),
+      ...(response.payloadEncoding ? { payloadEncoding: response.payloadEncoding } : {}),
       ...(response.logTail ? { logResult: response.logTail } : {}),
     };
     // A reply that fits goes out in this very tick. The payload travels JSON-escaped inside the
