@@ -105,6 +105,22 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
   });
 
   describe('error payloads', () => {
+    it('fails a result, or an error, over the 6 MB response limit with Function.ResponseSizeTooLarge', async () => {
+      const s = spec({
+        'index.js': `exports.handler = async (event) => {
+          const big = 'x'.repeat(7 * 1024 * 1024);
+          if (event.throw) throw new Error(big);
+          return event.small ? 'small' : big;
+        };`,
+      }, { memorySize: 512 });
+      for (const event of [{}, { throw: true }]) {
+        const outcome = await call(s, event);
+        assert.ok(outcome.payload.length < 1024, `a ${outcome.payload.length}-character payload`);
+        assert.deepEqual(errorOf(outcome), ['Function.ResponseSizeTooLarge', 'Response payload size exceeded maximum allowed payload size (6291556 bytes).']);
+      }
+      assert.equal(payload(await call(s, { small: true })), 'small');
+    });
+
     it('reports null, undefined and context.fail() as AWS does', async () => {
       const s = spec({
         'index.js': `exports.handler = async (event, context) => {

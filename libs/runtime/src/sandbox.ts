@@ -131,6 +131,15 @@ const safeDecode = (text: string): string | undefined => {
 };
 
 /** An X-Ray style trace header: epoch seconds in hex, then 24 hex digits from randomUUID (its cached pool; two of them fixed by the UUID format). */
+/** A result or error over the response limit. */
+const TOO_LARGE = {
+  payload: '',
+  error: {
+    errorType: 'Function.ResponseSizeTooLarge',
+    payload: errorPayload('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${LAMBDA_LIMITS.syncResponseBytes + 100} bytes).`),
+  },
+};
+
 const success = (result: { payload: string; payloadEncoding?: 'base64' }): InvokeResponse => ({
   payload: result.payload,
   ...(result.payloadEncoding ? { payloadEncoding: result.payloadEncoding } : {}),
@@ -306,7 +315,7 @@ export class Sandbox {
         this.noteLogEnd(this.current, req.headers[LOG_END_HEADER]);
         if (this.overMemory(this.current)) return this.outOfMemory();
         if (kind === 'response') return this.resulted(bytes, size);
-        return this.errored(body, req.headers['lambda-runtime-function-error-type']);
+        return this.errored(body, size, req.headers['lambda-runtime-function-error-type']);
       }
       if (req.method === 'POST' && url === '/2018-06-01/runtime/init/error') {
         this.reply(res, 202, { status: 'OK' });
@@ -434,13 +443,7 @@ export class Sandbox {
     if (!invocation) return;
     invocation.result =
       size > LAMBDA_LIMITS.syncResponseBytes
-        ? {
-            payload: '',
-            error: {
-              errorType: 'Function.ResponseSizeTooLarge',
-              payload: errorPayload('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${LAMBDA_LIMITS.syncResponseBytes + 100} bytes).`),
-            },
-          }
+        ? TOO_LARGE
         : isUtf8(body)
           ? { payload: body.toString('utf8') }
           : { payload: body.toString('base64'), payloadEncoding: 'base64' };
@@ -448,9 +451,16 @@ export class Sandbox {
     this.awaitLog(invocation);
   }
 
-  private errored(body: string, typeHeader: string | string[] | undefined): void {
+  private errored(body: string, size: number, typeHeader: string | string[] | undefined): void {
     const invocation = this.current;
     if (!invocation) return;
+    if (size > LAMBDA_LIMITS.syncResponseBytes) {
+      // Only the first bytes were kept: parsed, they would hand the caller megabytes of broken JSON.
+      invocation.result = TOO_LARGE;
+      this.responded(invocation);
+      this.awaitLog(invocation);
+      return;
+    }
     const parsed = this.parseError(body, typeHeader);
     // To callers, AWS's Node.js runtime reports `stackTrace` as `trace`.
     invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace) } };
