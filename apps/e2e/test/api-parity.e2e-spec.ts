@@ -22,8 +22,7 @@ import {
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
-import { buildZip } from '@tributary/testing';
-import { uniqueName } from '@tributary/testing';
+import { CallbackListener, buildZip, uniqueName } from '@tributary/testing';
 import { decode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 // Answers that real AWS Lambda gives and an SDK user notices, found by driving the API with the
@@ -112,6 +111,46 @@ describe('Lambda API details as AWS answers them', () => {
       const answer = await e2e.lambda.send(new InvokeCommand({ FunctionName: streaming, Payload: Buffer.from(JSON.stringify({ size })) }));
       assert.equal(answer.FunctionError, undefined);
       assert.ok(Buffer.from(answer.Payload ?? []).equals(expected), `${size} bytes came back altered`);
+    }
+  });
+
+  it('tells the handler the ARN it was invoked by, with the qualifier the caller named', async () => {
+    const arnOf = uniqueName('arn');
+    const unqualified = `arn:aws:lambda:us-east-1:000000000000:function:${arnOf}`;
+    await e2e.lambda.send(
+      new CreateFunctionCommand(
+        functionInput(
+          arnOf,
+          `const http = require('http');
+          exports.handler = async (event, context) => {
+            if (event.callback) {
+              await new Promise((resolve, reject) => {
+                const req = http.request(event.callback, { method: 'POST' }, (res) => { res.resume(); res.on('end', resolve); });
+                req.on('error', reject);
+                req.end(context.invokedFunctionArn);
+              });
+            }
+            return context.invokedFunctionArn;
+          };`,
+        ),
+      ),
+    );
+    const invoked = async (input: { FunctionName: string; Qualifier?: string }) =>
+      JSON.parse(decode((await e2e.lambda.send(new InvokeCommand(input))).Payload)) as string;
+    assert.equal(await invoked({ FunctionName: arnOf }), unqualified);
+    assert.equal(await invoked({ FunctionName: unqualified }), unqualified);
+    assert.equal(await invoked({ FunctionName: arnOf, Qualifier: '$LATEST' }), `${unqualified}:$LATEST`);
+    assert.equal(await invoked({ FunctionName: `${arnOf}:$LATEST` }), `${unqualified}:$LATEST`);
+    assert.equal(await invoked({ FunctionName: `000000000000:function:${arnOf}:$LATEST` }), `${unqualified}:$LATEST`);
+    // An async invocation carries it too.
+    const callbacks = await CallbackListener.start();
+    try {
+      const payload = Buffer.from(JSON.stringify({ callback: `${callbacks.url}/arn` }));
+      await e2e.lambda.send(new InvokeCommand({ FunctionName: arnOf, Qualifier: '$LATEST', InvocationType: 'Event', Payload: payload }));
+      const [arrived] = await callbacks.waitForCount(1);
+      assert.equal(arrived?.body, `${unqualified}:$LATEST`);
+    } finally {
+      await callbacks.close();
     }
   });
 

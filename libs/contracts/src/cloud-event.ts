@@ -29,6 +29,11 @@ export interface InvokeEventExtensions {
   /** Target function name. */
   targetfunction: string;
   qualifier: string;
+  /**
+   * The qualifier the caller named ($LATEST, a version or an alias), absent when it named none:
+   * the handler's `context.invokedFunctionArn` ends with it.
+   */
+  invokedqualifier?: string;
   invocationtype: InvocationType;
   logtype: LogType;
   /** Registry revision of the function the API saw; a worker with an older index reads KV. */

@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import { Equals, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches } from 'class-validator';
 import { FUNCTION_NAME_PATTERN } from './lambda.js';
 
+const INVOKED_QUALIFIER = /^[a-zA-Z0-9$_-]{1,128}$/;
+
 /** The envelope of every event read from the events stream. */
 export class CloudEventDto {
   @Equals('1.0') specversion!: '1.0';
@@ -21,6 +23,7 @@ export class InvokeEventDto extends CloudEventDto {
   @Matches(/^[A-Za-z0-9_-]{1,128}$/, { message: 'id must be 1 to 128 letters, digits, - or _' }) declare id: string;
   @Matches(FUNCTION_NAME_PATTERN) targetfunction!: string;
   @IsString() qualifier!: string;
+  @IsOptional() @Matches(INVOKED_QUALIFIER, { message: 'invokedqualifier must be 1 to 128 letters, digits, $, - or _' }) invokedqualifier?: string;
   @IsIn(['RequestResponse', 'Event']) invocationtype!: 'RequestResponse' | 'Event';
   @IsIn(['None', 'Tail']) logtype!: 'None' | 'Tail';
   @IsInt() functionrevision!: number;
@@ -35,6 +38,7 @@ export class InvocationJobDto {
   @IsString() @IsNotEmpty() requestId!: string;
   @Matches(FUNCTION_NAME_PATTERN) functionName!: string;
   @IsString() qualifier!: string;
+  @IsOptional() @Matches(INVOKED_QUALIFIER) invokedQualifier?: string;
   @IsInt() functionRevision!: number;
   @IsIn(['RequestResponse', 'Event']) invocationType!: 'RequestResponse' | 'Event';
   @IsIn(['None', 'Tail']) logType!: 'None' | 'Tail';

@@ -9,6 +9,8 @@ export interface InvocationJob {
   requestId: string;
   functionName: string;
   qualifier: string;
+  /** The qualifier the caller named, if any (InvokeEvent's `invokedqualifier`). */
+  invokedQualifier?: string;
   functionRevision: number;
   invocationType: InvocationType;
   logType: LogType;

@@ -14,6 +14,8 @@ import type { PayloadStore } from './payload-store.js';
 export interface InvokeRequest {
   functionName: string;
   qualifier: string;
+  /** The qualifier the caller named, if any: part of the ARN the handler is told it was invoked by. */
+  invokedQualifier?: string;
   functionRevision: number;
   /** The payload as JSON text (already validated by the caller). */
   payload: string;
@@ -92,6 +94,7 @@ export class InvocationClient {
       datacontenttype: 'application/json',
       targetfunction: request.functionName,
       qualifier: request.qualifier,
+      ...(request.invokedQualifier ? { invokedqualifier: request.invokedQualifier } : {}),
       invocationtype,
       logtype: request.logType,
       functionrevision: request.functionRevision,

@@ -6,6 +6,7 @@ export const invocationJobFromEvent = (event: InvokeEvent): InvocationJob => ({
   requestId: event.id,
   functionName: event.targetfunction,
   qualifier: event.qualifier,
+  ...(event.invokedqualifier ? { invokedQualifier: event.invokedqualifier } : {}),
   functionRevision: event.functionrevision,
   invocationType: event.invocationtype,
   logType: event.logtype,

@@ -16,6 +16,8 @@ export interface InvokeRequest {
   payload: string;
   /** Base64 client context (X-Amz-Client-Context). */
   clientContext?: string;
+  /** `context.invokedFunctionArn` when the caller named a qualifier; the function's ARN otherwise. */
+  invokedFunctionArn?: string;
   wantLogTail: boolean;
   traceId?: string;
   /**
@@ -420,7 +422,7 @@ export class Sandbox {
       'content-type': 'application/json',
       'Lambda-Runtime-Aws-Request-Id': request.requestId,
       'Lambda-Runtime-Deadline-Ms': String(Date.now() + timeoutMs),
-      'Lambda-Runtime-Invoked-Function-Arn': this.spec.arn,
+      'Lambda-Runtime-Invoked-Function-Arn': request.invokedFunctionArn ?? this.spec.arn,
       'Lambda-Runtime-Trace-Id': request.traceId ?? traceId(),
     };
     if (request.clientContext) {

@@ -118,9 +118,12 @@ export class InvokeService {
     }
     if (type === 'DryRun') return { statusCode: 204, headers: {} };
 
+    // The handler is told the ARN it was invoked by: qualified when the caller named a qualifier.
+    const invokedQualifier = input.qualifier ?? this.functions.parseName(input.functionName).qualifier;
     const request = {
       functionName: record.name,
       qualifier: LATEST,
+      ...(invokedQualifier ? { invokedQualifier } : {}),
       functionRevision: revision,
       payload,
       logType,

@@ -136,6 +136,7 @@ export class InvocationProcessor {
         payload,
         wantLogTail: data.logType === 'Tail',
         ...(data.clientContext ? { clientContext: data.clientContext } : {}),
+        ...(data.invokedQualifier ? { invokedFunctionArn: functionArn(this.identity, data.functionName, data.invokedQualifier) } : {}),
         ...(answerEarly
           ? {
               onResponse: (response: InvokeResponse) => {
