@@ -10,6 +10,7 @@ import { CODE_COLLECTION, CodeCollector, type CodeCollectionSettings } from './c
 import { LambdaErrorFilter } from './lambda-error.js';
 import { TagsController } from './tags.controller.js';
 import { FunctionExtrasController } from './function-extras.controller.js';
+import { ResponseStreamController } from './response-stream.controller.js';
 import { PolicyService } from './policy.service.js';
 
 class InvocationClientLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -40,7 +41,7 @@ export class FunctionsModule {
   static forRoot(options: FunctionsModuleOptions): DynamicModule {
     return {
       module: FunctionsModule,
-      controllers: [FunctionsController, TagsController, FunctionExtrasController],
+      controllers: [FunctionsController, TagsController, FunctionExtrasController, ResponseStreamController],
       providers: [
         { provide: APP_FILTER, useClass: LambdaErrorFilter },
         { provide: LAMBDA_IDENTITY, useValue: options.identity },

@@ -6,7 +6,8 @@ import { LambdaError, LambdaErrorType } from './lambda-error.js';
 /** How much of an oversized chunked body is read (and dropped) before the request is cut off. */
 const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
 
-const INVOKE_PATH = /^\/2015-03-31\/functions\/[^/?]+\/invocations\/?(?:\?|$)/;
+/** Invoke and InvokeWithResponseStream. */
+const INVOKE_PATH = /^\/(?:2015-03-31\/functions\/[^/?]+\/invocations|2021-11-15\/functions\/[^/?]+\/response-streaming-invocations)\/?(?:\?|$)/;
 
 const isInvoke = (request: FastifyRequest): boolean => request.method === 'POST' && INVOKE_PATH.test(request.url);
 

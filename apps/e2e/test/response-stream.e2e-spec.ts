@@ -1,0 +1,97 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CreateFunctionCommand,
+  InvokeWithResponseStreamCommand,
+  ResourceNotFoundException,
+  type InvokeWithResponseStreamCommandInput,
+  type InvokeWithResponseStreamCompleteEvent,
+} from '@aws-sdk/client-lambda';
+import { uniqueName } from '@tributary/testing';
+import { functionInput, startE2eStack, type E2eStack } from './harness.js';
+
+/** Everything an InvokeWithResponseStream answer carries, read the way SDK users read it. */
+const streamed = async (e2e: E2eStack, input: InvokeWithResponseStreamCommandInput) => {
+  const output = await e2e.lambda.send(new InvokeWithResponseStreamCommand(input));
+  const chunks: Buffer[] = [];
+  const completes: InvokeWithResponseStreamCompleteEvent[] = [];
+  for await (const event of output.EventStream ?? []) {
+    if (event.PayloadChunk?.Payload) chunks.push(Buffer.from(event.PayloadChunk.Payload));
+    if (event.InvokeComplete) completes.push(event.InvokeComplete);
+  }
+  return { output, payload: Buffer.concat(chunks), completes };
+};
+
+describe('InvokeWithResponseStream with the AWS SDK', () => {
+  let e2e: E2eStack;
+  const streaming = uniqueName('stream');
+  const plain = uniqueName('plainstream');
+  const failing = uniqueName('failstream');
+
+  before(async () => {
+    e2e = await startE2eStack({ AWS_REGION: 'us-east-1', TRIBUTARY_ACCOUNT_ID: '000000000000' });
+    await e2e.lambda.send(
+      new CreateFunctionCommand(
+        functionInput(
+          streaming,
+          `exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+            console.log('streaming', event.parts);
+            responseStream.setContentType('text/plain');
+            for (const part of event.parts) responseStream.write(part);
+            responseStream.end(Buffer.from([0xff, 0x00, 0x80]));
+          });`,
+        ),
+      ),
+    );
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(plain, 'exports.handler = async (event) => ({ echo: event });')));
+    await e2e.lambda.send(
+      new CreateFunctionCommand(
+        functionInput(failing, `exports.handler = awslambda.streamifyResponse(async () => { throw new TypeError('no stream today'); });`),
+      ),
+    );
+  });
+
+  after(async () => e2e?.stop());
+
+  it("answers a streaming handler's bytes as payload chunks, then InvokeComplete", async () => {
+    const { output, payload, completes } = await streamed(e2e, { FunctionName: streaming, Payload: Buffer.from(JSON.stringify({ parts: ['hello ', 'world'] })) });
+    assert.equal(output.StatusCode, 200);
+    assert.equal(output.ExecutedVersion, '$LATEST');
+    assert.ok(payload.equals(Buffer.concat([Buffer.from('hello world'), Buffer.from([0xff, 0x00, 0x80])])), `got ${payload.toString('hex')}`);
+    assert.equal(completes.length, 1);
+    assert.equal(completes[0]?.ErrorCode, undefined);
+    assert.equal(completes[0]?.LogResult, undefined);
+  });
+
+  it('carries the Tail log in InvokeComplete', async () => {
+    const { completes } = await streamed(e2e, { FunctionName: streaming, LogType: 'Tail', Payload: Buffer.from(JSON.stringify({ parts: ['x'] })) });
+    const log = Buffer.from(completes[0]?.LogResult ?? '', 'base64').toString('utf8');
+    assert.match(log, /streaming \[ 'x' \]/);
+    assert.match(log, /^REPORT RequestId: /m);
+  });
+
+  it('answers a handler that does not stream with its whole JSON result', async () => {
+    const { payload, completes } = await streamed(e2e, { FunctionName: plain, Payload: Buffer.from('{"n":1}') });
+    assert.deepEqual(JSON.parse(payload.toString('utf8')), { echo: { n: 1 } });
+    assert.equal(completes.length, 1);
+  });
+
+  it("ends with the function's error in InvokeComplete, not with an HTTP error", async () => {
+    const { output, payload, completes } = await streamed(e2e, { FunctionName: failing });
+    assert.equal(output.StatusCode, 200);
+    assert.equal(payload.byteLength, 0);
+    assert.equal(completes[0]?.ErrorCode, 'TypeError');
+    assert.match(completes[0]?.ErrorDetails ?? '', /no stream today/);
+  });
+
+  it('refuses what AWS refuses, and runs nothing for DryRun', async () => {
+    await assert.rejects(e2e.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: uniqueName('missing') })), ResourceNotFoundException);
+    await assert.rejects(
+      // Event is not one of this operation's invocation types.
+      e2e.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: plain, InvocationType: 'Event' as 'DryRun' })),
+      (error: Error) => error.name === 'ValidationException' && /invocationType/.test(error.message),
+    );
+    const dry = await e2e.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: plain, InvocationType: 'DryRun' }));
+    assert.equal(dry.StatusCode, 204);
+  });
+});
