@@ -2,7 +2,8 @@ import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, 
 import { FunctionRegistry } from '@tributary/registry';
 import { PolicyService } from './policy.service.js';
 import { FunctionsService } from './functions.service.js';
-import { InvokeService } from './invoke.service.js';
+import { InvokeInputOf } from './invoke-input.decorator.js';
+import { InvokeService, type InvokeInput } from './invoke.service.js';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
 
 /** Base URL the API is reached at from outside (behind a proxy, say); else the request's Host. */
@@ -107,16 +108,8 @@ export class FunctionsController {
   }
 
   @Post(':name/invocations')
-  async invoke(
-    @Param('name') name: string,
-    @Query('Qualifier') qualifier: string | undefined,
-    @Headers('x-amz-invocation-type') invocationType: string | undefined,
-    @Headers('x-amz-log-type') logType: string | undefined,
-    @Headers('x-amz-client-context') clientContext: string | undefined,
-    @Body() body: Buffer | undefined,
-    @Res() reply: Reply,
-  ) {
-    const answer = await this.invoker.invoke({ functionName: name, qualifier, invocationType, logType, clientContext, body });
+  async invoke(@InvokeInputOf() input: InvokeInput, @Res() reply: Reply) {
+    const answer = await this.invoker.invoke(input);
     reply.status(answer.statusCode).headers(answer.headers).send(answer.body);
   }
 }

@@ -1,7 +1,8 @@
-import { Body, Controller, Headers, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { Controller, Inject, Post, Res } from '@nestjs/common';
 import { EventStreamCodec } from '@smithy/core/event-streams';
 import type { FastifyReply } from 'fastify';
-import { InvokeService } from './invoke.service.js';
+import { InvokeInputOf } from './invoke-input.decorator.js';
+import { InvokeService, type InvokeInput } from './invoke.service.js';
 import { LambdaError } from './lambda-error.js';
 
 /** ResponseStreamingInvocationType: InvokeWithResponseStream has no asynchronous form. */
@@ -49,22 +50,14 @@ export class ResponseStreamController {
   constructor(@Inject(InvokeService) private readonly invoker: InvokeService) {}
 
   @Post('2021-11-15/functions/:name/response-streaming-invocations')
-  async invoke(
-    @Param('name') name: string,
-    @Query('Qualifier') qualifier: string | undefined,
-    @Headers('x-amz-invocation-type') invocationType: string | undefined,
-    @Headers('x-amz-log-type') logType: string | undefined,
-    @Headers('x-amz-client-context') clientContext: string | undefined,
-    @Body() body: Buffer | undefined,
-    @Res() reply: FastifyReply,
-  ) {
-    const type = invocationType ?? 'RequestResponse';
+  async invoke(@InvokeInputOf() input: InvokeInput, @Res() reply: FastifyReply) {
+    const type = input.invocationType ?? 'RequestResponse';
     if (!(STREAM_INVOCATION_TYPES as readonly string[]).includes(type)) {
       throw LambdaError.validation([
         { path: 'invocationType', value: type, constraints: [`Member must satisfy enum value set: [${STREAM_INVOCATION_TYPES.join(', ')}]`] },
       ]);
     }
-    const answer = await this.invoker.invoke({ functionName: name, qualifier, invocationType: type, logType, clientContext, body });
+    const answer = await this.invoker.invoke({ ...input, invocationType: type });
     const headers = { ...answer.headers };
     const functionError = headers['X-Amz-Function-Error'];
     const logResult = headers['X-Amz-Log-Result'];
