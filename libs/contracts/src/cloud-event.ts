@@ -38,6 +38,12 @@ export interface InvokeEventExtensions {
   logtype: LogType;
   /** Registry revision of the function the API saw; a worker with an older index reads KV. */
   functionrevision: number;
+  /**
+   * When the function the API resolved was created (its record's `createdAt`). A function deleted
+   * and created again under the same name is another function: it does not run this event.
+   * Absent from events of publishers that do not know it; those run on whatever has the name.
+   */
+  functioncreated?: string;
   /** Sync only: core-NATS subject the caller waits on. */
   replyto?: string;
   /** Sync only: epoch ms after which nobody waits for the answer. */

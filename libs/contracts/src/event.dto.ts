@@ -27,6 +27,7 @@ export class InvokeEventDto extends CloudEventDto {
   @IsIn(['RequestResponse', 'Event']) invocationtype!: 'RequestResponse' | 'Event';
   @IsIn(['None', 'Tail']) logtype!: 'None' | 'Tail';
   @IsInt() functionrevision!: number;
+  @IsOptional() @IsString() functioncreated?: string;
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, { message: 'replyto must be a NATS subject without wildcards' }) replyto?: string;
   @IsOptional() @IsInt() deadline?: number;
   @IsOptional() @IsString() clientcontext?: string;
@@ -40,6 +41,7 @@ export class InvocationJobDto {
   @IsString() qualifier!: string;
   @IsOptional() @Matches(INVOKED_QUALIFIER) invokedQualifier?: string;
   @IsInt() functionRevision!: number;
+  @IsOptional() @IsString() functionCreated?: string;
   @IsIn(['RequestResponse', 'Event']) invocationType!: 'RequestResponse' | 'Event';
   @IsIn(['None', 'Tail']) logType!: 'None' | 'Tail';
   @IsOptional() @IsString() payload?: string;

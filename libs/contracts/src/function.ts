@@ -34,6 +34,14 @@ export interface FunctionRecord {
   logGroup?: string;
 }
 
+/**
+ * Whether `record` is the function an invocation was made for: one deleted and created again
+ * under the same name is another function (AWS discards a deleted function's queued events).
+ * An invocation that does not say which (`created` absent) belongs to whatever has the name.
+ */
+export const isSameFunction = (record: Pick<FunctionRecord, 'createdAt'>, created: string | undefined): boolean =>
+  created === undefined || record.createdAt === created;
+
 /** A function's log group: LoggingConfig.LogGroup, or AWS's default. */
 export const logGroupOf = (record: Pick<FunctionRecord, 'name' | 'logGroup'>): string => record.logGroup ?? `/aws/lambda/${record.name}`;
 

@@ -12,6 +12,8 @@ export interface InvocationJob {
   /** The qualifier the caller named, if any (InvokeEvent's `invokedqualifier`). */
   invokedQualifier?: string;
   functionRevision: number;
+  /** `createdAt` of the function the invocation was made for (InvokeEvent's `functioncreated`). */
+  functionCreated?: string;
   invocationType: InvocationType;
   logType: LogType;
   /** The payload as JSON text, when small enough to travel inline. */

@@ -17,6 +17,8 @@ export interface InvokeRequest {
   /** The qualifier the caller named, if any: part of the ARN the handler is told it was invoked by. */
   invokedQualifier?: string;
   functionRevision: number;
+  /** `createdAt` of the function resolved: the event runs on that function only, not a namesake created later. */
+  functionCreated?: string;
   /** The payload as JSON text (already validated by the caller). */
   payload: string;
   logType: LogType;
@@ -98,6 +100,7 @@ export class InvocationClient {
       invocationtype,
       logtype: request.logType,
       functionrevision: request.functionRevision,
+      ...(request.functionCreated ? { functioncreated: request.functionCreated } : {}),
       ...(request.clientContext ? { clientcontext: request.clientContext } : {}),
       ...extra,
     };

@@ -8,6 +8,7 @@ export const invocationJobFromEvent = (event: InvokeEvent): InvocationJob => ({
   qualifier: event.qualifier,
   ...(event.invokedqualifier ? { invokedQualifier: event.invokedqualifier } : {}),
   functionRevision: event.functionrevision,
+  ...(event.functioncreated ? { functionCreated: event.functioncreated } : {}),
   invocationType: event.invocationtype,
   logType: event.logtype,
   ...(event.dataref ? { payloadRef: event.dataref } : { payload: event.data === undefined ? '{}' : JSON.stringify(event.data) }),

@@ -125,6 +125,7 @@ export class InvokeService {
       qualifier: LATEST,
       ...(invokedQualifier ? { invokedQualifier } : {}),
       functionRevision: revision,
+      functionCreated: record.createdAt,
       payload,
       logType,
       ...(input.clientContext ? { clientContext: input.clientContext } : {}),

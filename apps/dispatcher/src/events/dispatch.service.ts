@@ -8,6 +8,7 @@ import {
   InvokeEventDto,
   LATEST,
   functionArn,
+  isSameFunction,
   validateDto,
   workAnnounceSubject,
   type InvocationReply,
@@ -92,7 +93,7 @@ export class DispatchService implements OnApplicationShutdown {
     }
     // The API saw this revision; a lagging watch falls back to a direct read before giving up.
     const entry = await this.registry.getFresh(event.targetfunction, event.functionrevision);
-    if (!entry) {
+    if (!entry || !isSameFunction(entry.record, event.functioncreated)) {
       this.answerMissingFunction(event);
       return this.reject(msg, `function ${event.targetfunction} does not exist`, 'unknown_function');
     }
@@ -123,6 +124,7 @@ export class DispatchService implements OnApplicationShutdown {
         functionName: trigger.functionName,
         qualifier: LATEST,
         functionRevision: entry.revision,
+        functionCreated: entry.record.createdAt,
         invocationType: 'Event',
         logType: 'None',
         payload: JSON.stringify({ Records: [{ ...record, s3: { ...record.s3, configurationId: trigger.id } }] }),

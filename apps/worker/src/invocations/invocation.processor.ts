@@ -7,6 +7,7 @@ import {
   LATEST,
   functionArn,
   validateDto,
+  isSameFunction,
   type InvocationJob,
   type InvocationReply,
   type JobName,
@@ -102,7 +103,7 @@ export class InvocationProcessor {
       return;
     }
     const entry = await this.registry.getFresh(data.functionName, data.functionRevision);
-    if (!entry) {
+    if (!entry || !isSameFunction(entry.record, data.functionCreated)) {
       this.reply(data, {
         statusCode: 404,
         serviceError: {
