@@ -48,6 +48,7 @@ export class AppModule {
             const logger = new Logger('Sandbox');
             return new SandboxPool({
               codeDir: config.CODE_DIR,
+              tmpRoot: config.SANDBOX_TMP_DIR,
               fetchCode: (codeKey) => registry.getCode(codeKey),
               region: config.AWS_REGION,
               idleTimeoutMs: config.WORKER_IDLE_SANDBOX_MS,

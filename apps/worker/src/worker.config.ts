@@ -39,6 +39,13 @@ export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConf
   @IsString()
   CODE_DIR: string = join(tmpdir(), 'tributary-code');
 
+  /**
+   * Each sandbox's /tmp is a directory of its own under this one, removed with the sandbox
+   * (AWS's ephemeral storage; its size is not limited here).
+   */
+  @IsString()
+  SANDBOX_TMP_DIR: string = join(tmpdir(), 'tributary-sandbox-tmp');
+
   /** Handed to every function as AWS_ENDPOINT_URL_S3, so the AWS SDK reaches the object store. */
   @IsOptional() @IsString()
   AWS_ENDPOINT_URL_S3?: string;

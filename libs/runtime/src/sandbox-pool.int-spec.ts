@@ -6,13 +6,14 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeF
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import type { FunctionSpec } from '@tributary/contracts';
 import { buildZip, waitFor } from '@tributary/testing';
 import { SandboxPool, readableBy } from './sandbox-pool.js';
 import { SETPRIV } from './sandbox.js';
 import { extractZip } from './code-cache.js';
+import { ScratchDirs } from './scratch-dirs.js';
 
 const HANDLERS: Record<string, string> = {
   'index.js': `
@@ -43,6 +44,8 @@ const HANDLERS: Record<string, string> = {
 
 describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
   let codeDir: string;
+  /** Where handlers leave what the test reads: outside /tmp, which is the sandbox's own. */
+  let exchange: string;
   let pool: SandboxPool;
   const zips = new Map<string, Uint8Array>();
   const logs: string[] = [];
@@ -63,6 +66,7 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
   before(async () => {
     process.env['WORKER_SECRET'] = 'must-not-leak';
     codeDir = await mkdtemp(join(tmpdir(), 'trib-runtime-'));
+    exchange = await mkdtemp('/var/tmp/trib-runtime-exchange-');
     pool = new SandboxPool({
       codeDir,
       region: 'us-east-1',
@@ -75,6 +79,7 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
   after(async () => {
     await pool.close();
     await rm(codeDir, { recursive: true, force: true });
+    await rm(exchange, { recursive: true, force: true });
     delete process.env['WORKER_SECRET'];
   });
 
@@ -192,7 +197,7 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
   });
 
   it('kills what a timed-out handler started along with the sandbox', async () => {
-    const pidFile = join(codeDir, 'grandchild.pid');
+    const pidFile = join(exchange, 'grandchild.pid');
     const s = spec({ revisionId: 'grandchild', timeout: 1 }, {
       'index.js': `const { spawn } = require('node:child_process');
         exports.handler = async () => {
@@ -296,7 +301,7 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
   };
 
   it('does not outlive a worker that is killed mid-invocation', async () => {
-    const started = join(codeDir, 'handler-started');
+    const started = join(exchange, 'handler-started');
     // The handler says it is running, then never returns.
     await sandboxOutlivesKilledWorker(
       'orphan',
@@ -307,7 +312,7 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
 
   it('freezes a sandbox that waits for work, as AWS freezes an idle execution environment', { skip: !SETPRIV && 'needs util-linux setpriv' }, async () => {
     // A timer the handler leaves running writes its count to a file; a stopped process writes nothing.
-    const ticksFile = join(codeDir, 'ticks');
+    const ticksFile = join(exchange, 'ticks');
     const s = spec({ name: 'frozen' }, {
       'index.js': `const fs = require('node:fs'); let ticks = 0; let timer;
         exports.handler = async () => {
@@ -527,13 +532,84 @@ exports.handler = async () => {
         return;
       }
       assert.deepEqual(own.sandboxUser, nobody);
-      assert.deepEqual(first, { uid: 65_534, overwrite: 'EACCES', add: 'EACCES', tmp: 'done' });
+      // Mounted read-only at /var/task the package refuses writes as AWS's does (EROFS); elsewhere its modes do.
+      const refused = own.privateMounts ? 'EROFS' : 'EACCES';
+      assert.deepEqual(first, { uid: 65_534, overwrite: refused, add: refused, tmp: 'done' });
       // Another function from the same zip finds the package as it was uploaded.
       const other = await own.invoke(spec({ name: 'other', revisionId: 'as-nobody-2' }, files), { requestId: randomUUID(), payload: '{}', wantLogTail: false });
-      assert.equal(JSON.parse(other.payload).overwrite, 'EACCES');
+      assert.equal(JSON.parse(other.payload).overwrite, refused);
     } finally {
       await own.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives each sandbox a /tmp of its own, empty at every cold start, and its package read-only at /var/task', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trib-runtime-scratch-'));
+    const tmpRoot = join(dir, 'scratch');
+    const warnings: string[] = [];
+    const own = new SandboxPool({
+      codeDir: join(dir, 'code'), tmpRoot, region: 'us-east-1', idleTimeoutMs: 60_000,
+      fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')),
+      logger: { log: () => undefined, warn: (m) => void warnings.push(m), error: () => undefined },
+    });
+    const files = {
+      'index.js': `const fs = require('node:fs');
+        const tmp = process.env.LITERAL_TMP ? '/tmp' : require('node:os').tmpdir();
+        exports.handler = async (event) => {
+          const tried = (f) => { try { return f() ?? 'done'; } catch (e) { return e.code; } };
+          if (event.write) fs.writeFileSync(tmp + '/note', event.write);
+          return { seen: tried(() => fs.readFileSync(tmp + '/note', 'utf8')), cwd: process.cwd(), root: process.env.LAMBDA_TASK_ROOT,
+            dirname: __dirname, tmpdir: require('node:os').tmpdir(), writeTask: tried(() => fs.writeFileSync(__dirname + '/added.js', '')) };
+        };`,
+    };
+    // With mounts of its own a handler's literal '/tmp' is private; without, only os.tmpdir() is.
+    const environment: Record<string, string> = own.privateMounts ? { LITERAL_TMP: '1' } : {};
+    const first = spec({ name: 'scratch-a', revisionId: 'a1', environment }, files);
+    const second = spec({ name: 'scratch-b', revisionId: 'b1', environment }, files);
+    const run = async (s: FunctionSpec, event: unknown) => {
+      const outcome = await own.invoke(s, { requestId: randomUUID(), payload: JSON.stringify(event), wantLogTail: false });
+      assert.equal(outcome.functionError, undefined, outcome.payload);
+      return JSON.parse(outcome.payload) as Record<string, string>;
+    };
+    try {
+      const wrote = await run(first, { write: 'from a' });
+      assert.equal(wrote.seen, 'from a');
+      assert.equal((await run(second, {})).seen, 'ENOENT', 'another function does not see it');
+      assert.equal((await run(first, {})).seen, 'from a', 'a warm sandbox keeps its /tmp');
+      own.retire('scratch-a');
+      assert.equal((await run({ ...first, revisionId: 'a2' }, {})).seen, 'ENOENT', 'a cold start begins with an empty /tmp');
+      if (own.privateMounts) {
+        assert.deepEqual(
+          { cwd: wrote.cwd, root: wrote.root, dirname: wrote.dirname, tmpdir: wrote.tmpdir, writeTask: wrote.writeTask },
+          { cwd: '/var/task', root: '/var/task', dirname: '/var/task', tmpdir: '/tmp', writeTask: 'EROFS' },
+        );
+      } else {
+        assert.notEqual(wrote.tmpdir, tmpdir());
+        assert.match(warnings.join('\n'), /sandboxes share the host's \/tmp/);
+      }
+    } finally {
+      await own.close();
+    }
+    try {
+      // Each sandbox's directory went with it.
+      assert.deepEqual(readdirSync(tmpRoot), []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("removes the /tmp directories a killed worker left, and nothing else", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'trib-runtime-abandoned-'));
+    try {
+      const exited = spawn(process.execPath, ['-e', '']);
+      await new Promise((resolve) => exited.once('exit', resolve));
+      const left = [`${exited.pid}-0123456789ab`, `${process.pid}-0123456789ab`];
+      for (const name of [...left, 'unrelated', `${process.ppid}-0123456789ab`]) await mkdir(join(root, name));
+      const made = await new ScratchDirs(root).create();
+      assert.deepEqual(readdirSync(root).sort(), [`${process.ppid}-0123456789ab`, basename(made), 'unrelated'].sort());
+    } finally {
+      await rm(root, { recursive: true, force: true });
     }
   });
 

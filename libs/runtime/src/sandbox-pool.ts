@@ -1,8 +1,10 @@
-import { existsSync, statSync } from 'node:fs';
-import { dirname, parse, resolve, sep } from 'node:path';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, parse, resolve, sep } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
 import { CodeCache, functionSdkDirectory } from './code-cache.js';
-import { BOOTSTRAP, SETPRIV, Sandbox, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
+import { BOOTSTRAP, PRIVATE_MOUNTS, RUNTIME_MODULES_MOUNT, SETPRIV, Sandbox, TASK_MOUNT, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
+import { ScratchDirs } from './scratch-dirs.js';
 
 type User = { uid: number; gid: number };
 
@@ -25,6 +27,26 @@ export const readableBy = (path: string, user: User): boolean => {
   return true;
 };
 
+const realpathOrSelf = (path: string): string => {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+};
+
+const isUnder = (path: string, dir: string): boolean => path === dir || path.startsWith(`${dir}${sep}`);
+
+/** Makes `path` a directory if it is not one; false where that is not allowed. */
+const ensureDirectory = (path: string): boolean => {
+  try {
+    mkdirSync(path, { recursive: true });
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
 /** The nearest directory of `path` (or above it) that exists: where a new one will be made. */
 const existingAncestor = (path: string): string => {
   let current = path;
@@ -44,6 +66,8 @@ const runtimeFiles = (codeDir: string): string[] => {
 export interface SandboxPoolOptions {
   /** Unpacked code lives in codeDir/<codeKey>/. */
   codeDir: string;
+  /** Each sandbox's /tmp is a directory of its own under this one (default: <os tmpdir>/tributary-sandbox-tmp). */
+  tmpRoot?: string;
   fetchCode(codeKey: string): Promise<Uint8Array>;
   region: string;
   /** A warm sandbox idle this long is retired. */
@@ -66,6 +90,10 @@ export class SandboxPool {
   private readonly idle = new Map<string, Sandbox[]>();
   private readonly all = new Set<Sandbox>();
   private readonly code: CodeCache;
+  private readonly scratch: ScratchDirs;
+  /** Whether sandboxes get their own /tmp and /var/task (PRIVATE_MOUNTS, and /var/task exists). */
+  readonly privateMounts: boolean;
+  private readonly removals = new Set<Promise<void>>();
   private closed = false;
 
   /** The user sandboxes run as, when it is not this process's. */
@@ -82,6 +110,19 @@ export class SandboxPool {
     }
     this.code = new CodeCache(options.codeDir, options.fetchCode, this.runAs !== undefined);
     if (!SETPRIV) options.logger?.warn('setpriv (util-linux) not found: idle sandboxes are not frozen between invocations');
+    this.scratch = new ScratchDirs(options.tmpRoot ?? join(tmpdir(), 'tributary-sandbox-tmp'), this.runAs);
+    // Node, the runtime and the SDK must stay visible once a sandbox's /tmp covers the host's.
+    const underTmp = [process.execPath, BOOTSTRAP, functionSdkDirectory()].find((path) => path && isUnder(realpathOrSelf(path), '/tmp'));
+    this.privateMounts = PRIVATE_MOUNTS && !underTmp && ensureDirectory(TASK_MOUNT) && ensureDirectory(RUNTIME_MODULES_MOUNT);
+    if (!this.privateMounts) {
+      options.logger?.warn(
+        `sandboxes share the host's /tmp (only TMPDIR is their own) and see their package outside /var/task: ${
+          underTmp
+            ? `${underTmp} is installed under /tmp`
+            : 'a mount namespace needs root (in a container, CAP_SYS_ADMIN), util-linux unshare, mount and setpriv, /var/task and /var/node_modules'
+        }`,
+      );
+    }
   }
 
   /** Who sandboxes run as; undefined: this process's user. */
@@ -111,6 +152,7 @@ export class SandboxPool {
 
   private async create(spec: FunctionSpec): Promise<Sandbox> {
     const taskRoot = await this.code.directory(spec.codeKey);
+    const tmpDir = await this.scratch.create();
     const sandbox = new Sandbox(
       spec,
       taskRoot,
@@ -118,9 +160,17 @@ export class SandboxPool {
         region: this.options.region,
         baseEnvironment: this.options.baseEnvironment ?? {},
         ...(this.runAs ? { runAs: this.runAs } : {}),
+        tmpDir,
+        privateMounts: this.privateMounts,
         ...(this.options.onLog ? { onLog: this.options.onLog } : {}),
       },
-      (exited) => this.forget(exited),
+      (exited) => {
+        this.forget(exited);
+        // What the function left in /tmp goes with its sandbox: the next cold start begins empty.
+        const removal = this.scratch.remove(tmpDir).catch((error: Error) => this.options.logger?.warn(`could not remove ${tmpDir}: ${error.message}`));
+        this.removals.add(removal);
+        void removal.finally(() => this.removals.delete(removal));
+      },
     );
     this.all.add(sandbox);
     await sandbox.start();
@@ -186,6 +236,7 @@ export class SandboxPool {
     const sandboxes = [...this.all];
     for (const sandbox of sandboxes) sandbox.kill();
     await Promise.all(sandboxes.map((s) => s.exitedPromise));
+    await Promise.all([...this.removals]);
     this.idle.clear();
   }
 }

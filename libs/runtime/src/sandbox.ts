@@ -55,6 +55,10 @@ export interface SandboxSettings {
   baseEnvironment: Record<string, string>;
   /** The user and group the child runs as (the worker must be root to switch). */
   runAs?: { uid: number; gid: number };
+  /** The sandbox's own /tmp: an empty directory the pool made for it (ScratchDirs). */
+  tmpDir?: string;
+  /** Mount `tmpDir` at /tmp and the package read-only at /var/task (PRIVATE_MOUNTS, and /var/task exists). */
+  privateMounts?: boolean;
   onLog?: (spec: FunctionSpec, requestId: string, text: string) => void;
 }
 
@@ -94,6 +98,34 @@ export const BOOTSTRAP = fileURLToPath(new URL('./node-runtime/bootstrap.js', im
 export const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(
   (path) => existsSync(path) && spawnSync(path, ['--pdeathsig', 'KILL', '--', process.execPath, '--version'], { stdio: 'ignore', timeout: 5000 }).status === 0,
 );
+
+const MOUNT = ['/usr/bin/mount', '/bin/mount'].find((path) => existsSync(path));
+const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'].find((path) => existsSync(path));
+/**
+ * Whether sandboxes get mounts of their own, as on AWS: in a mount namespace (util-linux's
+ * unshare; the worker must be root, or hold CAP_SYS_ADMIN in a container) a sandbox's /tmp is
+ * its own empty directory and /var/task its package, read-only. Elsewhere /tmp is the host's
+ * and only TMPDIR (`os.tmpdir()`) is the sandbox's own.
+ */
+export const PRIVATE_MOUNTS: boolean =
+  SETPRIV !== undefined && MOUNT !== undefined && UNSHARE !== undefined && existsSync('/bin/sh') &&
+  spawnSync(UNSHARE, ['--mount', '--', MOUNT, '--bind', '/tmp', '/tmp'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+/** Where the package is mounted in a sandbox with PRIVATE_MOUNTS: AWS's task root. */
+export const TASK_MOUNT = '/var/task';
+/**
+ * Where the SDK's directory of links is mounted there: on the way up from /var/task, so that ES
+ * modules (which ignore NODE_PATH) find it as CommonJS does, after the package's own.
+ */
+export const RUNTIME_MODULES_MOUNT = '/var/node_modules';
+/**
+ * Run by `sh -c` inside the sandbox's new mount namespace (mounts there are private, unshare's
+ * default): `$0` mount, `$1` the sandbox's /tmp, `$2` its package, `$3` the runtime modules,
+ * then the command to exec. /tmp is covered last: the package and the code directory may be in
+ * the host's /tmp.
+ */
+const MOUNT_SCRIPT =
+  `set -e; "$0" --bind -o ro "$2" ${TASK_MOUNT}; "$0" --bind -o ro "$3" ${RUNTIME_MODULES_MOUNT}; ` +
+  `"$0" --bind "$1" /tmp; cd ${TASK_MOUNT}; shift 3; exec "$@"`;
 
 interface Invocation {
   request: InvokeRequest;
@@ -227,15 +259,28 @@ export class Sandbox {
     // garbage push RSS past a small function's limit (and into Runtime.OutOfMemory).
     const newSpace = Math.floor(memory / 10);
     const heap = [`--max-semi-space-size=${Math.max(1, Math.floor(newSpace / 2))}`, `--max-old-space-size=${memory - newSpace}`];
-    const [command, args] = SETPRIV
-      ? [SETPRIV, ['--pdeathsig', 'KILL', '--', process.execPath, ...heap, BOOTSTRAP]]
-      : [process.execPath, [...heap, BOOTSTRAP]];
+    const node = [process.execPath, ...heap, BOOTSTRAP];
+    const { runAs, tmpDir } = this.settings;
+    let command: string;
+    let args: string[];
+    let user = runAs;
+    if (this.mounted && tmpDir && SETPRIV && UNSHARE && MOUNT) {
+      // Mounts are made as root; setpriv then drops to the sandbox's user, every capability with it.
+      const drop = runAs ? [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups'] : [];
+      const modules = join(dirname(this.taskRoot), 'node_modules');
+      [command, args] = [UNSHARE, ['--mount', '--', '/bin/sh', '-c', MOUNT_SCRIPT, MOUNT, tmpDir, this.taskRoot, modules, SETPRIV, ...drop, '--pdeathsig', 'KILL', '--', ...node]];
+      user = undefined;
+    } else if (SETPRIV) {
+      [command, args] = [SETPRIV, ['--pdeathsig', 'KILL', '--', ...node]];
+    } else {
+      [command, args] = [process.execPath, node.slice(1)];
+    }
     this.child = spawn(command, args, {
       cwd: this.taskRoot,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group, so that killing the sandbox also kills what the handler started.
       detached: true,
-      ...this.settings.runAs,
+      ...user,
       env: this.environment(port),
     });
     this.child.stdout?.on('data', (chunk: Buffer) => this.output('stdout', chunk));
@@ -245,17 +290,24 @@ export class Sandbox {
     this.child.once('error', () => this.exited(null, null));
   }
 
+  private get mounted(): boolean {
+    return this.settings.privateMounts === true && this.settings.tmpDir !== undefined;
+  }
+
   /** A scrubbed environment: the Lambda variables, the platform's, then the function's own. */
   private environment(port: number): Record<string, string> {
     const spec = this.spec;
+    const taskRoot = this.mounted ? TASK_MOUNT : this.taskRoot;
     return {
       PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin',
       LANG: 'en_US.UTF-8',
       TZ: ':UTC',
-      LAMBDA_TASK_ROOT: this.taskRoot,
+      LAMBDA_TASK_ROOT: taskRoot,
       // As AWS's (…:/var/runtime/node_modules:/var/runtime:/var/task): `require('lib/x')` finds
       // the package's own lib/x.js from any directory, and the runtime's modules come after.
-      NODE_PATH: [join(dirname(this.taskRoot), 'node_modules'), this.taskRoot].join(delimiter),
+      NODE_PATH: [this.mounted ? RUNTIME_MODULES_MOUNT : join(dirname(this.taskRoot), 'node_modules'), taskRoot].join(delimiter),
+      // Without a mount of its own, /tmp is shared: the sandbox's directory is at least os.tmpdir().
+      ...(!this.mounted && this.settings.tmpDir ? { TMPDIR: this.settings.tmpDir } : {}),
       LAMBDA_RUNTIME_DIR: fileURLToPath(new URL('./node-runtime/', import.meta.url)),
       _HANDLER: spec.handler,
       AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,

@@ -31,6 +31,7 @@ export const isolatedEnvironment = (id: string = uniqueName('t')): Record<string
   S3_NOTIFY_STREAM: `${id}_S3N`,
   S3_NOTIFY_SUBJECT: `${id}.s3n`,
   CODE_DIR: join(tmpdir(), `tributary-code-${id}`),
+  SANDBOX_TMP_DIR: join(tmpdir(), `tributary-sandbox-tmp-${id}`),
   NATS_URL: TEST_NATS_URL,
   REDIS_URL: TEST_REDIS_URL,
 });
@@ -55,6 +56,7 @@ export const removeIsolatedResources = async (env: Record<string, string>): Prom
   const prefix = env['QUEUE_PREFIX'];
   if (prefix) await deleteRedisKeys(`${prefix}:*`);
   if (env['CODE_DIR']) await rm(env['CODE_DIR'], { recursive: true, force: true });
+  if (env['SANDBOX_TMP_DIR']) await rm(env['SANDBOX_TMP_DIR'], { recursive: true, force: true });
 };
 
 /** Deletes Redis keys matching a pattern (SCAN, never KEYS). */
