@@ -15,6 +15,7 @@ import {
   UntagResourceCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
+  paginateListFunctions,
 } from '@aws-sdk/client-lambda';
 import { CallbackListener, buildZip, uniqueName, waitFor } from '@tributary/testing';
 import { decode, encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
@@ -171,5 +172,20 @@ describe('a function through the whole pipeline, driven by @aws-sdk/client-lambd
       marker = page.NextMarker;
     } while (marker);
     assert.deepEqual(seen.filter((n) => n.startsWith(prefix)), [`${prefix}-0`, `${prefix}-1`, `${prefix}-2`]);
+  });
+
+  it('pages through every function once, whatever the case and punctuation of their names', async () => {
+    // Orders that disagree on these (a locale's, a case-blind one) once made pages skip functions.
+    const prefix = uniqueName('mix');
+    const names = ['-a', '-B', '-c', '_d', '-e', 'Z', 'a', '_', '-'].map((suffix) => `${prefix}${suffix}`);
+    const zip = buildZip({ 'index.js': handler('m') });
+    for (const name of names) await e2e.lambda.send(new CreateFunctionCommand(functionInput(name, zip)));
+    for (const pageSize of [1, 2, 4]) {
+      const seen: string[] = [];
+      for await (const page of paginateListFunctions({ client: e2e.lambda, pageSize }, {})) {
+        seen.push(...(page.Functions ?? []).map((f) => f.FunctionName ?? '').filter((n) => n.startsWith(prefix)));
+      }
+      assert.deepEqual(seen, [...names].sort(), `pages of ${pageSize}`);
+    }
   });
 });

@@ -80,7 +80,8 @@ export class FunctionRegistry {
     return this.functions
       .entries()
       .map(([, v]) => ({ record: v.value, revision: v.revision }))
-      .sort((a, b) => a.record.name.localeCompare(b.record.name));
+      // By code unit, as ListFunctions' marker compares names: a locale's order would make pages skip some.
+      .sort((a, b) => (a.record.name < b.record.name ? -1 : a.record.name > b.record.name ? 1 : 0));
   }
 
   async create(record: FunctionRecord): Promise<FunctionEntry> {
