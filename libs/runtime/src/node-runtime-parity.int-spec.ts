@@ -200,6 +200,9 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       'src/nested.mjs': `export const handler = async () => 'nested';`,
       'lib/util.js': `exports.value = 'found from the task root';`,
       'src/deep/uses-root.js': `exports.handler = async () => require('lib/util').value;`,
+      'src/handlers/index.js': `exports.main = async () => 'directory index';`,
+      'src/app/package.json': `{ "main": "server.js" }`,
+      'src/app/server.js': `exports.handler = async () => 'package main';`,
     };
     const answer = async (handler: string) => {
       const outcome = await call(spec(files, { handler }), {});
@@ -211,6 +214,9 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     assert.equal(await answer('/var/task/src/nested.handler'), 'nested');
     // NODE_PATH holds the task root, as on AWS.
     assert.equal(await answer('src/deep/uses-root.handler'), 'found from the task root');
+    // A directory is required as a module: its index.js, or its package.json's main.
+    assert.equal(await answer('src/handlers.main'), 'directory index');
+    assert.equal(await answer('src/app.handler'), 'package main');
   });
 
   it('finds a CommonJS module\'s `default` export, as TypeScript and esbuild compile `export default`', async () => {

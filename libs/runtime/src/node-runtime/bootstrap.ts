@@ -134,10 +134,11 @@ const initError = async (error: unknown): Promise<never> => {
 const AWS_TASK_ROOT = '/var/task';
 
 const isFile = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+const isDirectory = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
 /**
  * The module a handler names, looked for where AWS's UserFunction.js looks, in its order: the
- * file without an extension (CommonJS), then `.js`, `.mjs`, `.cjs`, then a package of that
+ * file without an extension (CommonJS), then `.js`, `.mjs`, `.cjs`, then a directory, then a package of that
  * name in `node_modules`. Undefined when there is none.
  */
 const loadModule = async (root: string, moduleRoot: string, moduleName: string): Promise<Record<string, unknown> | undefined> => {
@@ -146,6 +147,8 @@ const loadModule = async (root: string, moduleRoot: string, moduleName: string):
   if (isFile(base)) return { default: requireFrom(base) as unknown };
   const file = ['.js', '.mjs', '.cjs'].map((ext) => `${base}${ext}`).find(isFile);
   if (file) return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  // AWS requires what exists at the path: a directory loads as CommonJS does (index.js, or main).
+  if (isDirectory(base)) return { default: requireFrom(base) as unknown };
   let fromPackages: string;
   try {
     fromPackages = requireFrom.resolve(moduleName, { paths: [root, resolve(root, moduleRoot)] });
