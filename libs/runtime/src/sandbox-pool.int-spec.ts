@@ -220,12 +220,23 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
 
   it('reports Runtime.ExitError when the process exits, and recovers', async () => {
     const s = spec({ revisionId: 'exit' });
-    const outcome = await call(s, { mode: 'exit' });
-    assert.deepEqual(JSON.parse(outcome.payload), {
-      errorType: 'Runtime.ExitError',
-      errorMessage: `RequestId: ${JSON.parse(outcome.payload).errorMessage.split(' ')[1]} Error: Runtime exited with error: exit status 3`,
-    });
+    const outcome = await call(s, { mode: 'exit' }, true);
+    const message = `RequestId: ${JSON.parse(outcome.payload).errorMessage.split(' ')[1]} Error: Runtime exited with error: exit status 3`;
+    assert.deepEqual(JSON.parse(outcome.payload), { errorType: 'Runtime.ExitError', errorMessage: message });
+    // As AWS's log: the error and its type, then END and REPORT.
+    assert.match(Buffer.from(outcome.logTail ?? '', 'base64').toString('utf8'), new RegExp(`${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\nRuntime\.ExitError\nEND `));
     assert.equal((await call(s, {})).functionError, undefined);
+    // A signal is named as AWS's runtime names it.
+    const killed = await call(spec({ revisionId: 'killed' }, { 'index.js': `exports.handler = async () => process.kill(process.pid, 'SIGKILL');` }), {});
+    assert.match(JSON.parse(killed.payload).errorMessage, /Runtime exited with error: signal: killed$/);
+  });
+
+  it("sizes the heap from the memory size, unless the function's NODE_OPTIONS does", async () => {
+    const files = { 'index.js': `exports.handler = async () => Math.round(require('node:v8').getHeapStatistics().heap_size_limit / 1048576);` };
+    const limit = async (environment: Record<string, string>) =>
+      JSON.parse((await call(spec({ revisionId: `heap-${Object.keys(environment).length}`, memorySize: 1024, environment }, files), {})).payload) as number;
+    assert.ok((await limit({})) > 900);
+    assert.ok((await limit({ NODE_OPTIONS: '--max-old-space-size=300' })) < 400);
   });
 
   it('reports a handler error even when the handler broke console.error', async () => {

@@ -143,6 +143,13 @@ interface Invocation {
   finished: boolean;
 }
 
+/** Signals as AWS's runtime (written in Go) names them in "Runtime exited with error: signal: …". */
+const SIGNAL_NAMES: Partial<Record<NodeJS.Signals, string>> = {
+  SIGKILL: 'killed', SIGABRT: 'aborted', SIGSEGV: 'segmentation fault', SIGTERM: 'terminated', SIGINT: 'interrupt',
+  SIGHUP: 'hangup', SIGBUS: 'bus error', SIGILL: 'illegal instruction', SIGFPE: 'floating point exception', SIGTRAP: 'trace/breakpoint trap',
+  SIGQUIT: 'quit', SIGPIPE: 'broken pipe', SIGUSR1: 'user defined signal 1', SIGUSR2: 'user defined signal 2',
+};
+
 const errorPayload = (errorType: string, errorMessage: string, trace?: string[]): string =>
   JSON.stringify(trace ? { errorType, errorMessage, trace } : { errorType, errorMessage });
 
@@ -258,7 +265,11 @@ export class Sandbox {
     // generation (two semi-spaces), the rest for the old. Node's own 16 MB semi-spaces would let
     // garbage push RSS past a small function's limit (and into Runtime.OutOfMemory).
     const newSpace = Math.floor(memory / 10);
-    const heap = [`--max-semi-space-size=${Math.max(1, Math.floor(newSpace / 2))}`, `--max-old-space-size=${memory - newSpace}`];
+    // As AWS's bootstrap, not where the function's NODE_OPTIONS sizes the heap itself.
+    const own = this.spec.environment['NODE_OPTIONS'] ?? '';
+    const heap = /--max-old-space-size|--max-semi-space-size/.test(own)
+      ? []
+      : [`--max-semi-space-size=${Math.max(1, Math.floor(newSpace / 2))}`, `--max-old-space-size=${memory - newSpace}`];
     const node = [process.execPath, ...heap, BOOTSTRAP];
     const { runAs, tmpDir } = this.settings;
     let command: string;
@@ -663,8 +674,10 @@ export class Sandbox {
     if (invocation && !invocation.finished) {
       if (invocation.result) this.settle(invocation);
       else {
-        const status = signal ? `signal: ${signal}` : `exit status ${code ?? 0}`;
-        this.fail('Runtime.ExitError', `RequestId: ${invocation.request.requestId} Error: Runtime exited with error: ${status}`);
+        const status = signal ? `signal: ${SIGNAL_NAMES[signal] ?? signal}` : `exit status ${code ?? 0}`;
+        const message = `RequestId: ${invocation.request.requestId} Error: Runtime exited with error: ${status}`;
+        // AWS's log of it ends with these two lines, before END.
+        this.fail('Runtime.ExitError', message, `${message}\nRuntime.ExitError`);
       }
     }
     this.server?.closeAllConnections();
