@@ -161,6 +161,16 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
       (e: unknown) => e instanceof InvalidParameterValueException && /Could not unzip/.test(e.message),
     );
     await assert.rejects(e2e.lambda.send(new CreateFunctionCommand(base({ Runtime: 'python3.12' }))), InvalidParameterValueException);
+    // Just under AWS's 50 MB zip limit the request fits the body limit (and is then no zip)…
+    await assert.rejects(
+      e2e.lambda.send(new CreateFunctionCommand(base({ Code: { ZipFile: Buffer.alloc(52_428_700, 7) } }))),
+      (e: unknown) => e instanceof InvalidParameterValueException && /Could not unzip/.test(e.message),
+    );
+    // …and a request over it is answered, not cut off while the SDK still sends it.
+    await assert.rejects(
+      e2e.lambda.send(new CreateFunctionCommand(base({ Code: { ZipFile: Buffer.alloc(53_000_000, 7) } }))),
+      (e: unknown) => (e as Error).name === 'RequestEntityTooLargeException' && (e as Error).message === 'Request must be smaller than 70167211 bytes for the CreateFunction operation',
+    );
     await assert.rejects(e2e.lambda.send(new CreateFunctionCommand(base({ FunctionName: name }))), ResourceConflictException);
 
     await assert.rejects(

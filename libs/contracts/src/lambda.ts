@@ -12,8 +12,11 @@ export const LAMBDA_LIMITS = {
   s3ZipBytes: 250 * 1024 * 1024,
   /** A package's contents, unzipped (AWS: "Unzipped size must be smaller than 262144000 bytes"). */
   unzippedBytes: 262_144_000,
-  /** Request body of CreateFunction / UpdateFunctionCode: the zip, base64-encoded, plus JSON. */
-  codeRequestBytes: 69_905_067,
+  /**
+   * Request body of CreateFunction / UpdateFunctionCode: the zip, base64-encoded, plus JSON
+   * (AWS: "Request must be smaller than 70167211 bytes for the CreateFunction operation").
+   */
+  codeRequestBytes: 70_167_211,
   timeoutMin: 1,
   timeoutMax: 900,
   timeoutDefault: 3,

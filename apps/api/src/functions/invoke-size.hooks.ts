@@ -11,6 +11,14 @@ const INVOKE_PATH = /^\/(?:2015-03-31\/functions\/[^/?]+\/invocations|2021-11-15
 
 const isInvoke = (request: FastifyRequest): boolean => request.method === 'POST' && INVOKE_PATH.test(request.url);
 
+/** The operation a request over the service's body limit was for, as AWS names it in its answer. */
+const operationOf = (request: FastifyRequest): string | undefined =>
+  request.method === 'POST' && /^\/2015-03-31\/functions\/?(?:\?|$)/.test(request.url)
+    ? 'CreateFunction'
+    : request.method === 'PUT' && /^\/2015-03-31\/functions\/[^/?]+\/code\/?(?:\?|$)/.test(request.url)
+      ? 'UpdateFunctionCode'
+      : undefined;
+
 const tooLarge = (request: FastifyRequest): LambdaError => {
   const limit = request.headers['x-amz-invocation-type'] === 'Event' ? LAMBDA_LIMITS.asyncPayloadBytes : LAMBDA_LIMITS.syncPayloadBytes;
   return new LambdaError(LambdaErrorType.RequestTooLarge, `Request must be smaller than ${limit} bytes for the InvokeFunction operation`);
@@ -24,15 +32,31 @@ const tooLarge = (request: FastifyRequest): LambdaError => {
  * the answer, so that a client still sending sees the answer rather than a reset; a chunked body
  * that goes on past DRAIN_LIMIT_BYTES is cut off there. The exact per-type limit is checked
  * again once the body is in. Fastify hooks rather than Nest middleware: they cost nothing on
- * other routes, and the services run without middie.
+ * other routes, and the services run without middie. A request of any kind over the service's
+ * body limit is drained the same way and answered RequestEntityTooLargeException, as AWS words it.
  */
 export const limitInvokeBodies = (fastify: FastifyInstance): void => {
   fastify.addHook('onRequest', (request, reply, done) => {
     const declared = Number(request.headers['content-length'] ?? 0);
-    // Within the limit, or beyond the service's own body limit (Fastify refuses that at once).
-    if (declared <= LAMBDA_LIMITS.syncPayloadBytes || declared > LAMBDA_LIMITS.codeRequestBytes || !isInvoke(request)) return done();
-    const { headers, body } = tooLarge(request).render();
-    request.raw.on('end', () => void reply.code(413).headers(headers).send(body));
+    let refusal: LambdaError | undefined;
+    if (declared > LAMBDA_LIMITS.codeRequestBytes && declared <= DRAIN_LIMIT_BYTES) {
+      // Over the service's own limit: read to its end (a client still writing would see a reset,
+      // and Node's, the JS SDK's, an EPIPE), then answered as AWS answers it.
+      const operation = operationOf(request);
+      refusal = isInvoke(request)
+        ? tooLarge(request)
+        : new LambdaError(
+            LambdaErrorType.RequestEntityTooLarge,
+            operation ? `Request must be smaller than ${LAMBDA_LIMITS.codeRequestBytes} bytes for the ${operation} operation` : 'Request must be smaller than the limit for this operation',
+          );
+    } else if (declared > LAMBDA_LIMITS.syncPayloadBytes && declared <= LAMBDA_LIMITS.codeRequestBytes && isInvoke(request)) {
+      refusal = tooLarge(request);
+    }
+    // Within the limit, or beyond what is worth draining (Fastify refuses that at once).
+    if (!refusal) return done();
+    const status = refusal.status;
+    const { headers, body } = refusal.render();
+    request.raw.on('end', () => void reply.code(status).headers(headers).send(body));
     request.raw.resume();
   });
   fastify.addHook('preParsing', (request, _reply, payload, done) => {
