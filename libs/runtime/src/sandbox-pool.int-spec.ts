@@ -224,7 +224,7 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     const message = `RequestId: ${JSON.parse(outcome.payload).errorMessage.split(' ')[1]} Error: Runtime exited with error: exit status 3`;
     assert.deepEqual(JSON.parse(outcome.payload), { errorType: 'Runtime.ExitError', errorMessage: message });
     // As AWS's log: the error and its type, then END and REPORT.
-    assert.match(Buffer.from(outcome.logTail ?? '', 'base64').toString('utf8'), new RegExp(`${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\nRuntime\.ExitError\nEND `));
+    assert.match(Buffer.from(outcome.logTail ?? '', 'base64').toString('utf8'), new RegExp(`${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\nRuntime\\.ExitError\nEND `));
     assert.equal((await call(s, {})).functionError, undefined);
     // A signal is named as AWS's runtime names it.
     const killed = await call(spec({ revisionId: 'killed' }, { 'index.js': `exports.handler = async () => process.kill(process.pid, 'SIGKILL');` }), {});
