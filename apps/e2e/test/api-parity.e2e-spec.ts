@@ -72,6 +72,16 @@ describe('Lambda API details as AWS answers them', () => {
     assert.equal((await e2e.lambda.send(new GetFunctionCommand({ FunctionName: `${name}:$LATEST`, Qualifier: '$LATEST' }))).Configuration?.FunctionName, name);
   });
 
+  it('answers with the qualified ARN when $LATEST is asked for, and the unqualified one otherwise', async () => {
+    const unqualified = (await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }))).FunctionArn;
+    assert.match(unqualified ?? '', new RegExp(`:function:${name}$`));
+    for (const input of [{ FunctionName: name, Qualifier: '$LATEST' }, { FunctionName: `${name}:$LATEST` }]) {
+      assert.equal((await e2e.lambda.send(new GetFunctionConfigurationCommand(input))).FunctionArn, `${unqualified}:$LATEST`);
+      assert.equal((await e2e.lambda.send(new GetFunctionCommand(input))).Configuration?.FunctionArn, `${unqualified}:$LATEST`);
+    }
+    assert.equal((await e2e.lambda.send(new GetFunctionCommand({ FunctionName: name }))).Configuration?.FunctionArn, unqualified);
+  });
+
   it('refuses to delete $LATEST alone, and keeps the function', async () => {
     for (const input of [{ FunctionName: name, Qualifier: '$LATEST' }, { FunctionName: `${name}:$LATEST` }]) {
       await rejects(e2e.lambda.send(new DeleteFunctionCommand(input)), 'InvalidParameterValueException', /^\$LATEST version cannot be deleted without deleting the function\.$/);

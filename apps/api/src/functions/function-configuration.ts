@@ -1,9 +1,12 @@
 import { functionArn, LATEST, logGroupOf, type FunctionRecord, type LambdaIdentity } from '@tributary/contracts';
 
-/** A registry record in the shape the Lambda API returns (FunctionConfiguration). */
-export const toFunctionConfiguration = (record: FunctionRecord, identity: LambdaIdentity) => ({
+/**
+ * A registry record in the shape the Lambda API returns (FunctionConfiguration). Asked for with a
+ * qualifier (`Qualifier=$LATEST`, or `name:$LATEST`), AWS answers with the qualified ARN.
+ */
+export const toFunctionConfiguration = (record: FunctionRecord, identity: LambdaIdentity, qualifier?: string) => ({
   FunctionName: record.name,
-  FunctionArn: functionArn(identity, record.name),
+  FunctionArn: functionArn(identity, record.name, qualifier),
   Runtime: record.runtime,
   Role: record.role,
   Handler: record.handler,

@@ -60,12 +60,12 @@ export class FunctionsController {
     @Headers('x-forwarded-proto') forwardedProto: string | undefined,
     @Query('Qualifier') qualifier?: string,
   ) {
-    const { record } = await this.functions.resolve(name, qualifier);
+    const { record, qualifier: named } = await this.functions.resolve(name, qualifier);
     // A URL the caller can download the package from, as AWS's (presigned) Location is.
     const scheme = forwardedProto?.split(',')[0]?.trim() === 'https' ? 'https' : 'http';
     const base = this.publicUrl ?? `${scheme}://${host ?? '127.0.0.1'}`;
     return {
-      Configuration: this.functions.configuration(record),
+      Configuration: this.functions.configuration(record, named),
       Code: { RepositoryType: 'S3', Location: `${base}/2015-03-31/functions/${encodeURIComponent(record.name)}/code` },
       Tags: record.tags ?? {},
     };
@@ -88,7 +88,8 @@ export class FunctionsController {
 
   @Get(':name/configuration')
   async getConfiguration(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
-    return this.functions.configuration((await this.functions.resolve(name, qualifier)).record);
+    const { record, qualifier: named } = await this.functions.resolve(name, qualifier);
+    return this.functions.configuration(record, named);
   }
 
   @Put(':name/configuration')

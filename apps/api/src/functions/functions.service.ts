@@ -59,12 +59,15 @@ export class FunctionsService {
     return this.registry.putCode(zip, { renewAfterMs: this.collection.graceMs / 2 });
   }
 
-  configuration(record: FunctionRecord) {
-    return toFunctionConfiguration(record, this.identity);
+  configuration(record: FunctionRecord, qualifier?: string) {
+    return toFunctionConfiguration(record, this.identity, qualifier);
   }
 
-  /** Resolves a FunctionName path member to a stored function, or answers ResourceNotFound. */
-  async resolve(nameOrArn: string, qualifier?: string): Promise<FunctionEntry> {
+  /**
+   * Resolves a FunctionName path member to a stored function, or answers ResourceNotFound. The
+   * qualifier it answers with is the one the caller named (in the name or as Qualifier), if any.
+   */
+  async resolve(nameOrArn: string, qualifier?: string): Promise<FunctionEntry & { qualifier?: string }> {
     const parsed = this.parseName(nameOrArn);
     if (qualifier !== undefined) {
       const broken =
@@ -82,7 +85,7 @@ export class FunctionsService {
     if (!entry) throw LambdaError.notFound(functionArn(this.identity, parsed.name, wanted));
     // Versions and aliases arrive with their own issue: only $LATEST exists today.
     if (wanted !== undefined && wanted !== LATEST) throw LambdaError.notFound(functionArn(this.identity, parsed.name, wanted));
-    return entry;
+    return { ...entry, qualifier: wanted };
   }
 
   parseName(nameOrArn: string): FunctionReference {
