@@ -308,6 +308,34 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.ok(log.includes('\tERROR\tTypeError: shown\n    at '), JSON.stringify(log));
       assert.ok(!log.includes('\r'), JSON.stringify(log));
     });
+
+    it('logs a thrown error with its code and own fields, as AWS’s runtime does, and answers with type and message only', async () => {
+      const s = spec({
+        'index.js': `exports.handler = async (event) => {
+          if (event.plain) throw { reason: 'not an Error' };
+          const error = Object.assign(new Error('teapot'), { code: 'E_TEAPOT', statusCode: 418, cause: new TypeError('inner') });
+          throw error;
+        };`,
+      });
+      const outcome = await call(s, {});
+      const logged = /\tERROR\tInvoke Error \t(.*)\n/.exec(tail(outcome));
+      assert.ok(logged, tail(outcome));
+      const line = JSON.parse(logged[1]);
+      assert.deepEqual(Object.keys(line), ['errorType', 'errorMessage', 'code', 'statusCode', 'cause', 'stack']);
+      assert.deepEqual([line.errorType, line.errorMessage, line.code, line.statusCode], ['Error', 'teapot', 'E_TEAPOT', 418]);
+      assert.deepEqual([line.cause.errorType, line.cause.errorMessage], ['TypeError', 'inner']); // errors inside are shown alike
+      assert.match(line.stack[0], /^Error: teapot$/);
+      assert.deepEqual(Object.keys(JSON.parse(outcome.payload)).sort(), ['errorMessage', 'errorType', 'trace']);
+      const plain = await call(s, { plain: true });
+      assert.match(tail(plain), /\tERROR\tInvoke Error \t\{"reason":"not an Error"\}\n/);
+    });
+
+    it('logs `undefined` for a console call without arguments, as AWS’s runtime does', async () => {
+      const s = spec({ 'index.js': `exports.handler = async () => { console.log(); console.warn(); return 1; };` });
+      const log = tail(await call(s, {}));
+      assert.match(log, /\tINFO\tundefined\n/, JSON.stringify(log));
+      assert.match(log, /\tWARN\tundefined\n/, JSON.stringify(log));
+    });
   });
 
   describe('memory', () => {

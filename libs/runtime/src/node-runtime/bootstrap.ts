@@ -100,23 +100,43 @@ let currentRequestId: string | undefined;
 // Console lines as AWS writes them: timestamp, request id, level, message. A message keeps its
 // newlines, as AWS's log events do (its runtime writes each call as one event to a log socket;
 // `\r` for `\n` is only its fallback for plain stdout, and shows as garbled lines in a Tail).
-// console.fatal is AWS's own addition (level FATAL).
+// console.fatal is AWS's own addition (level FATAL). The message is always formatted as a first
+// argument, as AWS's runtime does: `console.log()` logs `undefined`, not an empty line.
 const levels: Array<[string, string]> = [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN'], ['error', 'ERROR'], ['debug', 'DEBUG'], ['trace', 'TRACE'], ['fatal', 'FATAL']];
 for (const [method, level] of levels) {
-  (console as unknown as Record<string, (...a: unknown[]) => void>)[method] = (...args: unknown[]) => {
-    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(...args)}\n`);
+  (console as unknown as Record<string, (...a: unknown[]) => void>)[method] = (message?: unknown, ...params: unknown[]) => {
+    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(message, ...params)}\n`);
   };
 }
 
 const die = (): never => process.exit(1);
 
 /**
+ * A thrown value as AWS's runtime logs it (its Errors.js `toFormatted`): every error in it by
+ * type, message and `code`, then its own enumerable fields (a `statusCode`, an SDK's `$metadata`)
+ * and its stack as lines; anything else as JSON. What JSON cannot hold (a cycle, a BigInt) falls
+ * back to the record posted to the Runtime API, as AWS's does.
+ */
+const formatThrown = (thrown: unknown, record: ErrorRecord): string => {
+  try {
+    return `\t${JSON.stringify(thrown, (_key, value: unknown) => {
+      if (!(value instanceof Error)) return value;
+      const shown: Record<string, unknown> = { errorType: value.name, errorMessage: value.message, code: (value as { code?: unknown }).code, ...value };
+      if (typeof value.stack === 'string') shown.stack = value.stack.split('\n');
+      return shown;
+    })}`;
+  } catch {
+    return `\t${JSON.stringify({ errorType: record.errorType, errorMessage: record.errorMessage, trace: record.stackTrace })}`;
+  }
+};
+
+/**
  * Logs the error as AWS's Node.js runtime does (`ERROR\tInvoke Error \t{"errorType":…}` and the
  * like), then posts it to the Runtime API.
  */
-const postError = async (path: string, record: ErrorRecord, label: string): Promise<void> => {
+const postError = async (path: string, thrown: unknown, record: ErrorRecord, label: string): Promise<void> => {
   try {
-    console.error(label, `\t${JSON.stringify({ errorType: record.errorType, errorMessage: record.errorMessage, stack: record.stackTrace })}`);
+    console.error(label, formatThrown(thrown, record));
   } catch {
     // A console the handler replaced must not keep the error from being reported.
   }
@@ -127,7 +147,7 @@ type Callback = (error?: unknown, result?: unknown) => void;
 type Handler = (event: unknown, context: unknown, callback: Callback) => unknown;
 
 const initError = async (error: unknown): Promise<never> => {
-  await postError('/init/error', toErrorRecord(error), 'Uncaught Exception');
+  await postError('/init/error', error, toErrorRecord(error), 'Uncaught Exception');
   return die();
 };
 
@@ -333,12 +353,14 @@ const invoke = (handler: Handler, isAsync: boolean, event: unknown, context: Rec
   });
 
 process.on('uncaughtException', (error) => {
-  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', toErrorRecord(error), 'Uncaught Exception').finally(die);
+  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', error, toErrorRecord(error), 'Uncaught Exception').finally(die);
 });
-process.on('unhandledRejection', (reason) => {
+process.on('unhandledRejection', (reason, promise) => {
   const record = { ...toErrorRecord(reason instanceof Error ? reason : new Error(String(reason))), errorType: 'Runtime.UnhandledPromiseRejection' };
   record.errorMessage = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
-  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', record, 'Unhandled Promise Rejection').finally(die);
+  // AWS logs its wrapping error, which carries the reason (and the promise) as fields.
+  const logged = Object.assign(new RuntimeError(record.errorType, record.errorMessage), { reason, promise });
+  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', logged, record, 'Unhandled Promise Rejection').finally(die);
 });
 
 // A sandbox must not outlive its worker: if the worker dies (SIGKILL), this process is
@@ -394,6 +416,6 @@ for (;;) {
     }
   }
   if (outcome.ok) await call('POST', `/invocation/${requestId}/response`, body, logEnd()).catch(die);
-  else await postError(`/invocation/${requestId}/error`, toErrorRecord(outcome.error), 'Invoke Error');
+  else await postError(`/invocation/${requestId}/error`, outcome.error, toErrorRecord(outcome.error), 'Invoke Error');
   currentRequestId = undefined;
 }
