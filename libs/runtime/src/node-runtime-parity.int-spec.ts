@@ -330,6 +330,11 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.match(tail(plain), /\tERROR\tInvoke Error \t\{"reason":"not an Error"\}\n/);
     });
 
+    it('starts Node.js with the flags AWS’s bootstrap gives it (global.gc, 80 KB HTTP headers)', async () => {
+      const s = spec({ 'index.js': `exports.handler = async () => { global.gc(); return [typeof global.gc, require('node:http').maxHeaderSize]; };` });
+      assert.deepEqual(payload(await call(s, {})), ['function', 81920]);
+    });
+
     it('logs `undefined` for a console call without arguments, as AWS’s runtime does', async () => {
       const s = spec({ 'index.js': `exports.handler = async () => { console.log(); console.warn(); return 1; };` });
       const log = tail(await call(s, {}));

@@ -270,7 +270,8 @@ export class Sandbox {
     const heap = /--max-old-space-size|--max-semi-space-size/.test(own)
       ? []
       : [`--max-semi-space-size=${Math.max(1, Math.floor(newSpace / 2))}`, `--max-old-space-size=${memory - newSpace}`];
-    const node = [process.execPath, ...heap, BOOTSTRAP];
+    // Flags AWS's Node.js bootstrap starts every function with: handlers may call global.gc().
+    const node = [process.execPath, '--expose-gc', '--max-http-header-size=81920', ...heap, BOOTSTRAP];
     const { runAs, tmpDir } = this.settings;
     let command: string;
     let args: string[];
