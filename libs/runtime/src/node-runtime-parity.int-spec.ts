@@ -366,6 +366,22 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.notEqual(payload(next), pid);
     });
 
+    it('kills a function that goes over its memory size and then waits, with Runtime.OutOfMemory, not at its timeout', async () => {
+      const s = spec({
+        'index.js': `exports.handler = async () => {
+          const held = Buffer.alloc(200 * 1024 * 1024, 1);
+          await new Promise((resolve) => setTimeout(resolve, 60_000));
+          return held.length;
+        };`,
+      });
+      const requestId = randomUUID();
+      const outcome = await call(s, {}, { requestId });
+      assert.deepEqual(payload(outcome), { errorType: 'Runtime.OutOfMemory', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: signal: killed` });
+      assert.match(tail(outcome), /\nRuntime.OutOfMemory\nEND RequestId: /);
+      assert.equal(outcome.maxMemoryUsedMb, 128);
+      assert.equal((await call(s, {})).coldStart, true);
+    });
+
     it('lets a 128 MB function that loads the SDK and churns through a large event stay within its memory', async () => {
       // Live data stays small; garbage is what V8's young generation must not let pile up.
       const s = spec({

@@ -71,6 +71,12 @@ export interface SandboxSettings {
 const LOG_END_HEADER = 'tributary-log-end';
 /** How long to wait for the rest of the log after the result, for runtimes that do not say where it ends. */
 const LOG_GRACE_MS = 50;
+/**
+ * How often a running invocation's RSS is read from /proc. AWS kills a function the moment it goes
+ * over its memory size; without cgroups, this poll (one small read per running invocation, none
+ * for those that answer sooner) is what stops one that grows and then waits.
+ */
+const MEMORY_POLL_MS = 200;
 /** How long a warm runtime may take to ask for the next invocation, on top of the timeout. */
 const NEXT_GRACE_MS = 2_000;
 /** Log kept per invocation (its end: Tail and REPORT come from it); a message holds 1 MB anyway. */
@@ -135,6 +141,7 @@ interface Invocation {
   lines: LogLines;
   coldStart: boolean;
   timer?: NodeJS.Timeout;
+  memoryTimer?: NodeJS.Timeout;
   result?: { payload: string; payloadEncoding?: 'base64'; error?: { errorType: string; payload: string; extraLine?: string } };
   /** Bytes of stdout and stderr the worker must have read for the log to be complete (LOG_END_HEADER). */
   logEnd?: { stdout: number; stderr: number };
@@ -400,6 +407,30 @@ export class Sandbox {
     this.lastMaxRssKb = invocation.maxRssKb;
   }
 
+  /** Kills a running invocation whose process has gone over its memory size, as AWS does. */
+  private watchMemory(invocation: Invocation): void {
+    if (this.current !== invocation || invocation.result || invocation.finished || !this.alive) return;
+    const kb = this.residentKb();
+    if (kb !== undefined && kb > this.spec.memorySize * 1024) {
+      invocation.maxRssKb = Math.max(invocation.maxRssKb ?? 0, kb);
+      this.outOfMemory();
+      this.kill();
+      return;
+    }
+    invocation.memoryTimer = setTimeout(() => this.watchMemory(invocation), MEMORY_POLL_MS);
+  }
+
+  /** The child's resident set now, in KB (undefined once it is gone). */
+  private residentKb(): number | undefined {
+    const pid = this.child?.pid;
+    try {
+      const kb = pid ? /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] : undefined;
+      return kb === undefined ? undefined : Number(kb);
+    } catch {
+      return undefined; // already gone: its exit is on the way
+    }
+  }
+
   private overMemory(invocation: Invocation): boolean {
     return invocation.maxRssKb !== undefined && invocation.maxRssKb > this.spec.memorySize * 1024;
   }
@@ -481,6 +512,7 @@ export class Sandbox {
     const timeoutMs = this.spec.timeout * 1000;
     clearTimeout(invocation.timer);
     invocation.timer = setTimeout(() => this.timeout(), timeoutMs);
+    invocation.memoryTimer = setTimeout(() => this.watchMemory(invocation), MEMORY_POLL_MS);
     const { request } = invocation;
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -537,6 +569,7 @@ export class Sandbox {
   private responded(invocation: Invocation): void {
     // The function has answered: its deadline no longer applies (the log gets LOG_GRACE_MS).
     clearTimeout(invocation.timer);
+    clearTimeout(invocation.memoryTimer);
     const { result, request } = invocation;
     if (!result || !request.onResponse) return;
     try {
@@ -612,6 +645,7 @@ export class Sandbox {
     if (invocation.finished) return;
     invocation.finished = true;
     clearTimeout(invocation.timer);
+    clearTimeout(invocation.memoryTimer);
     // Output that ended without a newline is this invocation's too, once all it wrote is in.
     if (invocation.delivered && this.logComplete(invocation)) {
       for (const stream of ['stdout', 'stderr'] as const) {
