@@ -410,7 +410,7 @@ export class Sandbox {
   /** Kills a running invocation whose process has gone over its memory size, as AWS does. */
   private watchMemory(invocation: Invocation): void {
     if (this.current !== invocation || invocation.result || invocation.finished || !this.alive) return;
-    const kb = this.residentKb();
+    const kb = this.procStatusKb('VmRSS');
     if (kb !== undefined && kb > this.spec.memorySize * 1024) {
       invocation.maxRssKb = Math.max(invocation.maxRssKb ?? 0, kb);
       this.outOfMemory();
@@ -418,17 +418,6 @@ export class Sandbox {
       return;
     }
     invocation.memoryTimer = setTimeout(() => this.watchMemory(invocation), MEMORY_POLL_MS);
-  }
-
-  /** The child's resident set now, in KB (undefined once it is gone). */
-  private residentKb(): number | undefined {
-    const pid = this.child?.pid;
-    try {
-      const kb = pid ? /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] : undefined;
-      return kb === undefined ? undefined : Number(kb);
-    } catch {
-      return undefined; // already gone: its exit is on the way
-    }
   }
 
   private overMemory(invocation: Invocation): boolean {
@@ -727,15 +716,19 @@ export class Sandbox {
    * peak its runtime reported (a lower bound) beats 0.
    */
   private peakMemoryMb(): number {
+    return Math.round((this.procStatusKb('VmHWM') ?? this.lastMaxRssKb ?? 0) / 1024);
+  }
+
+  /** A memory figure of the child from /proc (VmRSS: now; VmHWM: its peak), in KB; undefined once it is gone. */
+  private procStatusKb(field: 'VmRSS' | 'VmHWM'): number | undefined {
     const pid = this.child?.pid;
-    let status = '';
+    if (!pid || !this.alive) return undefined;
     try {
-      if (pid && this.alive) status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      return kb === undefined ? undefined : Number(kb);
     } catch {
-      // The process is already gone.
+      return undefined; // already gone: its exit is on the way
     }
-    const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? this.lastMaxRssKb ?? 0);
-    return Math.round(kb / 1024);
   }
 
   kill(): void {
