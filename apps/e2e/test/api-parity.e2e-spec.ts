@@ -90,6 +90,15 @@ describe('Lambda API details as AWS answers them', () => {
     await assert.rejects(e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: name, Qualifier: '$LATEST' })), InvalidParameterValueException);
   });
 
+  it('deletes a function once: of concurrent DeleteFunction calls one succeeds and the rest find nothing', async () => {
+    const doomed = uniqueName('doomed');
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(doomed, 'exports.handler = async () => 1;')));
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: doomed }))));
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+    for (const o of outcomes) if (o.status === 'rejected') assert.ok(o.reason instanceof ResourceNotFoundException, String(o.reason));
+    await assert.rejects(e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: doomed })), ResourceNotFoundException);
+  });
+
   it('names every answer with a request id', async () => {
     for (const output of [
       await e2e.lambda.send(new GetFunctionCommand({ FunctionName: name })),

@@ -103,9 +103,14 @@ export class FunctionRegistry {
     }
   }
 
+  /** Deletes a function; FunctionNotFoundError when there is none, also when a concurrent delete came first. */
   async delete(name: string): Promise<void> {
-    if (!(await this.functions.getFresh(name))) throw new FunctionNotFoundError(name);
-    await this.functions.delete(name);
+    try {
+      await this.functions.deleteExisting(name);
+    } catch (error) {
+      if (error instanceof KeyNotFoundError) throw new FunctionNotFoundError(name);
+      throw error;
+    }
   }
 
   /**

@@ -164,6 +164,29 @@ export class WatchedKv<T> {
 
   async delete(key: string): Promise<void> {
     await this.kv.delete(key);
+    await this.deleted(key);
+  }
+
+  /**
+   * Deletes a value that exists, with compare-and-set on its revision: of concurrent deletes one
+   * wins and the rest find nothing (KeyNotFoundError), as they would one after another.
+   */
+  async deleteExisting(key: string): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      const current = await this.getFresh(key);
+      if (!current) throw new KeyNotFoundError(key);
+      try {
+        await this.kv.delete(key, { previousSeq: current.revision });
+        await this.deleted(key);
+        return;
+      } catch (error) {
+        if (!isWrongRevision(error)) throw error;
+      }
+    }
+    throw new Error(`${key} is being changed concurrently; try again`);
+  }
+
+  private async deleted(key: string): Promise<void> {
     const after = await this.kv.get(key);
     this.apply(key, after?.revision ?? (this.seen.get(key) ?? 0) + 1, undefined);
   }
