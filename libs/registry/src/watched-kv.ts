@@ -147,19 +147,12 @@ export class WatchedKv<T> {
 
   /** Read-modify-write with compare-and-set on the revision; retries on a concurrent write. */
   async update(key: string, change: (value: T) => T): Promise<Versioned<T>> {
-    for (let attempt = 0; attempt < 10; attempt += 1) {
-      const current = await this.getFresh(key);
-      if (!current) throw new KeyNotFoundError(key);
+    return this.compareAndSet(key, async (current) => {
       const value = change(current.value);
-      try {
-        const revision = await this.kv.update(key, JSON.stringify(value), current.revision);
-        this.apply(key, revision, value);
-        return { value, revision };
-      } catch (error) {
-        if (!isWrongRevision(error)) throw error;
-      }
-    }
-    throw new Error(`${key} is being changed concurrently; try again`);
+      const revision = await this.kv.update(key, JSON.stringify(value), current.revision);
+      this.apply(key, revision, value);
+      return { value, revision };
+    });
   }
 
   async delete(key: string): Promise<void> {
@@ -172,13 +165,19 @@ export class WatchedKv<T> {
    * wins and the rest find nothing (KeyNotFoundError), as they would one after another.
    */
   async deleteExisting(key: string): Promise<void> {
+    await this.compareAndSet(key, async (current) => {
+      await this.kv.delete(key, { previousSeq: current.revision });
+      await this.deleted(key);
+    });
+  }
+
+  /** Runs a write against the key's current revision, again with the new one when another write came first. */
+  private async compareAndSet<R>(key: string, write: (current: Versioned<T>) => Promise<R>): Promise<R> {
     for (let attempt = 0; attempt < 10; attempt += 1) {
       const current = await this.getFresh(key);
       if (!current) throw new KeyNotFoundError(key);
       try {
-        await this.kv.delete(key, { previousSeq: current.revision });
-        await this.deleted(key);
-        return;
+        return await write(current);
       } catch (error) {
         if (!isWrongRevision(error)) throw error;
       }
