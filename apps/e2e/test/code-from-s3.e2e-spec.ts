@@ -51,4 +51,14 @@ describe('deployment packages taken from S3 (Code.S3Bucket/S3Key), s3rver as the
     assert.match(missing.message, /Error occurred while GetObject\. S3 Error Code: NoSuchKey/);
     await assert.rejects(create('builds/readme.txt'), (e: unknown) => e instanceof InvalidParameterValueException && /Could not unzip/.test(e.message));
   });
+
+  it('refuses a package given both inline and from S3, as AWS does', async () => {
+    const name = uniqueName('boths3');
+    const both = { ZipFile: V1, S3Bucket: BUCKET, S3Key: 'builds/v2.zip' };
+    const refused = (e: unknown) => e instanceof InvalidParameterValueException && /do not provide other FunctionCode parameters when providing a ZipFile/.test(e.message);
+    await assert.rejects(e2e.lambda.send(new CreateFunctionCommand(functionInput(name, both))), refused);
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(name, { ZipFile: V1 })));
+    await assert.rejects(e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, ...both })), refused);
+    assert.deepEqual(JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: name }))).Payload)), { version: 'v1' });
+  });
 });

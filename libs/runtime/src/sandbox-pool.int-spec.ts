@@ -6,7 +6,7 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeF
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import type { FunctionSpec } from '@tributary/contracts';
 import { buildZip, waitFor } from '@tributary/testing';
@@ -28,6 +28,7 @@ const HANDLERS: Record<string, string> = {
         pid: process.pid,
         event,
         secret: process.env.WORKER_SECRET ?? null,
+        path: process.env.PATH,
         greeting: process.env.GREETING ?? null,
         context: {
           awsRequestId: context.awsRequestId, functionName: context.functionName, functionVersion: context.functionVersion,
@@ -90,6 +91,9 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     const body = JSON.parse(first.payload);
     assert.deepEqual(body.event, { a: 1 });
     assert.equal(body.secret, null);
+    // As AWS's (/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin): Node.js's directory and the
+    // system's, not the worker's (npm puts every node_modules/.bin of the checkout on it).
+    assert.equal(body.path, [...new Set([dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':'));
     assert.equal(body.greeting, 'hi');
     assert.equal(body.context.functionName, 'fn');
     assert.equal(body.context.functionVersion, '$LATEST');
@@ -571,7 +575,7 @@ exports.handler = async () => {
           const tried = (f) => { try { return f() ?? 'done'; } catch (e) { return e.code; } };
           if (event.write) fs.writeFileSync(tmp + '/note', event.write);
           return { seen: tried(() => fs.readFileSync(tmp + '/note', 'utf8')), cwd: process.cwd(), root: process.env.LAMBDA_TASK_ROOT,
-            dirname: __dirname, tmpdir: require('node:os').tmpdir(), writeTask: tried(() => fs.writeFileSync(__dirname + '/added.js', '')) };
+            dirname: __dirname, tmpdir: require('node:os').tmpdir(), oldpwd: process.env.OLDPWD ?? null, writeTask: tried(() => fs.writeFileSync(__dirname + '/added.js', '')) };
         };`,
     };
     // With mounts of its own a handler's literal '/tmp' is private; without, only os.tmpdir() is.
@@ -586,6 +590,7 @@ exports.handler = async () => {
     try {
       const wrote = await run(first, { write: 'from a' });
       assert.equal(wrote.seen, 'from a');
+      assert.equal(wrote.oldpwd, null, 'the host directory the sandbox started in is not in its environment');
       assert.equal((await run(second, {})).seen, 'ENOENT', 'another function does not see it');
       assert.equal((await run(first, {})).seen, 'from a', 'a warm sandbox keeps its /tmp');
       own.retire('scratch-a');

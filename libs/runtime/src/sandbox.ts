@@ -119,6 +119,12 @@ export const PRIVATE_MOUNTS: boolean =
 /** Where the package is mounted in a sandbox with PRIVATE_MOUNTS: AWS's task root. */
 export const TASK_MOUNT = '/var/task';
 /**
+ * As AWS's (/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin): the directory of the Node.js
+ * that runs the function, then the system's. Not the worker's own PATH, which says where the
+ * worker was started from (`npm start` puts every node_modules/.bin of the checkout on it).
+ */
+const SANDBOX_PATH = [...new Set([dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':');
+/**
  * Where the SDK's directory of links is mounted there: on the way up from /var/task, so that ES
  * modules (which ignore NODE_PATH) find it as CommonJS does, after the package's own.
  */
@@ -131,7 +137,7 @@ export const RUNTIME_MODULES_MOUNT = '/var/node_modules';
  */
 const MOUNT_SCRIPT =
   `set -e; "$0" --bind -o ro "$2" ${TASK_MOUNT}; "$0" --bind -o ro "$3" ${RUNTIME_MODULES_MOUNT}; ` +
-  `"$0" --bind "$1" /tmp; cd ${TASK_MOUNT}; shift 3; exec "$@"`;
+  `"$0" --bind "$1" /tmp; cd ${TASK_MOUNT}; unset OLDPWD; shift 3; exec "$@"`;
 
 interface Invocation {
   request: InvokeRequest;
@@ -318,7 +324,7 @@ export class Sandbox {
     const spec = this.spec;
     const taskRoot = this.mounted ? TASK_MOUNT : this.taskRoot;
     return {
-      PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin',
+      PATH: SANDBOX_PATH,
       LANG: 'en_US.UTF-8',
       TZ: ':UTC',
       LAMBDA_TASK_ROOT: taskRoot,

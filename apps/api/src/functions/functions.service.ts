@@ -361,6 +361,9 @@ export class FunctionsService {
   private async zipFrom(code: FunctionCodeDto | undefined): Promise<Buffer> {
     let zip: Buffer;
     if (code?.ZipFile) {
+      if (code.S3Bucket !== undefined || code.S3Key !== undefined || code.S3ObjectVersion !== undefined || code.ImageUri !== undefined) {
+        throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Please do not provide other FunctionCode parameters when providing a ZipFile.');
+      }
       zip = Buffer.from(code.ZipFile, 'base64');
       if (zip.byteLength > LAMBDA_LIMITS.zipBytes) {
         throw new LambdaError(LambdaErrorType.RequestEntityTooLarge, `Zipped size must be smaller than ${LAMBDA_LIMITS.zipBytes} bytes`);
