@@ -180,6 +180,21 @@ describe('Lambda API details as AWS answers them', () => {
     assert.deepEqual(JSON.parse(decode(empty.Payload)), { got: {} });
   });
 
+  it('runs every Node.js runtime AWS offers today, and names the ones it runs when refusing another', async () => {
+    for (const runtime of ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const) {
+      const fn = uniqueName('runtime');
+      await e2e.lambda.send(new CreateFunctionCommand(functionInput(fn, 'exports.handler = async () => process.env.AWS_EXECUTION_ENV;', { Runtime: runtime })));
+      const answer = await e2e.lambda.send(new InvokeCommand({ FunctionName: fn }));
+      assert.equal(JSON.parse(decode(answer.Payload)), `AWS_Lambda_${runtime}`);
+      await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: fn }));
+    }
+    await rejects(
+      e2e.lambda.send(new CreateFunctionCommand(functionInput(uniqueName('runtime'), 'exports.handler = async () => 1;', { Runtime: 'python3.13' }))),
+      'InvalidParameterValueException',
+      /^The runtime parameter of python3\.13 is not supported by this Tributary build\. Supported runtimes: nodejs18\.x, nodejs20\.x, nodejs22\.x, nodejs24\.x\.$/,
+    );
+  });
+
   it('keeps TracingConfig and a LoggingConfig log group, and refuses the settings it cannot honour', async () => {
     const other = uniqueName('settings');
     const created = await e2e.lambda.send(

@@ -33,8 +33,8 @@ export const LAMBDA_LIMITS = {
   listMaxItems: 50,
 } as const;
 
-/** Runtimes this build can execute. */
-export const SUPPORTED_RUNTIMES = ['nodejs18.x', 'nodejs20.x', 'nodejs22.x'] as const;
+/** Runtimes this build can execute (each on the worker's own Node.js; see ARCHITECTURE.md). */
+export const SUPPORTED_RUNTIMES = ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const;
 export type SupportedRuntime = (typeof SUPPORTED_RUNTIMES)[number];
 
 /**

@@ -12,6 +12,7 @@ import {
   UpdateFunctionConfigurationDto,
   functionArn,
   isSupportedRuntime,
+  SUPPORTED_RUNTIMES,
   parseFunctionName,
   QUALIFIER_PATTERN,
   type FunctionReference,
@@ -307,7 +308,7 @@ export class FunctionsService {
     if (dto.Runtime !== undefined && !isSupportedRuntime(dto.Runtime)) {
       throw new LambdaError(
         LambdaErrorType.InvalidParameterValue,
-        `The runtime parameter of ${dto.Runtime} is not supported by this Tributary build. Supported runtimes: nodejs18.x, nodejs20.x, nodejs22.x.`,
+        `The runtime parameter of ${dto.Runtime} is not supported by this Tributary build. Supported runtimes: ${SUPPORTED_RUNTIMES.join(', ')}.`,
       );
     }
     const logging = dto.LoggingConfig;
