@@ -1,11 +1,18 @@
 import { Logger } from '@nestjs/common';
-import { Queue, Worker, type Job } from 'bullmq';
+import { QueueKeys, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { functionQueueName, type InvocationJob, type JobName } from '@tributary/contracts';
-import { openFunctionQueue } from './invocation-queues.js';
 
 /** Times an invocation may be left running by a worker that died or was restarted, and still run. */
 const MAX_STALLS = 10;
+
+/**
+ * A queue's lists and sets that hold jobs still to run or running. Redis deletes a list or sorted
+ * set when it empties, so "the queue has work" is "one of these keys exists".
+ */
+const PENDING_STATES = ['wait', 'paused', 'prioritized', 'delayed', 'active', 'waiting-children'] as const;
+/** Functions looked at per Redis round trip when looking for queues with work. */
+const SWEEP_BATCH = 250;
 
 export type InvocationProcessor = (job: Job<InvocationJob, unknown, JobName>) => Promise<unknown>;
 
@@ -36,10 +43,12 @@ interface Attachment {
 export class FunctionWorkers {
   private readonly logger = new Logger(FunctionWorkers.name);
   private readonly attached = new Map<string, Attachment>();
-  private readonly inspector: Map<string, Queue> = new Map();
+  private readonly keys: QueueKeys;
   private stopped = false;
 
-  constructor(private readonly options: FunctionWorkersOptions) {}
+  constructor(private readonly options: FunctionWorkersOptions) {
+    this.keys = new QueueKeys(options.prefix);
+  }
 
   /** Names of the functions whose queues this process is attached to. */
   active(): string[] {
@@ -94,27 +103,31 @@ export class FunctionWorkers {
    * then, for work whose announcement was lost (core NATS delivers at most once).
    */
   async attachPending(names: string[]): Promise<void> {
-    for (const name of names) {
+    // One EXISTS per function, a batch of them per round trip: with 1,000 functions registered a
+    // look used to open and close 1,000 Queue handles, one Redis round trip after another.
+    const unattached = names.filter((name) => !this.attached.has(name));
+    for (let start = 0; start < unattached.length; start += SWEEP_BATCH) {
       if (this.stopped) return;
-      if (this.attached.has(name)) continue;
-      if (await this.hasWork(name)) this.attach(name);
+      const batch = unattached.slice(start, start + SWEEP_BATCH);
+      const pipeline = this.options.connection.pipeline();
+      for (const name of batch) pipeline.exists(...this.pendingKeys(name));
+      const answers = (await pipeline.exec()) ?? [];
+      for (const [i, name] of batch.entries()) {
+        const [error, count] = answers[i] ?? [new Error('Redis gave no answer')];
+        if (error) throw error;
+        if (Number(count) > 0) this.attach(name);
+      }
     }
   }
 
-  /**
-   * Whether a function's queue holds any job. The Queue handle shares the connection and lives
-   * only while this process is attached to the function, so memory follows active functions.
-   */
+  /** Whether a function's queue holds any job still to run, or running. */
   private async hasWork(functionName: string): Promise<boolean> {
-    const kept = this.inspector.get(functionName);
-    const queue = kept ?? openFunctionQueue(functionName, this.options.connection, this.options.prefix);
-    try {
-      const counts = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'waiting-children');
-      return Object.values(counts).some((n) => n > 0);
-    } finally {
-      if (this.attached.has(functionName)) this.inspector.set(functionName, queue);
-      else if (!kept) await queue.close();
-    }
+    return (await this.options.connection.exists(...this.pendingKeys(functionName))) > 0;
+  }
+
+  private pendingKeys(functionName: string): string[] {
+    const queue = functionQueueName(functionName);
+    return PENDING_STATES.map((state) => this.keys.toKey(queue, state));
   }
 
   private clearIdle(attachment: Attachment): void {
@@ -144,11 +157,8 @@ export class FunctionWorkers {
     const attachment = this.attached.get(functionName);
     if (!attachment) return;
     this.clearIdle(attachment);
-    attachment.closing ??= attachment.worker.close().finally(async () => {
+    attachment.closing ??= attachment.worker.close().finally(() => {
       if (this.attached.get(functionName) === attachment) this.attached.delete(functionName);
-      const queue = this.inspector.get(functionName);
-      this.inspector.delete(functionName);
-      await queue?.close();
     });
     await attachment.closing;
   }
@@ -175,7 +185,6 @@ export class FunctionWorkers {
       graceful.catch(() => undefined);
     }
     this.attached.clear();
-    await Promise.all([...this.inspector.values()].map((q) => q.close()));
     return outcome;
   }
 }

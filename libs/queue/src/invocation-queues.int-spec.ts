@@ -221,6 +221,26 @@ describe('InvocationQueues and FunctionWorkers (real Redis)', () => {
     }
   });
 
+  it('finds every queue with a job waiting, queued with priority or delayed among many quiet ones', async () => {
+    const [delayed, prioritized, waiting] = [uniqueName('fn'), uniqueName('fn'), uniqueName('fn')];
+    // Past the first batch of names that one Redis round trip looks at.
+    const names = Array.from({ length: 600 }, (_, i) => ({ 3: delayed, 420: prioritized, 599: waiting })[i] ?? uniqueName('fn'));
+    await queues.queue(delayed).add('invoke', job('d1', 'Event', delayed), { jobId: 'd1', delay: 60_000 });
+    await queues.enqueue(job('p1', 'Event', prioritized)); // async: BullMQ's prioritized set
+    await queues.enqueue(job('s1', 'RequestResponse', waiting)); // sync: the wait list
+    const workers = new FunctionWorkers({
+      connection, prefix, concurrency: 1, idleMs: 60_000, lockDurationMs: 5000, stalledIntervalMs: 5000,
+      processor: async () => undefined,
+    });
+    try {
+      // Attached workers stay for idleMs after their jobs ran: what is attached is what the look found.
+      await workers.attachPending(names);
+      assert.deepEqual(workers.active().sort(), [delayed, prioritized, waiting].sort());
+    } finally {
+      await workers.close(5000);
+    }
+  });
+
   it('keeps a short event stream per queue, whichever handle opened it last', async () => {
     const fn = uniqueName('fn');
     const ran: string[] = [];
