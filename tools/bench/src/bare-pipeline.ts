@@ -21,6 +21,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, AckPolicy, type JsMsg } from '@nats-io/jetstream';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { deleteKeysUnder } from './redis-keys.js';
 
 export interface BarePipelineNames {
   id: string;
@@ -200,9 +201,7 @@ export const startBarePipeline = async (port: number, handlerSource: string, { d
     await jsm.streams.delete(`${id}_EVENTS`).catch(() => false);
     await nc.close();
     const redis = new Redis(REDIS);
-    for await (const keys of redis.scanStream({ match: `${id}:*`, count: 1000 })) {
-      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-    }
+    await deleteKeysUnder(redis, id);
     redis.disconnect();
     await rm(taskRoot, { recursive: true, force: true });
   };

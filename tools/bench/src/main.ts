@@ -21,6 +21,7 @@ import { zipSync, strToU8 } from 'fflate';
 import { Stack, type ServiceName } from '@tributary/stack';
 import { startBarePipeline, type BarePipeline } from './bare-pipeline.js';
 import { cpuPerOperation, sampleCpu, type Watched } from './cpu.js';
+import { deleteKeysUnder } from './redis-keys.js';
 
 const { values } = parseArgs({
   options: {
@@ -220,9 +221,7 @@ const removeResources = async (env: Record<string, string>): Promise<void> => {
   await nc.close();
   const { Redis } = await import('ioredis');
   const redis = new Redis('redis://127.0.0.1:6379');
-  for await (const keys of redis.scanStream({ match: `${env['QUEUE_PREFIX']}:*`, count: 1000 })) {
-    if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-  }
+  await deleteKeysUnder(redis, String(env['QUEUE_PREFIX']));
   redis.disconnect();
   if (env['CODE_DIR']) await rm(env['CODE_DIR'], { recursive: true, force: true });
 };

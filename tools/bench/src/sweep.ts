@@ -7,6 +7,7 @@ import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import type { InvocationJob } from '@tributary/contracts';
 import { FunctionWorkers, InvocationQueues, openFunctionQueue } from '@tributary/queue';
+import { deleteKeysUnder } from './redis-keys.js';
 
 // FunctionWorkers logs each attachment at debug level: only warnings and errors here.
 Logger.overrideLogger(['warn', 'error']);
@@ -67,9 +68,7 @@ try {
     results.current.push(await measure(currentLook));
   }
 } finally {
-  for await (const keys of connection.scanStream({ match: `${prefix}:*`, count: 1000 })) {
-    if ((keys as string[]).length > 0) await connection.del(...(keys as string[]));
-  }
+  await deleteKeysUnder(connection, prefix);
   await queues.close();
   connection.disconnect();
 }
