@@ -1,18 +1,30 @@
-import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { eventsStreamSubjects } from '@tributary/contracts';
 import { NatsModule } from '@tributary/nats';
 import { ObservabilityModule } from '@tributary/observability';
 import { InvocationQueues, REDIS_CONNECTION, RedisModule } from '@tributary/queue';
-import { RegistryModule } from '@tributary/registry';
+import { FunctionRegistry, RegistryModule } from '@tributary/registry';
 import type { DispatcherConfig } from './dispatcher.config.js';
 import { DISPATCH_SETTINGS, DispatchService } from './events/dispatch.service.js';
 import { CONSUMER_OPTIONS, EventsConsumer } from './events/events.consumer.js';
 
-class QueuesLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(InvocationQueues) private readonly queues: InvocationQueues) {}
+class QueuesLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private stopForgetting?: () => void;
+
+  constructor(
+    @Inject(InvocationQueues) private readonly queues: InvocationQueues,
+    @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.stopForgetting = this.registry.onChange((name, entry) => {
+      if (!entry) this.queues.forget(name);
+    });
+  }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopForgetting?.();
     await this.queues.close();
   }
 }

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { QueueKeys, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { functionQueueName, type InvocationJob, type JobName } from '@tributary/contracts';
+import { FUNCTION_NAME_PATTERN, functionQueueName, type InvocationJob, type JobName } from '@tributary/contracts';
 
 /** Times an invocation may be left running by a worker that died or was restarted, and still run. */
 const MAX_STALLS = 10;
@@ -13,6 +13,41 @@ const MAX_STALLS = 10;
 const PENDING_STATES = ['wait', 'paused', 'prioritized', 'delayed', 'active', 'waiting-children'] as const;
 /** Functions looked at per Redis round trip when looking for queues with work. */
 const SWEEP_BATCH = 250;
+/** Sets of finished jobs, whose job hashes go with them. */
+const FINISHED_STATES = ['completed', 'failed'] as const;
+/** The rest of a queue's own keys (BullMQ's QueueKeys), besides the job hashes. */
+const OTHER_STATES = ['id', 'stalled', 'stalled-check', 'repeat', 'limiter', 'meta', 'events', 'pc', 'marker'] as const;
+/** Finished jobs removed per Redis call when a queue is removed (Redis runs nothing else meanwhile). */
+const REMOVAL_BATCH = 1000;
+
+/**
+ * Removes a queue's keys unless it holds a job to run or running, in one atomic step: a job
+ * queued just before is kept, and a job queued just after finds an empty queue, as a new
+ * function's does.
+ *   KEYS: the pending keys (ARGV[1] of them), then the finished sets, then the other keys
+ *   ARGV[2]: the queue's key prefix ("<prefix>:<queue>:"); a job's hash is that and its id
+ *   ARGV[3]: finished jobs to remove at most in this call
+ * Returns 0 (it holds work: nothing removed), 1 (removed) or 2 (removed finished jobs; call again).
+ */
+const REMOVE_IDLE_QUEUE = `
+local pending = tonumber(ARGV[1])
+for i = 1, pending do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+local budget = tonumber(ARGV[3])
+for set = pending + 1, pending + ${FINISHED_STATES.length} do
+  local ids = redis.call('ZRANGE', KEYS[set], 0, budget - 1)
+  for _, id in ipairs(ids) do redis.call('DEL', ARGV[2] .. id, ARGV[2] .. id .. ':logs') end
+  if #ids > 0 then redis.call('ZREM', KEYS[set], unpack(ids)) end
+  budget = budget - #ids
+  if budget <= 0 then return 2 end
+end
+redis.call('DEL', unpack(KEYS, pending + 1))
+return 1
+`;
+
+/** What removeQueue did: the queue is gone, still holds work, or this process consumes it. */
+export type QueueRemoval = 'removed' | 'pending' | 'attached';
 
 export type InvocationProcessor = (job: Job<InvocationJob, unknown, JobName>) => Promise<unknown>;
 
@@ -118,6 +153,45 @@ export class FunctionWorkers {
         if (Number(count) > 0) this.attach(name);
       }
     }
+  }
+
+  /**
+   * Removes what a deleted function's queue leaves in Redis — failed jobs, its event stream, its
+   * meta and counters — once it holds no job to run and this process is not attached to it.
+   * Call it only for a name no function has: a job queued meanwhile is kept ('pending').
+   */
+  async removeQueue(functionName: string): Promise<QueueRemoval> {
+    if (this.attached.has(functionName)) return 'attached';
+    const queue = functionQueueName(functionName);
+    const keys = [
+      ...this.pendingKeys(functionName),
+      ...[...FINISHED_STATES, ...OTHER_STATES].map((state) => this.keys.toKey(queue, state)),
+    ];
+    for (;;) {
+      const outcome = Number(
+        await this.options.connection.eval(REMOVE_IDLE_QUEUE, keys.length, ...keys, PENDING_STATES.length, this.keys.toKey(queue, ''), REMOVAL_BATCH),
+      );
+      if (outcome === 0) return 'pending';
+      if (outcome === 1) return 'removed';
+    }
+  }
+
+  /** Names of the functions that have a queue in Redis (its meta), whether registered or not. */
+  async queuedFunctions(): Promise<string[]> {
+    const head = this.keys.toKey(functionQueueName(''), '').slice(0, -1); // "<prefix>:fn."
+    const tail = ':meta';
+    const match = `${head.replace(/[*?[\]\\]/g, '\\$&')}*${tail}`;
+    const names = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, found] = await this.options.connection.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+      cursor = next;
+      for (const key of found) {
+        const name = key.slice(head.length, -tail.length);
+        if (FUNCTION_NAME_PATTERN.test(name)) names.add(name);
+      }
+    } while (cursor !== '0');
+    return [...names];
   }
 
   /** Whether a function's queue holds any job still to run, or running. */

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { UnrecoverableError } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { InvocationJob } from '@tributary/contracts';
-import { TEST_REDIS_URL, deleteRedisKeys, uniqueName, waitFor } from '@tributary/testing';
+import { TEST_REDIS_URL, deleteRedisKeys, listRedisKeys, uniqueName, waitFor } from '@tributary/testing';
 import { FunctionWorkers, InvocationQueues, QUEUE_EVENTS_KEPT } from './index.js';
 
 const job = (requestId: string, invocationType: InvocationJob['invocationType'], functionName = 'fn'): InvocationJob => ({
@@ -145,7 +146,8 @@ describe('InvocationQueues and FunctionWorkers (real Redis)', () => {
     const child = fileURLToPath(new URL(`./stall-child-${fn}.mjs`, import.meta.url));
     await writeFile(
       child,
-      `import { Redis } from 'ioredis';
+      `import { UnrecoverableError } from 'bullmq';
+import { Redis } from 'ioredis';
       import { FunctionWorkers } from '@tributary/queue';
       const connection = new Redis(${JSON.stringify(TEST_REDIS_URL)}, { maxRetriesPerRequest: null });
       const workers = new FunctionWorkers({ connection, prefix: ${JSON.stringify(prefix)}, concurrency: 1, idleMs: 60_000, lockDurationMs: 1000, stalledIntervalMs: 500,
@@ -259,6 +261,61 @@ describe('InvocationQueues and FunctionWorkers (real Redis)', () => {
       // Trimming is approximate (whole stream nodes), but ~1,600 events must not all stay.
       const kept = await connection.xlen(events);
       assert.ok(kept > 0 && kept < 4 * QUEUE_EVENTS_KEPT, `${kept} events kept`);
+    } finally {
+      await workers.close(5000);
+    }
+  });
+
+  it("removes a deleted function's queue once nothing in it waits or runs, and nothing else", async () => {
+    const gone = uniqueName('fn');
+    const neighbour = `${gone}-b`; // a name that starts with the other's
+    const keysOf = (name: string) => listRedisKeys(`${prefix}:fn.${name}:*`);
+    // More failed jobs than one removal call takes, each with its job hash.
+    const failing = 1_050;
+    const ran: string[] = [];
+    const workers = new FunctionWorkers({
+      connection, prefix, concurrency: 50, idleMs: 60_000, lockDurationMs: 5000, stalledIntervalMs: 5000,
+      processor: async (j) => {
+        ran.push(j.data.requestId);
+        if (j.data.requestId.startsWith('bad')) throw new UnrecoverableError('function not found');
+      },
+    });
+    try {
+      await queues.enqueue(job('neighbour', 'Event', neighbour));
+      await queues.enqueue(job('ok', 'RequestResponse', gone));
+      for (let i = 0; i < failing; i += 1) await queues.enqueue(job(`bad-${i}`, 'Event', gone));
+      workers.attach(gone);
+      await waitFor('every job to end', () => ran.length === failing + 1, { timeoutMs: 30_000 });
+      assert.equal(await connection.zcard(`${prefix}:fn.${gone}:failed`), failing);
+      assert.deepEqual((await workers.queuedFunctions()).filter((n) => n.startsWith(gone)).sort(), [gone, neighbour].sort());
+
+      assert.equal(await workers.removeQueue(gone), 'attached');
+      await workers.detach(gone);
+      await queues.enqueue(job('late', 'Event', gone)); // queued before the removal: kept
+      assert.equal(await workers.removeQueue(gone), 'pending');
+      assert.ok((await keysOf(gone)).includes(`${prefix}:fn.${gone}:invoke__late`));
+
+      workers.attach(gone);
+      await waitFor('the late job', () => ran.includes('late'));
+      await workers.detach(gone);
+      const neighbourKeys = await keysOf(neighbour);
+      assert.equal(await workers.removeQueue(gone), 'removed');
+      // What stays are the de-duplication marks, each expiring with its window.
+      const left = await keysOf(gone);
+      assert.deepEqual(left.filter((key) => !key.startsWith(`${prefix}:fn.${gone}:de:`)), []);
+      const ttls = await Promise.all(left.map((key) => connection.pttl(key)));
+      assert.ok(ttls.every((ttl) => ttl > 0 && ttl <= 120_000), 'every mark left expires');
+      assert.deepEqual(await keysOf(neighbour), neighbourKeys);
+      assert.ok(neighbourKeys.length > 0);
+      assert.deepEqual((await workers.queuedFunctions()).filter((n) => n.startsWith(gone)), [neighbour]);
+
+      // A function created again under the name queues and runs as a new one, with a short event
+      // stream again once the producer has let go of the deleted function's handle.
+      queues.forget(gone);
+      await queues.enqueue(job('reborn', 'RequestResponse', gone));
+      workers.attach(gone);
+      await waitFor('the new function’s job', () => ran.includes('reborn'));
+      assert.equal(await connection.hget(`${prefix}:fn.${gone}:meta`, 'opts.maxLenEvents'), String(QUEUE_EVENTS_KEPT));
     } finally {
       await workers.close(5000);
     }

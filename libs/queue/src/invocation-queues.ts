@@ -49,6 +49,19 @@ export class InvocationQueues {
     return queue;
   }
 
+  /**
+   * Lets go of a deleted function's handle. Each handle writes the queue's meta once, when
+   * opened; once the worker has removed the queue, a handle kept open would queue the next
+   * function of that name with BullMQ's defaults (an event stream of 10,000).
+   */
+  forget(functionName: string): void {
+    const queue = this.queues.get(functionName);
+    if (!queue) return;
+    this.queues.delete(functionName);
+    // A job being added on it still completes: the connection is shared and stays open.
+    queue.close().catch(() => undefined);
+  }
+
   jobOptions(job: InvocationJob, triggerId: string): JobsOptions {
     const jobId = invocationJobId(triggerId, job.requestId);
     const common: JobsOptions = {

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { zipSync, strToU8 } from 'fflate';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import type { Redis } from 'ioredis';
 
 export const TEST_NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 export const TEST_REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -59,21 +60,31 @@ export const removeIsolatedResources = async (env: Record<string, string>): Prom
   if (env['SANDBOX_TMP_DIR']) await rm(env['SANDBOX_TMP_DIR'], { recursive: true, force: true });
 };
 
-/** Deletes Redis keys matching a pattern (SCAN, never KEYS). */
-export const deleteRedisKeys = async (pattern: string): Promise<void> => {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+/** Runs `each` on every batch of Redis keys matching a pattern (SCAN, never KEYS). */
+const scanRedisKeys = async (pattern: string, each: (keys: string[], redis: Redis) => Promise<unknown>): Promise<void> => {
+  const { Redis: Client } = await import('ioredis');
+  const redis = new Client(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await redis.connect();
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
       cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
+      if (keys.length > 0) await each(keys, redis);
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
   }
+};
+
+/** Deletes Redis keys matching a pattern. */
+export const deleteRedisKeys = (pattern: string): Promise<void> => scanRedisKeys(pattern, (keys, redis) => redis.unlink(...keys));
+
+/** The Redis keys matching a pattern, sorted. */
+export const listRedisKeys = async (pattern: string): Promise<string[]> => {
+  const found: string[] = [];
+  await scanRedisKeys(pattern, async (keys) => found.push(...keys));
+  return [...new Set(found)].sort();
 };
 
 /** Waits until `probe` returns a truthy value, or fails with `what` after the deadline. */
@@ -194,19 +205,4 @@ export const storedObjectCount = async (store: string): Promise<number> => {
 };
 
 /** Number of Redis keys matching a pattern. */
-export const countRedisKeys = async (pattern: string): Promise<number> => {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    let count = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      count += keys.length;
-    } while (cursor !== '0');
-    return count;
-  } finally {
-    redis.disconnect();
-  }
-};
+export const countRedisKeys = async (pattern: string): Promise<number> => (await listRedisKeys(pattern)).length;

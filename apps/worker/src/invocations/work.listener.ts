@@ -32,6 +32,9 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
   private stopRetiring?: () => void;
   private periodic: PeriodicTask[] = [];
   private readonly announcements: Counter<'function'>;
+  /** Functions deleted whose queue is still in Redis. */
+  private readonly deleted = new Set<string>();
+  private lookedForOrphans = false;
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
@@ -69,13 +72,19 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
         );
       },
     });
-    // After UpdateFunctionCode/Configuration, warm sandboxes of the old revision retire.
-    this.stopRetiring = this.registry.onChange((name, entry) => this.pool.retire(name, entry?.record.revisionId));
+    // After UpdateFunctionCode/Configuration, warm sandboxes of the old revision retire; the
+    // queue of a deleted function is removed once its last jobs have ended.
+    this.stopRetiring = this.registry.onChange((name, entry) => {
+      this.pool.retire(name, entry?.record.revisionId);
+      if (entry) this.deleted.delete(name);
+      else this.deleted.add(name);
+    });
     await this.workers.attachPending(this.registry.list().map((e) => e.record.name));
     this.periodic = [
       new PeriodicTask('looking for queues with work', this.settings.pendingSweepMs, () =>
         this.workers.attachPending(this.registry.list().map((e) => e.record.name)),
       ),
+      new PeriodicTask('removing the queues of deleted functions', this.settings.pendingSweepMs, () => this.removeDeletedQueues()),
       new PeriodicTask('removing unused unpacked code', this.settings.codeCollectionIntervalMs, () => this.removeUnusedCode()),
     ];
     this.logger.log(`listening for work on ${wildcard}; attached to ${this.workers.active().length} queue(s) with pending jobs`);
@@ -87,6 +96,32 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
       this.workers.attach(name);
     } catch (failure) {
       this.logger.warn(`could not attach to the queue of ${name}: ${(failure as Error).message}`);
+    }
+  }
+
+  /**
+   * A deleted function's queue is removed from Redis once nothing in it runs or waits (its jobs
+   * end as "function not found"); until then this process attaches to it so that they do. The
+   * first run also finds the queues of functions deleted while no worker was running.
+   */
+  private async removeDeletedQueues(): Promise<void> {
+    if (!this.lookedForOrphans) {
+      for (const name of await this.workers.queuedFunctions()) if (!this.registry.get(name)) this.deleted.add(name);
+      this.lookedForOrphans = true;
+    }
+    for (const name of [...this.deleted]) {
+      // Created again (the index may lag a write elsewhere, the bucket does not): the queue is its.
+      if (this.registry.get(name) || (await this.registry.getFresh(name))) {
+        this.deleted.delete(name);
+        continue;
+      }
+      const outcome = await this.workers.removeQueue(name);
+      if (outcome === 'removed') {
+        this.deleted.delete(name);
+        this.logger.log(`removed the queue of deleted function ${name}`);
+      } else if (outcome === 'pending') {
+        this.workers.attach(name);
+      }
     }
   }
 
