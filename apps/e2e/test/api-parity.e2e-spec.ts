@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import {
   CreateFunctionCommand,
   DeleteFunctionCommand,
@@ -22,6 +23,7 @@ import {
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
+import { readableBy } from '@tributary/runtime';
 import { CallbackListener, buildZip, uniqueName } from '@tributary/testing';
 import { decode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
@@ -296,5 +298,38 @@ describe('Lambda API details as AWS answers them', () => {
     const missing = uniqueName('missing');
     await assert.rejects(e2e.lambda.send(new ListVersionsByFunctionCommand({ FunctionName: missing })), ResourceNotFoundException);
     await assert.rejects(e2e.lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: missing })), ResourceNotFoundException);
+  });
+
+  // The worker switches users only as root, and only where they can read the runtime (this checkout).
+  const ownUsers = process.getuid?.() === 0 && readableBy(fileURLToPath(import.meta.url), { uid: 60_000, gid: 65_534 });
+  it("keeps one function's environment and /tmp out of another's reach, as AWS's separate sandboxes do", { skip: !ownUsers && 'sandboxes run as the worker’s user here' }, async () => {
+    const [victim, spy] = [uniqueName('victim'), uniqueName('spy')];
+    await e2e.lambda.send(
+      new CreateFunctionCommand({
+        ...functionInput(victim, `require('node:fs').writeFileSync('/tmp/victim-file', 'x');
+exports.handler = async () => ({ pid: process.pid, user: require('node:os').userInfo().username });`),
+        Environment: { Variables: { VICTIM_SECRET: 'hunter2' } },
+      }),
+    );
+    await e2e.lambda.send(
+      new CreateFunctionCommand(
+        functionInput(spy, `const fs = require('node:fs');
+const tried = (f) => { try { return f(); } catch (e) { return e.code; } };
+exports.handler = async (event) => ({
+  environ: fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => String(tried(() => fs.readFileSync('/proc/' + p + '/environ', 'utf8'))).includes('VICTIM_SECRET')),
+  tmp: tried(() => fs.readdirSync('/proc/' + event.pid + '/root/tmp')),
+  signal: tried(() => process.kill(event.pid, 0)),
+});`),
+      ),
+    );
+    try {
+      // The victim stays warm, its secret in its environment, while the spy looks.
+      const seen = JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: victim }))).Payload)) as { pid: number; user: string };
+      assert.match(seen.user, /^sbx_user\d+$/);
+      const found = JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: spy, Payload: JSON.stringify({ pid: seen.pid }) }))).Payload));
+      assert.deepEqual(found, { environ: [], tmp: 'EACCES', signal: 'EPERM' });
+    } finally {
+      for (const fn of [victim, spy]) await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: fn }));
+    }
   });
 });

@@ -53,7 +53,7 @@ export class AppModule {
               region: config.AWS_REGION,
               idleTimeoutMs: config.WORKER_IDLE_SANDBOX_MS,
               baseEnvironment: sandboxEnvironment(config),
-              ...(process.getuid?.() === 0 && config.SANDBOX_UID !== 0 ? { runAs: { uid: config.SANDBOX_UID, gid: config.SANDBOX_GID } } : {}),
+              ...(process.getuid?.() === 0 && config.SANDBOX_UID !== 0 ? { runAs: { uid: config.SANDBOX_UID, gid: config.SANDBOX_GID, count: config.SANDBOX_UID_COUNT } } : {}),
               // Each invocation's log goes to a subject anyone can follow (`nats sub '<prefix>.logs.>'`),
               // its end kept when it is larger than a NATS message may be.
               onLog: (spec, _requestId, text) =>

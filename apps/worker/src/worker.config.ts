@@ -24,14 +24,25 @@ export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConf
   WORKER_IDLE_SANDBOX_MS: number = 300_000;
 
   /**
-   * The user and group sandboxes run as when the worker runs as root (as on AWS, function code
-   * does not run as root: it cannot change its package, nor files the worker owns). 65534 is
-   * Debian's nobody/nogroup. SANDBOX_UID=0 keeps sandboxes as root. Ignored for a non-root
-   * worker, whose sandboxes run as its own user.
+   * When the worker runs as root, function code does not (as on AWS: it cannot change its
+   * package, nor files the worker owns), and every live sandbox runs as a user of its own: uids
+   * SANDBOX_UID … SANDBOX_UID + SANDBOX_UID_COUNT − 1, group SANDBOX_GID. The kernel lets a
+   * process read another's environment (its secrets), memory or /tmp through /proc, or signal
+   * it, only when both run as the same user; on AWS each sandbox is a microVM of its own. The
+   * default range, 60000–60999, lies above the accounts adduser makes (up to 59999), below
+   * systemd's dynamic users (61184–65519), and inside the 65,536 uids a rootless container maps.
+   * Several workers on one host outside containers each need a range of their own.
+   * SANDBOX_UID=0 keeps sandboxes as root. Ignored for a non-root worker, whose sandboxes run as
+   * its own user.
    */
   @IsInt() @Min(0) @Max(4_294_967_294)
-  SANDBOX_UID: number = 65_534;
+  SANDBOX_UID: number = 60_000;
 
+  /** Sandboxes one worker may run at once, each with a uid of its own (see SANDBOX_UID). */
+  @IsInt() @Min(1) @Max(1_000_000)
+  SANDBOX_UID_COUNT: number = 1_000;
+
+  /** 65534 is Debian's nogroup. */
   @IsInt() @Min(0) @Max(4_294_967_294)
   SANDBOX_GID: number = 65_534;
 

@@ -559,6 +559,63 @@ exports.handler = async () => {
     }
   });
 
+  it("runs each sandbox as a user of its own, which cannot read another's environment or /tmp through /proc, nor signal it", { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trib-runtime-users-'));
+    await chmod(dir, 0o711); // the sandboxes' users pass through to the code and scratch dirs
+    const range = { uid: 60_500, gid: 65_534, count: 3 };
+    const own = new SandboxPool({
+      codeDir: join(dir, 'code'), tmpRoot: join(dir, 'scratch'), region: 'us-east-1', idleTimeoutMs: 60_000, runAs: range,
+      fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')),
+    });
+    const files = {
+      'index.js': `const fs = require('node:fs');
+        const tried = (f) => { try { return f() ?? 'done'; } catch (e) { return e.code; } };
+        exports.handler = async (event) => {
+          if (!event.spy) {
+            fs.writeFileSync(require('node:os').tmpdir() + '/victim-file', 'x');
+            return { pid: process.pid, uid: process.getuid(), user: tried(() => require('node:os').userInfo().username) };
+          }
+          const pids = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p) && Number(p) !== process.pid);
+          return {
+            uid: process.getuid(),
+            environ: pids.filter((p) => tried(() => fs.readFileSync('/proc/' + p + '/environ', 'utf8')).includes('VICTIM_SECRET')),
+            root: tried(() => fs.readdirSync('/proc/' + event.spy + '/root/tmp')),
+            signal: tried(() => void process.kill(event.spy, 0)),
+          };
+        };`,
+    };
+    const run = async (s: FunctionSpec, event: unknown) => {
+      const outcome = await own.invoke(s, { requestId: randomUUID(), payload: JSON.stringify(event), wantLogTail: false });
+      assert.equal(outcome.functionError, undefined, outcome.payload);
+      return JSON.parse(outcome.payload) as Record<string, unknown>;
+    };
+    try {
+      if (!readableBy(fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url)), range)) {
+        // A checkout where others may not enter keeps sandboxes as root (the test above shows it).
+        assert.equal(own.sandboxUser, undefined);
+        return;
+      }
+      const victim = await run(spec({ name: 'victim', revisionId: 'v1', environment: { VICTIM_SECRET: 'hunter2' } }, files), {});
+      const spy = await run(spec({ name: 'spy', revisionId: 's1' }, files), { spy: victim['pid'] });
+      assert.deepEqual({ environ: spy['environ'], root: spy['root'], signal: spy['signal'] }, { environ: [], root: 'EACCES', signal: 'EPERM' });
+      assert.notEqual(spy['uid'], victim['uid']);
+      for (const uid of [victim['uid'], spy['uid']]) assert.ok(Number(uid) >= range.uid && Number(uid) < range.uid + range.count, `uid ${String(uid)} in the range`);
+      // In its mount namespace the sandbox's passwd names its user, as AWS's names sbx_user1051.
+      if (own.privateMounts) assert.equal(victim['user'], `sbx_user${String(victim['uid'])}`);
+      // The range is used in turn, and a full range says so rather than share a uid.
+      await run(spec({ name: 'third', revisionId: 't1' }, files), {});
+      await assert.rejects(own.invoke(spec({ name: 'fourth', revisionId: 'f1' }, files), { requestId: randomUUID(), payload: '{}', wantLogTail: false }), /all 3 sandbox users \(uids 60500–60502\)/);
+      own.retire('victim');
+      await waitFor('the victim’s uid to be free', async () => {
+        const fourth = await own.invoke(spec({ name: 'fourth', revisionId: 'f1' }, files), { requestId: randomUUID(), payload: '{}', wantLogTail: false }).catch(() => undefined);
+        return fourth && JSON.parse(fourth.payload).uid === victim['uid'];
+      });
+    } finally {
+      await own.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('gives each sandbox a /tmp of its own, empty at every cold start, and its package read-only at /var/task', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'trib-runtime-scratch-'));
     const tmpRoot = join(dir, 'scratch');
@@ -622,8 +679,9 @@ exports.handler = async () => {
       await new Promise((resolve) => exited.once('exit', resolve));
       const left = [`${exited.pid}-0123456789ab`, `${process.pid}-0123456789ab`];
       for (const name of [...left, 'unrelated', `${process.ppid}-0123456789ab`]) await mkdir(join(root, name));
+      await writeFile(join(root, `${exited.pid}-0123456789ab.passwd`), '');
       const made = await new ScratchDirs(root).create();
-      assert.deepEqual(readdirSync(root).sort(), [`${process.ppid}-0123456789ab`, basename(made), 'unrelated'].sort());
+      assert.deepEqual(readdirSync(root).sort(), [`${process.ppid}-0123456789ab`, basename(made.path), 'unrelated'].sort());
     } finally {
       await rm(root, { recursive: true, force: true });
     }

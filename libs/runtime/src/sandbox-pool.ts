@@ -8,6 +8,9 @@ import { ScratchDirs } from './scratch-dirs.js';
 
 type User = { uid: number; gid: number };
 
+/** The largest uid (4294967295 is (uid_t) -1, "no user"). */
+const MAX_UID = 4_294_967_294;
+
 /** Whether `user` may read `path` (and pass through every directory above it), by mode bits. */
 export const readableBy = (path: string, user: User): boolean => {
   const parts = path.split(sep).filter(Boolean);
@@ -73,8 +76,11 @@ export interface SandboxPoolOptions {
   /** A warm sandbox idle this long is retired. */
   idleTimeoutMs: number;
   baseEnvironment?: Record<string, string>;
-  /** Run sandboxes as this user and group (the worker must be root to switch). */
-  runAs?: { uid: number; gid: number };
+  /**
+   * Run sandboxes as this group and a user of their own: uids `uid` … `uid + count − 1` (count
+   * defaults to 1: all as `uid`), one per live sandbox. The worker must be root to switch.
+   */
+  runAs?: { uid: number; gid: number; count?: number };
   onLog?(spec: FunctionSpec, requestId: string, text: string): void;
   logger?: { log(message: string): void; warn(message: string): void; error(message: string): void };
 }
@@ -96,8 +102,11 @@ export class SandboxPool {
   private readonly removals = new Set<Promise<void>>();
   private closed = false;
 
-  /** The user sandboxes run as, when it is not this process's. */
-  private readonly runAs?: User;
+  /** The users sandboxes run as, when not this process's: `count` uids from `uid`. */
+  private readonly runAs?: User & { count: number };
+  /** uids of the sandboxes alive now; the next handed out is the next free one after the last. */
+  private readonly uidsInUse = new Set<number>();
+  private lastUidIndex = -1;
 
   constructor(private readonly options: SandboxPoolOptions) {
     // An installation under a directory only its owner may enter (a home, a mktemp dir) keeps
@@ -106,11 +115,15 @@ export class SandboxPool {
     if (options.runAs && unreadable) {
       options.logger?.warn(`sandboxes run as this process's user: uid ${options.runAs.uid} cannot read ${unreadable}`);
     } else if (options.runAs) {
-      this.runAs = options.runAs;
+      const count = options.runAs.count ?? 1;
+      if (!Number.isInteger(count) || count < 1 || options.runAs.uid + count - 1 > MAX_UID) {
+        throw new Error(`sandbox users: ${count} uids from ${options.runAs.uid} is not a range of valid uids (at most ${MAX_UID})`);
+      }
+      this.runAs = { uid: options.runAs.uid, gid: options.runAs.gid, count };
     }
     this.code = new CodeCache(options.codeDir, options.fetchCode, this.runAs !== undefined);
     if (!SETPRIV) options.logger?.warn('setpriv (util-linux) not found: idle sandboxes are not frozen between invocations');
-    this.scratch = new ScratchDirs(options.tmpRoot ?? join(tmpdir(), 'tributary-sandbox-tmp'), this.runAs);
+    this.scratch = new ScratchDirs(options.tmpRoot ?? join(tmpdir(), 'tributary-sandbox-tmp'));
     // Node, the runtime and the SDK must stay visible once a sandbox's /tmp covers the host's.
     const underTmp = [process.execPath, BOOTSTRAP, functionSdkDirectory()].find((path) => path && isUnder(realpathOrSelf(path), '/tmp'));
     this.privateMounts = PRIVATE_MOUNTS && !underTmp && ensureDirectory(TASK_MOUNT) && ensureDirectory(RUNTIME_MODULES_MOUNT);
@@ -125,9 +138,28 @@ export class SandboxPool {
     }
   }
 
-  /** Who sandboxes run as; undefined: this process's user. */
+  /** Who sandboxes run as (the first of the range); undefined: this process's user. */
   get sandboxUser(): User | undefined {
-    return this.runAs;
+    return this.runAs && { uid: this.runAs.uid, gid: this.runAs.gid };
+  }
+
+  /**
+   * A uid no live sandbox has, so that one sandbox cannot read another's environment, memory or
+   * /tmp through /proc, nor signal it: the kernel lets a process do that to its own user's only.
+   * Handed out in turn, not lowest first, so that a uid freed a moment ago is the last reused.
+   */
+  private takeUser(): User | undefined {
+    if (!this.runAs) return undefined;
+    const { uid: first, gid, count } = this.runAs;
+    if (count === 1) return { uid: first, gid }; // one user for all, as asked
+    for (let step = 1; step <= count; step += 1) {
+      const index = (this.lastUidIndex + step) % count;
+      if (this.uidsInUse.has(first + index)) continue;
+      this.uidsInUse.add(first + index);
+      this.lastUidIndex = index;
+      return { uid: first + index, gid };
+    }
+    throw new Error(`all ${count} sandbox users (uids ${first}–${first + count - 1}) belong to running sandboxes`);
   }
 
   async invoke(spec: FunctionSpec, request: InvokeRequest): Promise<InvokeOutcome> {
@@ -152,22 +184,35 @@ export class SandboxPool {
 
   private async create(spec: FunctionSpec): Promise<Sandbox> {
     const taskRoot = await this.code.directory(spec.codeKey);
-    const tmpDir = await this.scratch.create();
+    const user = this.takeUser();
+    let released = false;
+    const release = (): void => {
+      if (user && !released) this.uidsInUse.delete(user.uid);
+      released = true;
+    };
+    // A uid of the range is in no passwd of the host: in its mount namespace the sandbox's has it.
+    const tmpDir = await this.scratch.create(user, { passwd: this.privateMounts && (this.runAs?.count ?? 1) > 1 }).catch((error: unknown) => {
+      release();
+      throw error;
+    });
     const sandbox = new Sandbox(
       spec,
       taskRoot,
       {
         region: this.options.region,
         baseEnvironment: this.options.baseEnvironment ?? {},
-        ...(this.runAs ? { runAs: this.runAs } : {}),
-        tmpDir,
+        ...(user ? { runAs: user } : {}),
+        tmpDir: tmpDir.path,
+        ...(tmpDir.passwdFile ? { passwdFile: tmpDir.passwdFile } : {}),
         privateMounts: this.privateMounts,
         ...(this.options.onLog ? { onLog: this.options.onLog } : {}),
       },
       (exited) => {
         this.forget(exited);
+        // Its processes are gone (the whole group is killed with it): the uid may go to another.
+        release();
         // What the function left in /tmp goes with its sandbox: the next cold start begins empty.
-        const removal = this.scratch.remove(tmpDir).catch((error: Error) => this.options.logger?.warn(`could not remove ${tmpDir}: ${error.message}`));
+        const removal = this.scratch.remove(tmpDir).catch((error: Error) => this.options.logger?.warn(`could not remove ${tmpDir.path}: ${error.message}`));
         this.removals.add(removal);
         void removal.finally(() => this.removals.delete(removal));
       },

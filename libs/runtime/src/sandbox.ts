@@ -59,6 +59,8 @@ export interface SandboxSettings {
   tmpDir?: string;
   /** Mount `tmpDir` at /tmp and the package read-only at /var/task (PRIVATE_MOUNTS, and /var/task exists). */
   privateMounts?: boolean;
+  /** With privateMounts, mounted read-only over /etc/passwd: it names `runAs`'s uid (ScratchDirs). */
+  passwdFile?: string;
   onLog?: (spec: FunctionSpec, requestId: string, text: string) => void;
 }
 
@@ -132,12 +134,13 @@ export const RUNTIME_MODULES_MOUNT = '/var/node_modules';
 /**
  * Run by `sh -c` inside the sandbox's new mount namespace (mounts there are private, unshare's
  * default): `$0` mount, `$1` the sandbox's /tmp, `$2` its package, `$3` the runtime modules,
- * then the command to exec. /tmp is covered last: the package and the code directory may be in
- * the host's /tmp.
+ * `$4` a passwd file naming the sandbox's user (or empty), then the command to exec. /tmp is
+ * covered last: the package, the code directory and the passwd file may be in the host's /tmp.
  */
 const MOUNT_SCRIPT =
   `set -e; "$0" --bind -o ro "$2" ${TASK_MOUNT}; "$0" --bind -o ro "$3" ${RUNTIME_MODULES_MOUNT}; ` +
-  `"$0" --bind "$1" /tmp; cd ${TASK_MOUNT}; unset OLDPWD; shift 3; exec "$@"`;
+  `if [ -n "$4" ]; then "$0" --bind -o ro "$4" /etc/passwd; fi; ` +
+  `"$0" --bind "$1" /tmp; cd ${TASK_MOUNT}; unset OLDPWD; shift 4; exec "$@"`;
 
 interface Invocation {
   request: InvokeRequest;
@@ -285,7 +288,7 @@ export class Sandbox {
       : [`--max-semi-space-size=${Math.max(1, Math.floor(newSpace / 2))}`, `--max-old-space-size=${memory - newSpace}`];
     // Flags AWS's Node.js bootstrap starts every function with: handlers may call global.gc().
     const node = [process.execPath, '--expose-gc', '--max-http-header-size=81920', ...heap, BOOTSTRAP];
-    const { runAs, tmpDir } = this.settings;
+    const { runAs, tmpDir, passwdFile } = this.settings;
     let command: string;
     let args: string[];
     let user = runAs;
@@ -293,7 +296,7 @@ export class Sandbox {
       // Mounts are made as root; setpriv then drops to the sandbox's user, every capability with it.
       const drop = runAs ? [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups'] : [];
       const modules = join(dirname(this.taskRoot), 'node_modules');
-      [command, args] = [UNSHARE, ['--mount', '--', '/bin/sh', '-c', MOUNT_SCRIPT, MOUNT, tmpDir, this.taskRoot, modules, SETPRIV, ...drop, '--pdeathsig', 'KILL', '--', ...node]];
+      [command, args] = [UNSHARE, ['--mount', '--', '/bin/sh', '-c', MOUNT_SCRIPT, MOUNT, tmpDir, this.taskRoot, modules, passwdFile ?? '', SETPRIV, ...drop, '--pdeathsig', 'KILL', '--', ...node]];
       user = undefined;
     } else if (SETPRIV) {
       [command, args] = [SETPRIV, ['--pdeathsig', 'KILL', '--', ...node]];
@@ -708,6 +711,15 @@ export class Sandbox {
         const message = `RequestId: ${invocation.request.requestId} Error: Runtime exited with error: ${status}`;
         // AWS's log of it ends with these two lines, before END.
         this.fail('Runtime.ExitError', message, `${message}\nRuntime.ExitError`);
+      }
+    }
+    // What the handler started goes with the runtime, as its execution environment does on AWS
+    // (and the sandbox's uid may then go to another sandbox).
+    if (this.child?.pid) {
+      try {
+        process.kill(-this.child.pid, 'SIGKILL');
+      } catch {
+        // no process of its group is left
       }
     }
     this.server?.closeAllConnections();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readdir, rm } from 'node:fs/promises';
+import { chown, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 type User = { uid: number; gid: number };
@@ -13,6 +13,15 @@ const isRunning = (pid: number): boolean => {
   }
 };
 
+/** A sandbox's /tmp and, when asked for, the passwd file that names its user. */
+export interface ScratchDir {
+  path: string;
+  passwdFile?: string;
+}
+
+/** The name a sandbox's user goes by in its passwd file (AWS's: sbx_user1051). */
+export const sandboxUserName = (uid: number): string => `sbx_user${uid}`;
+
 /**
  * Each sandbox's `/tmp`: an empty directory of its own under `root`, made when the sandbox
  * starts and removed when it ends, so that nothing one function writes there is seen by another
@@ -20,34 +29,41 @@ const isRunning = (pid: number): boolean => {
  * Directories are named `<worker pid>-<random>`; a worker removes at start those of workers no
  * longer running, and those naming its own pid (an earlier process's, as pid 1 of a restarted
  * container), which a worker killed with SIGKILL leaves behind.
+ *
+ * Beside it, `<dir>.passwd`: the host's /etc/passwd with an entry for the sandbox's user, whose
+ * uid is its own and in no passwd of the host, so that `os.userInfo()`, `whoami` and the like
+ * answer as on AWS instead of failing.
  */
 export class ScratchDirs {
   private prepared?: Promise<void>;
 
-  constructor(
-    private readonly root: string,
-    private readonly owner?: User,
-  ) {}
+  constructor(private readonly root: string) {}
 
-  async create(): Promise<string> {
+  async create(owner?: User, { passwd = false } = {}): Promise<ScratchDir> {
     this.prepared ??= this.removeAbandoned();
     await this.prepared;
-    const dir = join(this.root, `${process.pid}-${randomBytes(6).toString('hex')}`);
-    await mkdir(dir, { mode: 0o700 });
-    if (this.owner) await chown(dir, this.owner.uid, this.owner.gid);
-    return dir;
+    const path = join(this.root, `${process.pid}-${randomBytes(6).toString('hex')}`);
+    await mkdir(path, { mode: 0o700 });
+    if (owner) await chown(path, owner.uid, owner.gid);
+    if (!passwd || !owner) return { path };
+    const passwdFile = `${path}.passwd`;
+    const host = await readFile('/etc/passwd', 'utf8').catch(() => '');
+    const others = host.split('\n').filter((line) => line && line.split(':')[2] !== String(owner.uid));
+    await writeFile(passwdFile, [...others, `${sandboxUserName(owner.uid)}:x:${owner.uid}:${owner.gid}::/tmp:/usr/sbin/nologin`, ''].join('\n'), { mode: 0o644 });
+    return { path, passwdFile };
   }
 
-  async remove(dir: string): Promise<void> {
-    await rm(dir, { recursive: true, force: true, maxRetries: 2 });
+  async remove(dir: ScratchDir): Promise<void> {
+    await rm(dir.path, { recursive: true, force: true, maxRetries: 2 });
+    if (dir.passwdFile) await rm(dir.passwdFile, { force: true });
   }
 
   private async removeAbandoned(): Promise<void> {
     await mkdir(this.root, { recursive: true, mode: 0o711 });
     for (const entry of await readdir(this.root)) {
-      const pid = Number(/^(\d+)-[0-9a-f]{12}$/.exec(entry)?.[1]);
+      const pid = Number(/^(\d+)-[0-9a-f]{12}(?:\.passwd)?$/.exec(entry)?.[1]);
       if (!pid) continue; // not a sandbox's: left alone
-      if (pid === process.pid || !isRunning(pid)) await this.remove(join(this.root, entry)).catch(() => undefined);
+      if (pid === process.pid || !isRunning(pid)) await rm(join(this.root, entry), { recursive: true, force: true, maxRetries: 2 }).catch(() => undefined);
     }
   }
 }
