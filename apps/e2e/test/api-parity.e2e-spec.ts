@@ -307,7 +307,7 @@ describe('Lambda API details as AWS answers them', () => {
     await e2e.lambda.send(
       new CreateFunctionCommand({
         ...functionInput(victim, `require('node:fs').writeFileSync('/tmp/victim-file', 'x');
-exports.handler = async () => ({ pid: process.pid, user: require('node:os').userInfo().username });`),
+exports.handler = async () => ({ pid: process.pid, user: require('node:os').userInfo().username, api: process.env.AWS_LAMBDA_RUNTIME_API });`),
         Environment: { Variables: { VICTIM_SECRET: 'hunter2' } },
       }),
     );
@@ -319,15 +319,23 @@ exports.handler = async (event) => ({
   environ: fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)).filter((p) => String(tried(() => fs.readFileSync('/proc/' + p + '/environ', 'utf8'))).includes('VICTIM_SECRET')),
   tmp: tried(() => fs.readdirSync('/proc/' + event.pid + '/root/tmp')),
   signal: tried(() => process.kill(event.pid, 0)),
+  next: await new Promise((resolve) => {
+    const req = require('node:http').get('http://' + event.api + '/2018-06-01/runtime/invocation/next', (res) => { res.resume(); resolve(res.statusCode); });
+    req.on('error', (e) => resolve(e.code));
+    req.setTimeout(1000, () => { req.destroy(); resolve('waiting'); });
+  }),
 });`),
       ),
     );
     try {
       // The victim stays warm, its secret in its environment, while the spy looks.
-      const seen = JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: victim }))).Payload)) as { pid: number; user: string };
+      const seen = JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: victim }))).Payload)) as { pid: number; user: string; api: string };
       assert.match(seen.user, /^sbx_user\d+$/);
-      const found = JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: spy, Payload: JSON.stringify({ pid: seen.pid }) }))).Payload));
-      assert.deepEqual(found, { environ: [], tmp: 'EACCES', signal: 'EPERM' });
+      const found = JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: spy, Payload: JSON.stringify({ pid: seen.pid, api: seen.api }) }))).Payload));
+      // Nor can it take the victim's next event from its Runtime API, which it could reach.
+      assert.deepEqual(found, { environ: [], tmp: 'EACCES', signal: 'EPERM', next: 'ECONNRESET' });
+      const again = JSON.parse(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: victim }))).Payload)) as { pid: number };
+      assert.equal(again.pid, seen.pid, 'the warm victim answers its next invocation itself');
     } finally {
       for (const fn of [victim, spy]) await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: fn }));
     }

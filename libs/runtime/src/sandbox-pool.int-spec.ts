@@ -560,7 +560,8 @@ exports.handler = async () => {
   });
 
   it("runs each sandbox as a user of its own, which cannot read another's environment or /tmp through /proc, nor signal it", { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'trib-runtime-users-'));
+    // Outside /tmp, which each sandbox's own /tmp would cover: the code directory must be hidden by itself.
+    const dir = await mkdtemp('/var/tmp/trib-runtime-users-');
     await chmod(dir, 0o711); // the sandboxes' users pass through to the code and scratch dirs
     const range = { uid: 60_500, gid: 65_534, count: 3 };
     const own = new SandboxPool({
@@ -573,7 +574,7 @@ exports.handler = async () => {
         exports.handler = async (event) => {
           if (!event.spy) {
             fs.writeFileSync(require('node:os').tmpdir() + '/victim-file', 'x');
-            return { pid: process.pid, uid: process.getuid(), user: tried(() => require('node:os').userInfo().username) };
+            return { pid: process.pid, uid: process.getuid(), user: tried(() => require('node:os').userInfo().username), api: process.env.AWS_LAMBDA_RUNTIME_API };
           }
           const pids = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p) && Number(p) !== process.pid);
           return {
@@ -581,6 +582,13 @@ exports.handler = async () => {
             environ: pids.filter((p) => tried(() => fs.readFileSync('/proc/' + p + '/environ', 'utf8')).includes('VICTIM_SECRET')),
             root: tried(() => fs.readdirSync('/proc/' + event.spy + '/root/tmp')),
             signal: tried(() => void process.kill(event.spy, 0)),
+            code: tried(() => fs.readdirSync(event.codeDir)),
+            // The victim's runtime waits on its GET /next: one more would take its next event.
+            next: await new Promise((resolve) => {
+              const req = require('node:http').get('http://' + event.api + '/2018-06-01/runtime/invocation/next', (res) => { res.resume(); resolve(res.statusCode); });
+              req.on('error', (e) => resolve(e.code));
+              req.setTimeout(1000, () => { req.destroy(); resolve('waiting'); });
+            }),
           };
         };`,
     };
@@ -595,9 +603,17 @@ exports.handler = async () => {
         assert.equal(own.sandboxUser, undefined);
         return;
       }
-      const victim = await run(spec({ name: 'victim', revisionId: 'v1', environment: { VICTIM_SECRET: 'hunter2' } }, files), {});
-      const spy = await run(spec({ name: 'spy', revisionId: 's1' }, files), { spy: victim['pid'] });
-      assert.deepEqual({ environ: spy['environ'], root: spy['root'], signal: spy['signal'] }, { environ: [], root: 'EACCES', signal: 'EPERM' });
+      const victimSpec = spec({ name: 'victim', revisionId: 'v1', environment: { VICTIM_SECRET: 'hunter2' } }, files);
+      const victim = await run(victimSpec, {});
+      const spy = await run(spec({ name: 'spy', revisionId: 's1' }, files), { spy: victim['pid'], codeDir: join(dir, 'code'), api: victim['api'] });
+      assert.deepEqual(
+        { environ: spy['environ'], root: spy['root'], signal: spy['signal'], next: spy['next'] },
+        { environ: [], root: 'EACCES', signal: 'EPERM', next: 'ECONNRESET' },
+      );
+      // …and the victim still gets its own next event.
+      assert.equal((await run(victimSpec, {}))['pid'], victim['pid']);
+      // With mounts of its own, the packages of all functions are out of its sight, its own at /var/task.
+      if (own.privateMounts) assert.deepEqual(spy['code'], []);
       assert.notEqual(spy['uid'], victim['uid']);
       for (const uid of [victim['uid'], spy['uid']]) assert.ok(Number(uid) >= range.uid && Number(uid) < range.uid + range.count, `uid ${String(uid)} in the range`);
       // In its mount namespace the sandbox's passwd names its user, as AWS's names sbx_user1051.

@@ -201,7 +201,7 @@ export class SandboxPool {
       {
         region: this.options.region,
         baseEnvironment: this.options.baseEnvironment ?? {},
-        ...(user ? { runAs: user } : {}),
+        ...(user ? { runAs: user, ownUser: (this.runAs?.count ?? 1) > 1 } : {}),
         tmpDir: tmpDir.path,
         ...(tmpDir.passwdFile ? { passwdFile: tmpDir.passwdFile } : {}),
         privateMounts: this.privateMounts,

@@ -61,6 +61,11 @@ export interface SandboxSettings {
   privateMounts?: boolean;
   /** With privateMounts, mounted read-only over /etc/passwd: it names `runAs`'s uid (ScratchDirs). */
   passwdFile?: string;
+  /**
+   * `runAs`'s uid is this sandbox's alone: the Runtime API then takes connections from that
+   * user's sockets only, as AWS's is reachable from inside its execution environment only.
+   */
+  ownUser?: boolean;
   onLog?: (spec: FunctionSpec, requestId: string, text: string) => void;
 }
 
@@ -134,13 +139,17 @@ export const RUNTIME_MODULES_MOUNT = '/var/node_modules';
 /**
  * Run by `sh -c` inside the sandbox's new mount namespace (mounts there are private, unshare's
  * default): `$0` mount, `$1` the sandbox's /tmp, `$2` its package, `$3` the runtime modules,
- * `$4` a passwd file naming the sandbox's user (or empty), then the command to exec. /tmp is
- * covered last: the package, the code directory and the passwd file may be in the host's /tmp.
+ * `$4` a passwd file naming the sandbox's user (or empty), `$5` the directory of every unpacked
+ * package, then the command to exec. Once its own package and modules are bound, the directory
+ * of all packages is covered with an empty read-only tmpfs: other functions' code is out of
+ * sight, as on AWS. /tmp is covered last: the package, the code directory and the passwd file
+ * may be in the host's /tmp.
  */
 const MOUNT_SCRIPT =
   `set -e; "$0" --bind -o ro "$2" ${TASK_MOUNT}; "$0" --bind -o ro "$3" ${RUNTIME_MODULES_MOUNT}; ` +
   `if [ -n "$4" ]; then "$0" --bind -o ro "$4" /etc/passwd; fi; ` +
-  `"$0" --bind "$1" /tmp; cd ${TASK_MOUNT}; unset OLDPWD; shift 4; exec "$@"`;
+  `"$0" -t tmpfs -o ro,size=4k,mode=0755 tributary-code "$5"; ` +
+  `"$0" --bind "$1" /tmp; cd ${TASK_MOUNT}; unset OLDPWD; shift 5; exec "$@"`;
 
 interface Invocation {
   request: InvokeRequest;
@@ -158,6 +167,27 @@ interface Invocation {
   maxRssKb?: number;
   finished: boolean;
 }
+
+/**
+ * The uid that owns the socket connected from 127.0.0.1:`clientPort` to 127.0.0.1:`serverPort`,
+ * as /proc/net/tcp lists it (the kernel records who made each socket); undefined if not there.
+ */
+export const loopbackClientUid = (clientPort: number, serverPort: number): number | undefined => {
+  const address = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const [local, remote] = [address(clientPort), address(serverPort)];
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/tcp', 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of table.split('\n')) {
+    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid …
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === local && fields[2] === remote) return Number(fields[7]);
+  }
+  return undefined;
+};
 
 /** Signals as AWS's runtime (written in Go) names them in "Runtime exited with error: signal: …". */
 const SIGNAL_NAMES: Partial<Record<NodeJS.Signals, string>> = {
@@ -268,6 +298,15 @@ export class Sandbox {
       });
       // Accept errors (EMFILE, say) must not take the worker down.
       server.on('error', () => undefined);
+      const uid = this.settings.ownUser ? this.settings.runAs?.uid : undefined;
+      if (uid !== undefined) {
+        // Any local process can reach a loopback port: without this, another function could
+        // take this one's next event (GET /next) or answer in its name.
+        const port = (server.address() as AddressInfo).port;
+        server.on('connection', (socket) => {
+          if (socket.remotePort === undefined || loopbackClientUid(socket.remotePort, port) !== uid) socket.destroy();
+        });
+      }
       this.spawn((server.address() as AddressInfo).port);
     } catch {
       this.exited(null, null);
@@ -296,7 +335,7 @@ export class Sandbox {
       // Mounts are made as root; setpriv then drops to the sandbox's user, every capability with it.
       const drop = runAs ? [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups'] : [];
       const modules = join(dirname(this.taskRoot), 'node_modules');
-      [command, args] = [UNSHARE, ['--mount', '--', '/bin/sh', '-c', MOUNT_SCRIPT, MOUNT, tmpDir, this.taskRoot, modules, passwdFile ?? '', SETPRIV, ...drop, '--pdeathsig', 'KILL', '--', ...node]];
+      [command, args] = [UNSHARE, ['--mount', '--', '/bin/sh', '-c', MOUNT_SCRIPT, MOUNT, tmpDir, this.taskRoot, modules, passwdFile ?? '', dirname(this.taskRoot), SETPRIV, ...drop, '--pdeathsig', 'KILL', '--', ...node]];
       user = undefined;
     } else if (SETPRIV) {
       [command, args] = [SETPRIV, ['--pdeathsig', 'KILL', '--', ...node]];
