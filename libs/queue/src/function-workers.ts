@@ -27,7 +27,8 @@ const REMOVAL_BATCH = 1000;
  *   KEYS: the pending keys (ARGV[1] of them), then the finished sets, then the other keys
  *   ARGV[2]: the queue's key prefix ("<prefix>:<queue>:"); a job's hash is that and its id
  *   ARGV[3]: finished jobs to remove at most in this call
- * Returns 0 (it holds work: nothing removed), 1 (removed) or 2 (removed finished jobs; call again).
+ * Returns 0 (it holds work: nothing removed), 1 (removed), 2 (removed finished jobs; call again)
+ * or 3 (there was nothing to remove).
  */
 const REMOVE_IDLE_QUEUE = `
 local pending = tonumber(ARGV[1])
@@ -42,12 +43,16 @@ for set = pending + 1, pending + ${FINISHED_STATES.length} do
   budget = budget - #ids
   if budget <= 0 then return 2 end
 end
-redis.call('DEL', unpack(KEYS, pending + 1))
+local removed = redis.call('DEL', unpack(KEYS, pending + 1))
+if removed == 0 and budget == tonumber(ARGV[3]) then return 3 end
 return 1
 `;
 
-/** What removeQueue did: the queue is gone, still holds work, or this process consumes it. */
-export type QueueRemoval = 'removed' | 'pending' | 'attached';
+/**
+ * What removeQueue did: removed the queue, found nothing to remove, left it because it still
+ * holds work, or because this process consumes it.
+ */
+export type QueueRemoval = 'removed' | 'absent' | 'pending' | 'attached';
 
 export type InvocationProcessor = (job: Job<InvocationJob, unknown, JobName>) => Promise<unknown>;
 
@@ -167,12 +172,13 @@ export class FunctionWorkers {
       ...this.pendingKeys(functionName),
       ...[...FINISHED_STATES, ...OTHER_STATES].map((state) => this.keys.toKey(queue, state)),
     ];
-    for (;;) {
+    for (let removedSome = false; ; removedSome = true) {
       const outcome = Number(
         await this.options.connection.eval(REMOVE_IDLE_QUEUE, keys.length, ...keys, PENDING_STATES.length, this.keys.toKey(queue, ''), REMOVAL_BATCH),
       );
       if (outcome === 0) return 'pending';
       if (outcome === 1) return 'removed';
+      if (outcome === 3) return removedSome ? 'removed' : 'absent';
     }
   }
 

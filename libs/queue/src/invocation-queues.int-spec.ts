@@ -146,8 +146,7 @@ describe('InvocationQueues and FunctionWorkers (real Redis)', () => {
     const child = fileURLToPath(new URL(`./stall-child-${fn}.mjs`, import.meta.url));
     await writeFile(
       child,
-      `import { UnrecoverableError } from 'bullmq';
-import { Redis } from 'ioredis';
+      `import { Redis } from 'ioredis';
       import { FunctionWorkers } from '@tributary/queue';
       const connection = new Redis(${JSON.stringify(TEST_REDIS_URL)}, { maxRetriesPerRequest: null });
       const workers = new FunctionWorkers({ connection, prefix: ${JSON.stringify(prefix)}, concurrency: 1, idleMs: 60_000, lockDurationMs: 1000, stalledIntervalMs: 500,
@@ -300,6 +299,7 @@ import { Redis } from 'ioredis';
       await workers.detach(gone);
       const neighbourKeys = await keysOf(neighbour);
       assert.equal(await workers.removeQueue(gone), 'removed');
+      assert.equal(await workers.removeQueue(gone), 'absent');
       // What stays are the de-duplication marks, each expiring with its window.
       const left = await keysOf(gone);
       assert.deepEqual(left.filter((key) => !key.startsWith(`${prefix}:fn.${gone}:de:`)), []);

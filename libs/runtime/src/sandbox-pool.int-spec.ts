@@ -572,9 +572,13 @@ exports.handler = async () => {
       'index.js': `const fs = require('node:fs');
         const tried = (f) => { try { return f() ?? 'done'; } catch (e) { return e.code; } };
         exports.handler = async (event) => {
+          if (event.wait) await new Promise((resolve) => setTimeout(resolve, event.wait));
           if (!event.spy) {
             fs.writeFileSync(require('node:os').tmpdir() + '/victim-file', 'x');
-            return { pid: process.pid, uid: process.getuid(), user: tried(() => require('node:os').userInfo().username), api: process.env.AWS_LAMBDA_RUNTIME_API };
+            // In a session of its own: out of the sandbox's process group.
+            const escaped = event.escape ? require('node:child_process').spawn('sleep', ['30'], { detached: true, stdio: 'ignore' }) : undefined;
+            escaped?.unref();
+            return { pid: process.pid, uid: process.getuid(), user: tried(() => require('node:os').userInfo().username), api: process.env.AWS_LAMBDA_RUNTIME_API, escaped: escaped?.pid };
           }
           const pids = fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p) && Number(p) !== process.pid);
           return {
@@ -604,7 +608,7 @@ exports.handler = async () => {
         return;
       }
       const victimSpec = spec({ name: 'victim', revisionId: 'v1', environment: { VICTIM_SECRET: 'hunter2' } }, files);
-      const victim = await run(victimSpec, {});
+      const victim = await run(victimSpec, { escape: true });
       const spy = await run(spec({ name: 'spy', revisionId: 's1' }, files), { spy: victim['pid'], codeDir: join(dir, 'code'), api: victim['api'] });
       assert.deepEqual(
         { environ: spy['environ'], root: spy['root'], signal: spy['signal'], next: spy['next'] },
@@ -618,14 +622,30 @@ exports.handler = async () => {
       for (const uid of [victim['uid'], spy['uid']]) assert.ok(Number(uid) >= range.uid && Number(uid) < range.uid + range.count, `uid ${String(uid)} in the range`);
       // In its mount namespace the sandbox's passwd names its user, as AWS's names sbx_user1051.
       if (own.privateMounts) assert.equal(victim['user'], `sbx_user${String(victim['uid'])}`);
-      // The range is used in turn, and a full range says so rather than share a uid.
+      // The range is used in turn. Full, the sandbox idle longest (the spy: the victim ran since) gives its uid up.
       await run(spec({ name: 'third', revisionId: 't1' }, files), {});
-      await assert.rejects(own.invoke(spec({ name: 'fourth', revisionId: 'f1' }, files), { requestId: randomUUID(), payload: '{}', wantLogTail: false }), /all 3 sandbox users \(uids 60500–60502\)/);
+      const fourth = await run(spec({ name: 'fourth', revisionId: 'f1' }, files), {});
+      assert.equal(fourth['uid'], spy['uid']);
+      // What a sandbox started out of its process group goes with it, rather than live on under a uid another gets.
+      const escaped = Number(victim['escaped']);
+      assert.doesNotThrow(() => process.kill(escaped, 0), 'the escaped process runs while its sandbox does');
       own.retire('victim');
-      await waitFor('the victim’s uid to be free', async () => {
-        const fourth = await own.invoke(spec({ name: 'fourth', revisionId: 'f1' }, files), { requestId: randomUUID(), payload: '{}', wantLogTail: false }).catch(() => undefined);
-        return fourth && JSON.parse(fourth.payload).uid === victim['uid'];
+      await waitFor('the escaped process to end with its sandbox', () => {
+        try {
+          process.kill(escaped, 0);
+          return false;
+        } catch (error) {
+          return (error as NodeJS.ErrnoException).code === 'ESRCH';
+        }
       });
+      // With every uid running an invocation, one more fails rather than share a uid.
+      const busy = spec({ name: 'busy', revisionId: 'b1' }, files);
+      const outcomes = await Promise.allSettled(
+        [1, 2, 3, 4].map(() => own.invoke(busy, { requestId: randomUUID(), payload: JSON.stringify({ wait: 1000 }), wantLogTail: false })),
+      );
+      assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 3);
+      const [refused] = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
+      assert.match(refused?.message ?? '', /all 3 sandbox users \(uids 60500–60502\) belong to running sandboxes/);
     } finally {
       await own.close();
       await rm(dir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse, resolve, sep } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
@@ -10,6 +11,45 @@ type User = { uid: number; gid: number };
 
 /** The largest uid (4294967295 is (uid_t) -1, "no user"). */
 const MAX_UID = 4_294_967_294;
+
+/** The uid ranges a user namespace's uid_map (`<inside> <outside> <count>` lines) maps, as [first, last], sorted. */
+export const mappedUidRanges = (uidMap: string): [number, number][] =>
+  uidMap
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .filter((fields): fields is [number, number, number] => fields.length === 3 && fields.every(Number.isInteger))
+    .map(([inside, , length]): [number, number] => [inside, inside + length - 1])
+    .sort((a, b) => a[0] - b[0]);
+
+/** Whether sorted ranges cover every uid from `first` to `last`. */
+export const coversUids = (ranges: [number, number][], first: number, last: number): boolean => {
+  let next = first;
+  for (const [from, to] of ranges) if (from <= next && to >= next) next = to + 1;
+  return next > last;
+};
+
+const mappedUids = (): [number, number][] | undefined => {
+  try {
+    return mappedUidRanges(readFileSync('/proc/self/uid_map', 'utf8'));
+  } catch {
+    return undefined;
+  }
+};
+
+/** Accounts of this host (/etc/passwd) whose uid lies between `first` and `last`, as `name (uid)`. */
+const accountsBetween = (first: number, last: number): string[] => {
+  let passwd = '';
+  try {
+    passwd = readFileSync('/etc/passwd', 'utf8');
+  } catch {
+    return [];
+  }
+  return passwd
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((fields) => fields.length > 2 && Number(fields[2]) >= first && Number(fields[2]) <= last)
+    .map((fields) => `${fields[0]} (${fields[2]})`);
+};
 
 /** Whether `user` may read `path` (and pass through every directory above it), by mode bits. */
 export const readableBy = (path: string, user: User): boolean => {
@@ -107,6 +147,9 @@ export class SandboxPool {
   /** uids of the sandboxes alive now; the next handed out is the next free one after the last. */
   private readonly uidsInUse = new Set<number>();
   private lastUidIndex = -1;
+  /** Sandboxes waiting for a uid to be freed (all were taken), and uids being freed now. */
+  private readonly uidWaiters: (() => void)[] = [];
+  private freeing = 0;
 
   constructor(private readonly options: SandboxPoolOptions) {
     // An installation under a directory only its owner may enter (a home, a mktemp dir) keeps
@@ -115,11 +158,22 @@ export class SandboxPool {
     if (options.runAs && unreadable) {
       options.logger?.warn(`sandboxes run as this process's user: uid ${options.runAs.uid} cannot read ${unreadable}`);
     } else if (options.runAs) {
+      const { uid, gid } = options.runAs;
       const count = options.runAs.count ?? 1;
-      if (!Number.isInteger(count) || count < 1 || options.runAs.uid + count - 1 > MAX_UID) {
-        throw new Error(`sandbox users: ${count} uids from ${options.runAs.uid} is not a range of valid uids (at most ${MAX_UID})`);
+      const last = uid + count - 1;
+      if (!Number.isInteger(count) || count < 1 || last > MAX_UID) {
+        throw new Error(`sandbox users: ${count} uids from ${uid} is not a range of valid uids (at most ${MAX_UID})`);
       }
-      this.runAs = { uid: options.runAs.uid, gid: options.runAs.gid, count };
+      // A rootless container maps 65,536 uids: beyond them setpriv cannot switch, and every sandbox would fail to start.
+      const mapped = mappedUids();
+      if (mapped && !coversUids(mapped, uid, last)) {
+        throw new Error(`sandbox uids ${uid}–${last} are not all mapped in this user namespace (it maps ${mapped.map(([a, b]) => `${a}–${b}`).join(', ')})`);
+      }
+      const accounts = count > 1 ? accountsBetween(uid, last) : [];
+      if (accounts.length > 0) {
+        options.logger?.warn(`sandbox uids ${uid}–${last} include accounts of this host, whose processes and files a sandbox given one shares: ${accounts.join(', ')}`);
+      }
+      this.runAs = { uid, gid, count };
     }
     this.code = new CodeCache(options.codeDir, options.fetchCode, this.runAs !== undefined);
     if (!SETPRIV) options.logger?.warn('setpriv (util-linux) not found: idle sandboxes are not frozen between invocations');
@@ -143,23 +197,59 @@ export class SandboxPool {
     return this.runAs && { uid: this.runAs.uid, gid: this.runAs.gid };
   }
 
+  /** Whether every sandbox has a uid of its own (more than one in the range). */
+  private get ownUsers(): boolean {
+    return (this.runAs?.count ?? 1) > 1;
+  }
+
   /**
    * A uid no live sandbox has, so that one sandbox cannot read another's environment, memory or
    * /tmp through /proc, nor signal it: the kernel lets a process do that to its own user's only.
    * Handed out in turn, not lowest first, so that a uid freed a moment ago is the last reused.
+   * With all of them taken, the sandbox idle longest gives its up (AWS, too, reclaims idle
+   * execution environments); with all of them running, the invocation fails.
    */
-  private takeUser(): User | undefined {
+  private async takeUser(): Promise<User | undefined> {
     if (!this.runAs) return undefined;
     const { uid: first, gid, count } = this.runAs;
     if (count === 1) return { uid: first, gid }; // one user for all, as asked
-    for (let step = 1; step <= count; step += 1) {
-      const index = (this.lastUidIndex + step) % count;
-      if (this.uidsInUse.has(first + index)) continue;
-      this.uidsInUse.add(first + index);
-      this.lastUidIndex = index;
-      return { uid: first + index, gid };
+    for (;;) {
+      for (let step = 1; step <= count; step += 1) {
+        const index = (this.lastUidIndex + step) % count;
+        if (this.uidsInUse.has(first + index)) continue;
+        this.uidsInUse.add(first + index);
+        this.lastUidIndex = index;
+        return { uid: first + index, gid };
+      }
+      const freed = new Promise<void>((resolve) => this.uidWaiters.push(resolve));
+      const idle = [...this.idle.values()].flat().sort((a, b) => a.idleSince - b.idleSince)[0];
+      if (idle) {
+        this.removeIdle(idle);
+        idle.kill();
+      } else if (this.freeing === 0 && ![...this.all].some((s) => s.killed)) {
+        // Every uid is a sandbox's that runs an invocation: none is on its way back.
+        throw new Error(`all ${count} sandbox users (uids ${first}–${first + count - 1}) belong to running sandboxes`);
+      }
+      await freed;
     }
-    throw new Error(`all ${count} sandbox users (uids ${first}–${first + count - 1}) belong to running sandboxes`);
+  }
+
+  /** Hands a sandbox's uid back once nothing runs under it any more. */
+  private freeUser(user: User): Promise<void> {
+    // Its process group is gone with the sandbox, but a process the handler started in a
+    // session of its own (setsid, `detached`) is not in it: every process of the uid goes,
+    // before another sandbox may get the uid. kill(-1) skips the caller, and a process sent
+    // SIGKILL never runs user code again.
+    this.freeing += 1;
+    return new Promise<void>((resolve) => {
+      const reaper = spawn('/bin/sh', ['-c', 'kill -KILL -1 2>/dev/null; exit 0'], { uid: user.uid, gid: user.gid, stdio: 'ignore' });
+      reaper.once('error', () => resolve());
+      reaper.once('exit', () => resolve());
+    }).then(() => {
+      this.uidsInUse.delete(user.uid);
+      this.freeing -= 1;
+      for (const waiter of this.uidWaiters.splice(0)) waiter();
+    });
   }
 
   async invoke(spec: FunctionSpec, request: InvokeRequest): Promise<InvokeOutcome> {
@@ -184,15 +274,12 @@ export class SandboxPool {
 
   private async create(spec: FunctionSpec): Promise<Sandbox> {
     const taskRoot = await this.code.directory(spec.codeKey);
-    const user = this.takeUser();
-    let released = false;
-    const release = (): void => {
-      if (user && !released) this.uidsInUse.delete(user.uid);
-      released = true;
-    };
+    const user = await this.takeUser();
+    let released: Promise<void> | undefined;
+    const release = (): Promise<void> => (released ??= user && this.ownUsers ? this.freeUser(user) : Promise.resolve());
     // A uid of the range is in no passwd of the host: in its mount namespace the sandbox's has it.
-    const tmpDir = await this.scratch.create(user, { passwd: this.privateMounts && (this.runAs?.count ?? 1) > 1 }).catch((error: unknown) => {
-      release();
+    const tmpDir = await this.scratch.create(user, { passwd: this.privateMounts && this.ownUsers }).catch(async (error: unknown) => {
+      await release();
       throw error;
     });
     const sandbox = new Sandbox(
@@ -201,7 +288,7 @@ export class SandboxPool {
       {
         region: this.options.region,
         baseEnvironment: this.options.baseEnvironment ?? {},
-        ...(user ? { runAs: user, ownUser: (this.runAs?.count ?? 1) > 1 } : {}),
+        ...(user ? { runAs: user, ownUser: this.ownUsers } : {}),
         tmpDir: tmpDir.path,
         ...(tmpDir.passwdFile ? { passwdFile: tmpDir.passwdFile } : {}),
         privateMounts: this.privateMounts,
@@ -209,10 +296,11 @@ export class SandboxPool {
       },
       (exited) => {
         this.forget(exited);
-        // Its processes are gone (the whole group is killed with it): the uid may go to another.
-        release();
         // What the function left in /tmp goes with its sandbox: the next cold start begins empty.
-        const removal = this.scratch.remove(tmpDir).catch((error: Error) => this.options.logger?.warn(`could not remove ${tmpDir.path}: ${error.message}`));
+        const removal = Promise.all([
+          release(),
+          this.scratch.remove(tmpDir).catch((error: Error) => this.options.logger?.warn(`could not remove ${tmpDir.path}: ${error.message}`)),
+        ]).then(() => undefined);
         this.removals.add(removal);
         void removal.finally(() => this.removals.delete(removal));
       },
@@ -229,6 +317,7 @@ export class SandboxPool {
     const list = this.idle.get(key) ?? [];
     list.push(sandbox);
     this.idle.set(key, list);
+    sandbox.idleSince = performance.now();
     sandbox.idleTimer = setTimeout(() => {
       sandbox.retired = true;
       this.removeIdle(sandbox);

@@ -265,6 +265,9 @@ export class Sandbox {
   private freezeTimer?: NodeJS.Timeout;
   retired = false;
   idleTimer?: NodeJS.Timeout;
+  /** When the pool last put it back among the idle ones (performance.now()). */
+  idleSince = 0;
+  private killing = false;
   private markExited!: () => void;
   /** Resolves when the child process has exited. */
   readonly exitedPromise = new Promise<void>((resolve) => (this.markExited = resolve));
@@ -788,9 +791,15 @@ export class Sandbox {
     }
   }
 
+  /** Whether kill() was called: its exit is on the way. */
+  get killed(): boolean {
+    return this.killing;
+  }
+
   kill(): void {
     // A sandbox being killed must never go back to the pool, even before its exit is seen.
     this.retired = true;
+    this.killing = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     clearTimeout(this.freezeTimer);
     if (this.alive && this.child?.pid) {

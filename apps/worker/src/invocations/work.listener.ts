@@ -116,12 +116,11 @@ export class WorkListener implements OnApplicationBootstrap, BeforeApplicationSh
         continue;
       }
       const outcome = await this.workers.removeQueue(name);
-      if (outcome === 'removed') {
-        this.deleted.delete(name);
-        this.logger.log(`removed the queue of deleted function ${name}`);
-      } else if (outcome === 'pending') {
-        this.workers.attach(name);
-      }
+      // Kept until a look finds nothing: another worker still attached to it, or a dispatcher
+      // whose index lagged the delete, may have written to it since.
+      if (outcome === 'absent') this.deleted.delete(name);
+      else if (outcome === 'removed') this.logger.log(`removed the queue of deleted function ${name}`);
+      else if (outcome === 'pending') this.workers.attach(name);
     }
   }
 
