@@ -231,6 +231,7 @@ export class SandboxPool {
         throw new Error(`all ${count} sandbox users (uids ${first}–${first + count - 1}) belong to running sandboxes`);
       }
       await freed;
+      if (this.closed) throw new Error('the sandbox pool is closed');
     }
   }
 
