@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse, resolve, sep } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
@@ -34,6 +35,42 @@ const mappedUids = (): [number, number][] | undefined => {
   } catch {
     return undefined;
   }
+};
+
+/** Processes (pids) whose real, effective or saved uid is `uid` and that can still run (not zombies). */
+const processesOf = async (uid: number): Promise<number[]> => {
+  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name));
+  const found: number[] = [];
+  await Promise.all(
+    pids.map(async (pid) => {
+      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+      const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+      const state = /^State:\s+(\S)/m.exec(status)?.[1];
+      if (uids && state !== 'Z' && state !== 'X' && uids.slice(1).includes(String(uid))) found.push(Number(pid));
+    }),
+  );
+  return found;
+};
+
+/**
+ * Kills every process of `uid`, from this (root) process: one of that uid cannot stop or kill
+ * the killer, as it could a `kill -1` run as the uid itself. Processes forked meanwhile are
+ * caught by the next pass. Whether none is left at the end.
+ */
+export const killProcessesOf = async (uid: number, passes = 50): Promise<boolean> => {
+  for (let pass = 0; pass < passes; pass += 1) {
+    const pids = await processesOf(uid);
+    if (pids.length === 0) return true;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await sleep(10);
+  }
+  return (await processesOf(uid)).length === 0;
 };
 
 /** Accounts of this host (/etc/passwd) whose uid lies between `first` and `last`, as `name (uid)`. */
@@ -147,8 +184,9 @@ export class SandboxPool {
   /** uids of the sandboxes alive now; the next handed out is the next free one after the last. */
   private readonly uidsInUse = new Set<number>();
   private lastUidIndex = -1;
-  /** Sandboxes waiting for a uid to be freed (all were taken), and uids being freed now. */
+  /** Cold starts waiting for a uid to be freed (all were taken), and uids being freed now. */
   private readonly uidWaiters: (() => void)[] = [];
+  private waitingForUid = 0;
   private freeing = 0;
 
   constructor(private readonly options: SandboxPoolOptions) {
@@ -221,36 +259,40 @@ export class SandboxPool {
         this.lastUidIndex = index;
         return { uid: first + index, gid };
       }
-      const freed = new Promise<void>((resolve) => this.uidWaiters.push(resolve));
-      const idle = [...this.idle.values()].flat().sort((a, b) => a.idleSince - b.idleSince)[0];
-      if (idle) {
-        this.removeIdle(idle);
-        idle.kill();
-      } else if (this.freeing === 0 && ![...this.all].some((s) => s.killed)) {
-        // Every uid is a sandbox's that runs an invocation: none is on its way back.
-        throw new Error(`all ${count} sandbox users (uids ${first}–${first + count - 1}) belong to running sandboxes`);
+      // uids on their way back: sandboxes killed but not gone yet, and uids being freed. One
+      // more is asked for only when they do not cover every cold start already waiting.
+      const coming = this.freeing + [...this.all].filter((s) => s.killed).length;
+      if (this.waitingForUid >= coming) {
+        const idle = [...this.idle.values()].flat().sort((a, b) => a.idleSince - b.idleSince)[0];
+        if (idle) {
+          this.removeIdle(idle);
+          idle.kill();
+        } else if (coming === 0) {
+          // Every uid is a sandbox's that runs an invocation: none is on its way back.
+          throw new Error(`all ${count} sandbox users (uids ${first}–${first + count - 1}) belong to running sandboxes`);
+        }
       }
-      await freed;
+      this.waitingForUid += 1;
+      await new Promise<void>((resolve) => this.uidWaiters.push(resolve)).finally(() => (this.waitingForUid -= 1));
       if (this.closed) throw new Error('the sandbox pool is closed');
     }
   }
 
-  /** Hands a sandbox's uid back once nothing runs under it any more. */
-  private freeUser(user: User): Promise<void> {
+  /** Hands a sandbox's uid back once nothing runs under it any more; never rejects. */
+  private async freeUser(user: User): Promise<void> {
     // Its process group is gone with the sandbox, but a process the handler started in a
-    // session of its own (setsid, `detached`) is not in it: every process of the uid goes,
-    // before another sandbox may get the uid. kill(-1) skips the caller, and a process sent
-    // SIGKILL never runs user code again.
+    // session of its own (setsid, `detached`) is not in it: every process of the uid goes
+    // before another sandbox may get the uid. One that cannot be made to go keeps it.
     this.freeing += 1;
-    return new Promise<void>((resolve) => {
-      const reaper = spawn('/bin/sh', ['-c', 'kill -KILL -1 2>/dev/null; exit 0'], { uid: user.uid, gid: user.gid, stdio: 'ignore' });
-      reaper.once('error', () => resolve());
-      reaper.once('exit', () => resolve());
-    }).then(() => {
-      this.uidsInUse.delete(user.uid);
+    try {
+      if (await killProcessesOf(user.uid)) this.uidsInUse.delete(user.uid);
+      else this.options.logger?.error(`processes of sandbox uid ${user.uid} outlived it and could not be killed: the uid is not handed out again`);
+    } catch (error) {
+      this.options.logger?.error(`could not free sandbox uid ${user.uid}: ${(error as Error).message}`);
+    } finally {
       this.freeing -= 1;
       for (const waiter of this.uidWaiters.splice(0)) waiter();
-    });
+    }
   }
 
   async invoke(spec: FunctionSpec, request: InvokeRequest): Promise<InvokeOutcome> {
@@ -283,6 +325,11 @@ export class SandboxPool {
       await release();
       throw error;
     });
+    if (this.closed) {
+      // Closed meanwhile: close() has already killed the sandboxes it knew of.
+      await Promise.all([release(), this.scratch.remove(tmpDir).catch(() => undefined)]);
+      throw new Error('the sandbox pool is closed');
+    }
     const sandbox = new Sandbox(
       spec,
       taskRoot,

@@ -289,6 +289,7 @@ export class Sandbox {
 
   /** Never rejects: a sandbox that cannot start is dead, and its invocation reports Runtime.ExitError. */
   async start(): Promise<void> {
+    if (this.killing) return this.exited(null, null); // killed before it started (the pool closed)
     const server = createServer({ keepAlive: true }, (req, res) => this.route(req, res));
     this.server = server;
     try {
