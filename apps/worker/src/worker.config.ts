@@ -31,7 +31,8 @@ export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConf
    * it, only when both run as the same user; on AWS each sandbox is a microVM of its own. The
    * default range, 60000–60999, lies above the accounts adduser makes (up to 59999), below
    * systemd's dynamic users (61184–65519), and inside the 65,536 uids a rootless container maps.
-   * Several workers on one host outside containers each need a range of their own.
+   * The range must be this worker's alone (in containers, each has its own): uids an account
+   * uses are refused, and every process of a uid is killed when a sandbox gives it up.
    * SANDBOX_UID=0 keeps sandboxes as root. Ignored for a non-root worker, whose sandboxes run as
    * its own user.
    */

@@ -563,7 +563,11 @@ exports.handler = async () => {
     // Outside /tmp, which each sandbox's own /tmp would cover: the code directory must be hidden by itself.
     const dir = await mkdtemp('/var/tmp/trib-runtime-users-');
     await chmod(dir, 0o711); // the sandboxes' users pass through to the code and scratch dirs
-    const range = { uid: 60_500, gid: 65_534, count: 3 };
+    // Outside the default range (60000–60999) that e2e stacks running beside this test hand out.
+    const range = { uid: 61_100, gid: 65_534, count: 3 };
+    // As if an earlier worker, killed, had left it: a process of the range, in a session of its own.
+    const leftover = spawn('sleep', ['30'], { uid: range.uid + 1, gid: range.gid, detached: true, stdio: 'ignore' });
+    leftover.unref();
     const own = new SandboxPool({
       codeDir: join(dir, 'code'), tmpRoot: join(dir, 'scratch'), region: 'us-east-1', idleTimeoutMs: 60_000, runAs: range,
       fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')),
@@ -573,6 +577,12 @@ exports.handler = async () => {
         const tried = (f) => { try { return f() ?? 'done'; } catch (e) { return e.code; } };
         exports.handler = async (event) => {
           if (event.wait) await new Promise((resolve) => setTimeout(resolve, event.wait));
+          if (event.hostile) {
+            // Stops every process of its uid, as it may: a killer running as that uid would be one.
+            const loop = require('node:child_process').spawn('/bin/sh', ['-c', 'sleep 0.2; while :; do kill -STOP -1 2>/dev/null; done'], { detached: true, stdio: 'ignore' });
+            loop.unref();
+            return { escaped: loop.pid };
+          }
           if (!event.spy) {
             fs.writeFileSync(require('node:os').tmpdir() + '/victim-file', 'x');
             // In a session of its own: out of the sandbox's process group.
@@ -605,10 +615,16 @@ exports.handler = async () => {
       if (!readableBy(fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url)), range)) {
         // A checkout where others may not enter keeps sandboxes as root (the test above shows it).
         assert.equal(own.sandboxUser, undefined);
+        leftover.kill('SIGKILL');
         return;
       }
+      // Every process of a uid the pool gives up is killed: a range with an account in it is refused.
+      const pool = (runAs: { uid: number; gid: number; count: number }) =>
+        new SandboxPool({ codeDir: join(dir, 'code'), region: 'us-east-1', idleTimeoutMs: 60_000, runAs, fetchCode: async () => new Uint8Array() });
+      assert.throws(() => pool({ uid: 65_533, gid: 65_534, count: 3 }), /include accounts of this host \(nobody \(65534\)\): pick a range no account uses/);
       const victimSpec = spec({ name: 'victim', revisionId: 'v1', environment: { VICTIM_SECRET: 'hunter2' } }, files);
       const victim = await run(victimSpec, { escape: true });
+      assert.equal(leftover.exitCode ?? leftover.signalCode ?? (await new Promise((resolve) => leftover.once('exit', (_c, signal) => resolve(signal)))), 'SIGKILL', 'the leftover was killed before the range was used');
       const spy = await run(spec({ name: 'spy', revisionId: 's1' }, files), { spy: victim['pid'], codeDir: join(dir, 'code'), api: victim['api'] });
       assert.deepEqual(
         { environ: spy['environ'], root: spy['root'], signal: spy['signal'], next: spy['next'] },
@@ -629,15 +645,20 @@ exports.handler = async () => {
       // What a sandbox started out of its process group goes with it, rather than live on under a uid another gets.
       const escaped = Number(victim['escaped']);
       assert.doesNotThrow(() => process.kill(escaped, 0), 'the escaped process runs while its sandbox does');
-      own.retire('victim');
-      await waitFor('the escaped process to end with its sandbox', () => {
+      const gone = (pid: number) => {
         try {
-          process.kill(escaped, 0);
+          process.kill(pid, 0);
           return false;
         } catch (error) {
           return (error as NodeJS.ErrnoException).code === 'ESRCH';
         }
-      });
+      };
+      own.retire('victim');
+      await waitFor('the escaped process to end with its sandbox', () => gone(escaped));
+      const hostile = Number((await run(spec({ name: 'hostile', revisionId: 'h1' }, files), { hostile: true }))['escaped']);
+      await new Promise((resolve) => setTimeout(resolve, 500)); // it has begun stopping its uid's processes
+      own.retire('hostile');
+      await waitFor('a process that stops its uid’s processes to end too', () => gone(hostile));
       // With every uid running an invocation, one more fails rather than share a uid.
       const busy = spec({ name: 'busy', revisionId: 'b1' }, files);
       const outcomes = await Promise.allSettled(
@@ -645,7 +666,7 @@ exports.handler = async () => {
       );
       assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 3);
       const [refused] = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
-      assert.match(refused?.message ?? '', /all 3 sandbox users \(uids 60500–60502\) belong to running sandboxes/);
+      assert.match(refused?.message ?? '', /all 3 sandbox users \(uids 61100–61102\) belong to running sandboxes/);
     } finally {
       await own.close();
       await rm(dir, { recursive: true, force: true });

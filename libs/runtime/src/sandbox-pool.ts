@@ -37,8 +37,8 @@ const mappedUids = (): [number, number][] | undefined => {
   }
 };
 
-/** Processes (pids) whose real, effective or saved uid is `uid` and that can still run (not zombies). */
-const processesOf = async (uid: number): Promise<number[]> => {
+/** Processes (pids) whose real, effective or saved uid `matches` and that can still run (not zombies). */
+const processesOf = async (matches: (uid: number) => boolean): Promise<number[]> => {
   const pids = (await readdir('/proc').catch(() => [] as string[])).filter((name) => /^\d+$/.test(name));
   const found: number[] = [];
   await Promise.all(
@@ -46,20 +46,20 @@ const processesOf = async (uid: number): Promise<number[]> => {
       const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
       const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
       const state = /^State:\s+(\S)/m.exec(status)?.[1];
-      if (uids && state !== 'Z' && state !== 'X' && uids.slice(1).includes(String(uid))) found.push(Number(pid));
+      if (uids && state !== 'Z' && state !== 'X' && uids.slice(1).some((uid) => matches(Number(uid)))) found.push(Number(pid));
     }),
   );
   return found;
 };
 
 /**
- * Kills every process of `uid`, from this (root) process: one of that uid cannot stop or kill
- * the killer, as it could a `kill -1` run as the uid itself. Processes forked meanwhile are
- * caught by the next pass. Whether none is left at the end.
+ * Kills every process whose uid `matches`, from this (root) process: one of that uid cannot stop
+ * or kill the killer, as it could a `kill -1` run as the uid itself. Processes forked meanwhile
+ * are caught by the next pass. Whether none is left at the end.
  */
-export const killProcessesOf = async (uid: number, passes = 50): Promise<boolean> => {
+export const killProcessesOf = async (matches: (uid: number) => boolean, passes = 50): Promise<boolean> => {
   for (let pass = 0; pass < passes; pass += 1) {
-    const pids = await processesOf(uid);
+    const pids = await processesOf(matches);
     if (pids.length === 0) return true;
     for (const pid of pids) {
       try {
@@ -70,7 +70,7 @@ export const killProcessesOf = async (uid: number, passes = 50): Promise<boolean
     }
     await sleep(10);
   }
-  return (await processesOf(uid)).length === 0;
+  return (await processesOf(matches)).length === 0;
 };
 
 /** Accounts of this host (/etc/passwd) whose uid lies between `first` and `last`, as `name (uid)`. */
@@ -188,6 +188,8 @@ export class SandboxPool {
   private readonly uidWaiters: (() => void)[] = [];
   private waitingForUid = 0;
   private freeing = 0;
+  /** Ends once processes of the range that an earlier worker left are killed. */
+  private readonly leftovers?: Promise<void>;
 
   constructor(private readonly options: SandboxPoolOptions) {
     // An installation under a directory only its owner may enter (a home, a mktemp dir) keeps
@@ -207,11 +209,20 @@ export class SandboxPool {
       if (mapped && !coversUids(mapped, uid, last)) {
         throw new Error(`sandbox uids ${uid}–${last} are not all mapped in this user namespace (it maps ${mapped.map(([a, b]) => `${a}–${b}`).join(', ')})`);
       }
+      // Every process of a uid is killed when a sandbox gives it up: none may be an account's.
       const accounts = count > 1 ? accountsBetween(uid, last) : [];
       if (accounts.length > 0) {
-        options.logger?.warn(`sandbox uids ${uid}–${last} include accounts of this host, whose processes and files a sandbox given one shares: ${accounts.join(', ')}`);
+        throw new Error(`sandbox uids ${uid}–${last} include accounts of this host (${accounts.join(', ')}): pick a range no account uses`);
       }
       this.runAs = { uid, gid, count };
+      if (count > 1) {
+        // A worker killed with SIGKILL reaps nothing: what its sandboxes started in sessions of
+        // their own lives on under uids this pool is about to hand out. None may run here yet.
+        this.leftovers = killProcessesOf((u) => u >= uid && u <= last).then(
+          (clean) => void (clean || options.logger?.error(`processes of sandbox uids ${uid}–${last} left by an earlier worker could not be killed`)),
+          () => undefined,
+        );
+      }
     }
     this.code = new CodeCache(options.codeDir, options.fetchCode, this.runAs !== undefined);
     if (!SETPRIV) options.logger?.warn('setpriv (util-linux) not found: idle sandboxes are not frozen between invocations');
@@ -251,6 +262,7 @@ export class SandboxPool {
     if (!this.runAs) return undefined;
     const { uid: first, gid, count } = this.runAs;
     if (count === 1) return { uid: first, gid }; // one user for all, as asked
+    await this.leftovers;
     for (;;) {
       for (let step = 1; step <= count; step += 1) {
         const index = (this.lastUidIndex + step) % count;
@@ -285,7 +297,7 @@ export class SandboxPool {
     // before another sandbox may get the uid. One that cannot be made to go keeps it.
     this.freeing += 1;
     try {
-      if (await killProcessesOf(user.uid)) this.uidsInUse.delete(user.uid);
+      if (await killProcessesOf((uid) => uid === user.uid)) this.uidsInUse.delete(user.uid);
       else this.options.logger?.error(`processes of sandbox uid ${user.uid} outlived it and could not be killed: the uid is not handed out again`);
     } catch (error) {
       this.options.logger?.error(`could not free sandbox uid ${user.uid}: ${(error as Error).message}`);
