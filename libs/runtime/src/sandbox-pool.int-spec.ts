@@ -13,7 +13,7 @@ import { buildZip, waitFor } from '@tributary/testing';
 import { SandboxPool, readableBy } from './sandbox-pool.js';
 import { SETPRIV } from './sandbox.js';
 import { extractZip } from './code-cache.js';
-import { ScratchDirs } from './scratch-dirs.js';
+import { ScratchDirs, isRunning } from './scratch-dirs.js';
 
 const HANDLERS: Record<string, string> = {
   'index.js': `
@@ -645,14 +645,7 @@ exports.handler = async () => {
       // What a sandbox started out of its process group goes with it, rather than live on under a uid another gets.
       const escaped = Number(victim['escaped']);
       assert.doesNotThrow(() => process.kill(escaped, 0), 'the escaped process runs while its sandbox does');
-      const gone = (pid: number) => {
-        try {
-          process.kill(pid, 0);
-          return false;
-        } catch (error) {
-          return (error as NodeJS.ErrnoException).code === 'ESRCH';
-        }
-      };
+      const gone = (pid: number) => !isRunning(pid);
       own.retire('victim');
       await waitFor('the escaped process to end with its sandbox', () => gone(escaped));
       const hostile = Number((await run(spec({ name: 'hostile', revisionId: 'h1' }, files), { hostile: true }))['escaped']);

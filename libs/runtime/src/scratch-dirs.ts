@@ -4,7 +4,8 @@ import { join } from 'node:path';
 
 type User = { uid: number; gid: number };
 
-const isRunning = (pid: number): boolean => {
+/** Whether a process `pid` exists (one this process may not signal counts). */
+export const isRunning = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;
@@ -47,9 +48,10 @@ export class ScratchDirs {
     if (owner) await chown(path, owner.uid, owner.gid);
     if (!passwd || !owner) return { path };
     const passwdFile = `${path}.passwd`;
+    // The pool refuses a range that holds an account: the host's entries and the sandbox's never clash.
     const host = await readFile('/etc/passwd', 'utf8').catch(() => '');
-    const others = host.split('\n').filter((line) => line && line.split(':')[2] !== String(owner.uid));
-    await writeFile(passwdFile, [...others, `${sandboxUserName(owner.uid)}:x:${owner.uid}:${owner.gid}::/tmp:/usr/sbin/nologin`, ''].join('\n'), { mode: 0o644 });
+    const lines = host.split('\n').filter(Boolean);
+    await writeFile(passwdFile, [...lines, `${sandboxUserName(owner.uid)}:x:${owner.uid}:${owner.gid}::/tmp:/usr/sbin/nologin`, ''].join('\n'), { mode: 0o644 });
     return { path, passwdFile };
   }
 
