@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   CreateFunctionCommand,
   InvokeWithResponseStreamCommand,
@@ -27,6 +29,7 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
   const streaming = uniqueName('stream');
   const plain = uniqueName('plainstream');
   const failing = uniqueName('failstream');
+  const gated = uniqueName('gatedstream');
 
   before(async () => {
     e2e = await startE2eStack({ AWS_REGION: 'us-east-1', TRIBUTARY_ACCOUNT_ID: '000000000000' });
@@ -49,6 +52,20 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
         functionInput(failing, `exports.handler = awslambda.streamifyResponse(async () => { throw new TypeError('no stream today'); });`),
       ),
     );
+    await e2e.lambda.send(
+      new CreateFunctionCommand(
+        functionInput(
+          gated,
+          `exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+            responseStream.write('first ');
+            await (await fetch(event.gate)).text();
+            if (event.fail) throw new TypeError('after the first bytes');
+            responseStream.end('second');
+          });`,
+          { Timeout: 10 },
+        ),
+      ),
+    );
   });
 
   after(async () => e2e?.stop());
@@ -61,6 +78,45 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
     assert.equal(completes.length, 1);
     assert.equal(completes[0]?.ErrorCode, undefined);
     assert.equal(completes[0]?.LogResult, undefined);
+  });
+
+  it("sends a streaming handler's bytes as it writes them, and a later error as the stream's end", async () => {
+    // The handler writes, then waits at a gate that this test opens only when those first bytes
+    // have reached it through the SDK: sent whole at the end, they would never come, and the
+    // function would time out at the gate.
+    let opened!: () => void;
+    const gateOpen = new Promise<void>((resolve) => (opened = resolve));
+    const gate = createServer((_req, res) => void gateOpen.then(() => res.end('open')));
+    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
+    try {
+      for (const fail of [false, true]) {
+        const output = await e2e.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: gated, Payload: Buffer.from(JSON.stringify({ gate: url, fail })) }));
+        assert.equal(output.StatusCode, 200);
+        assert.equal(output.ExecutedVersion, '$LATEST');
+        assert.match(output.$metadata.requestId ?? '', /^[0-9a-f-]{36}$/);
+        const chunks: string[] = [];
+        const completes: InvokeWithResponseStreamCompleteEvent[] = [];
+        for await (const event of output.EventStream ?? []) {
+          if (event.PayloadChunk?.Payload) {
+            chunks.push(Buffer.from(event.PayloadChunk.Payload).toString('utf8'));
+            opened();
+          }
+          if (event.InvokeComplete) completes.push(event.InvokeComplete);
+        }
+        assert.equal(completes.length, 1);
+        if (fail) {
+          assert.equal(chunks.join(''), 'first ');
+          assert.equal(completes[0]?.ErrorCode, 'TypeError');
+          assert.match(completes[0]?.ErrorDetails ?? '', /after the first bytes/);
+        } else {
+          assert.equal(chunks.join(''), 'first second');
+          assert.equal(completes[0]?.ErrorCode, undefined);
+        }
+      }
+    } finally {
+      gate.close();
+    }
   });
 
   it('carries the Tail log in InvokeComplete', async () => {

@@ -23,6 +23,7 @@ export const EVENT_TYPES = {
 
 export type InvocationType = 'RequestResponse' | 'Event';
 export type LogType = 'None' | 'Tail';
+export type ResponseMode = 'streaming';
 
 /** Extension attributes of an `invoke` event (CloudEvents extension names are lower-case). */
 export interface InvokeEventExtensions {
@@ -50,6 +51,11 @@ export interface InvokeEventExtensions {
   deadline?: number;
   /** Base64 client context (X-Amz-Client-Context). */
   clientcontext?: string;
+  /**
+   * Sync only: `streaming` (InvokeWithResponseStream) sends a streaming handler's bytes to
+   * `replyto` as it writes them, ahead of the reply (see REPLY_CHUNK_HEADER).
+   */
+  responsemode?: ResponseMode;
 }
 
 export type InvokeEvent = CloudEvent<unknown> & InvokeEventExtensions;

@@ -31,6 +31,7 @@ export class InvokeEventDto extends CloudEventDto {
   @IsOptional() @IsString() @Matches(/^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/, { message: 'replyto must be a NATS subject without wildcards' }) replyto?: string;
   @IsOptional() @IsInt() deadline?: number;
   @IsOptional() @IsString() clientcontext?: string;
+  @IsOptional() @IsIn(['streaming']) responsemode?: 'streaming';
 }
 
 /** BullMQ job data as read back from Redis. */
@@ -49,5 +50,6 @@ export class InvocationJobDto {
   @IsOptional() @IsString() replyTo?: string;
   @IsOptional() @IsInt() deadline?: number;
   @IsOptional() @IsString() clientContext?: string;
+  @IsOptional() @IsIn(['streaming']) responseMode?: 'streaming';
   @IsInt() receivedAt!: number;
 }

@@ -1,4 +1,4 @@
-import type { InvocationType, LogType } from './cloud-event.js';
+import type { InvocationType, LogType, ResponseMode } from './cloud-event.js';
 
 /** Version of the job and reply formats below; bump when a field changes meaning. */
 export const INVOCATION_FORMAT = 1 as const;
@@ -23,6 +23,8 @@ export interface InvocationJob {
   replyTo?: string;
   deadline?: number;
   clientContext?: string;
+  /** InvokeEvent's `responsemode`: the result goes to `replyTo` in pieces as it is written. */
+  responseMode?: ResponseMode;
   /** Epoch ms at which the event entered Tributary. */
   receivedAt: number;
 }
@@ -53,6 +55,19 @@ export interface InvocationReply {
   payloadRef?: string;
   /** `base64`: the result is bytes that are not UTF-8 text, and the payload (inline or stored) is their base64. */
   payloadEncoding?: 'base64';
+  /** The result went to the reply subject in pieces ahead of this reply (REPLY_CHUNK_HEADER): no payload here. */
+  streamed?: true;
   /** A platform error (not the function's): the API maps it to the Lambda error of that name. */
   serviceError?: { type: string; message: string; statusCode: number };
 }
+
+/**
+ * A message on a reply subject that carries this header is a piece of a streamed result (a
+ * `streaming` response mode): its data are the bytes, in the order written, and the header's value
+ * is its sequence number from 0. The reply proper (InvocationReply, JSON) follows the last piece,
+ * from the same publisher, so it arrives after them; a gap in the numbers means pieces were lost.
+ */
+export const REPLY_CHUNK_HEADER = 'Tributary-Chunk';
+
+/** Bytes per piece of a streamed result (AWS's PayloadChunk events carry up to 64 KB, too). */
+export const REPLY_CHUNK_BYTES = 64 * 1024;

@@ -1,7 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Subscription } from '@nats-io/transport-node';
+import { headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   INVOCATION_FORMAT,
+  LATEST,
+  REPLY_CHUNK_BYTES,
+  REPLY_CHUNK_HEADER,
   invokeEventSubject,
   replyInboxPrefix,
   type InvocationReply,
@@ -27,6 +30,36 @@ export interface InvokeRequest {
   source?: string;
 }
 
+/** Takes the pieces of a streamed result as they arrive, with the invocation's request id. */
+export type ChunkSink = (chunk: Uint8Array, requestId: string) => void;
+
+/** Sends a streamed result to a caller's reply subject in numbered pieces (REPLY_CHUNK_HEADER), ahead of the reply. */
+export class ReplyChunks {
+  private next = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subject: string,
+  ) {}
+
+  send(bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.byteLength; at += REPLY_CHUNK_BYTES) {
+      const h = headers();
+      h.set(REPLY_CHUNK_HEADER, String(this.next++));
+      this.nc.publish(this.subject, bytes.subarray(at, at + REPLY_CHUNK_BYTES), { headers: h });
+    }
+  }
+}
+
+interface Waiter {
+  resolve: (r: InvocationReply) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+  onChunk?: ChunkSink;
+  /** The sequence number of the next piece of a streamed result. */
+  nextChunk: number;
+}
+
 export interface InvocationClientOptions {
   eventsStream: string;
   subjectRoot: string;
@@ -47,7 +80,7 @@ export class InvocationTimeoutError extends Error {
  */
 export class InvocationClient {
   private readonly inbox: string;
-  private readonly pending = new Map<string, { resolve: (r: InvocationReply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, Waiter>();
   private subscription?: Subscription;
 
   constructor(
@@ -66,6 +99,8 @@ export class InvocationClient {
         const waiter = this.pending.get(requestId);
         if (!waiter) return;
         // Nothing may throw here: a throw inside a nats.js callback ends the connection's reader.
+        const piece = msg.headers?.get(REPLY_CHUNK_HEADER);
+        if (piece) return this.chunk(requestId, waiter, piece, msg.data);
         let reply: InvocationReply | null;
         try {
           reply = msg.json<InvocationReply | null>();
@@ -80,10 +115,34 @@ export class InvocationClient {
     });
   }
 
+  /** A piece of a streamed result: to the caller in order, or, after a gap, the end of it. */
+  private chunk(requestId: string, waiter: Waiter, piece: string, data: Uint8Array): void {
+    if (!waiter.onChunk) return;
+    if (piece !== String(waiter.nextChunk)) {
+      // Core NATS dropped some (a slow consumer): what follows would be a corrupt stream.
+      this.pending.delete(requestId);
+      clearTimeout(waiter.timer);
+      waiter.resolve({
+        v: INVOCATION_FORMAT,
+        requestId,
+        statusCode: 500,
+        executedVersion: LATEST,
+        serviceError: { type: 'ServiceException', statusCode: 500, message: 'Part of the response stream was lost on its way; the invocation may have completed.' },
+      });
+      return;
+    }
+    waiter.nextChunk += 1;
+    try {
+      waiter.onChunk(data, requestId);
+    } catch {
+      // The caller's own failure must not end this connection's reader.
+    }
+  }
+
   private async buildEvent(
     request: InvokeRequest,
     invocationtype: 'RequestResponse' | 'Event',
-    extra: { replyto?: string; deadline?: number },
+    extra: { replyto?: string; deadline?: number; responsemode?: 'streaming' },
   ): Promise<InvokeEvent> {
     const id = request.requestId ?? randomUUID();
     const event: InvokeEvent = {
@@ -126,8 +185,12 @@ export class InvocationClient {
     return event.id;
   }
 
-  /** Publishes the event and waits for the worker's reply until `waitMs` has passed. */
-  async invokeSync(request: InvokeRequest, waitMs: number): Promise<InvocationReply> {
+  /**
+   * Publishes the event and waits for the worker's reply until `waitMs` has passed. With
+   * `onChunk`, a streaming handler's bytes come to it as the handler writes them (InvokeWithResponseStream),
+   * and the reply then says `streamed`.
+   */
+  async invokeSync(request: InvokeRequest, waitMs: number, onChunk?: ChunkSink): Promise<InvocationReply> {
     const requestId = request.requestId ?? randomUUID();
     const deadline = Date.now() + waitMs;
     const answer = new Promise<InvocationReply>((resolve, reject) => {
@@ -135,12 +198,13 @@ export class InvocationClient {
         this.pending.delete(requestId);
         reject(new InvocationTimeoutError(requestId));
       }, waitMs);
-      this.pending.set(requestId, { resolve, reject, timer });
+      this.pending.set(requestId, { resolve, reject, timer, nextChunk: 0, ...(onChunk ? { onChunk } : {}) });
     });
     try {
       const event = await this.buildEvent({ ...request, requestId }, 'RequestResponse', {
         replyto: `${this.inbox}.${requestId}`,
         deadline,
+        ...(onChunk ? { responsemode: 'streaming' as const } : {}),
       });
       await this.publish(event);
     } catch (error) {

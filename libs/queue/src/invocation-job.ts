@@ -15,5 +15,6 @@ export const invocationJobFromEvent = (event: InvokeEvent): InvocationJob => ({
   ...(event.replyto ? { replyTo: event.replyto } : {}),
   ...(event.deadline ? { deadline: event.deadline } : {}),
   ...(event.clientcontext ? { clientContext: event.clientcontext } : {}),
+  ...(event.responsemode ? { responseMode: event.responsemode } : {}),
   receivedAt: Date.parse(event.time) || Date.now(),
 });

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
 import { buildZip } from '@tributary/testing';
@@ -299,6 +301,65 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.equal(bytes.functionError, undefined, bytes.payload);
       assert.equal(bytes.payloadEncoding, 'base64');
       assert.deepEqual([...Buffer.from(bytes.payload, 'base64')], [0x89, 0x50, 0x4e, 0x47, 0xff, 0x00, 0x80, 0xfe]);
+    });
+
+    it('sends a streaming handler’s bytes to onChunk as it writes them, and its error after them in the end', async () => {
+      // The handler writes, then waits for a gate that opens only once its first bytes are here:
+      // collected whole, they would come after it returned, and it would time out at the gate.
+      let opened!: () => void;
+      const gateOpen = new Promise<void>((resolve) => (opened = resolve));
+      const gate = createServer((_req, res) => void gateOpen.then(() => res.end('open')));
+      await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
+      try {
+        const s = spec({
+          'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+            responseStream.setContentType('text/plain');
+            responseStream.write('first ');
+            await (await fetch(event.gate)).text();
+            console.log('gate passed');
+            if (event.fail) throw new TypeError('after the first bytes');
+            responseStream.end('second');
+          });`,
+        });
+        for (const fail of [false, true]) {
+          const chunks: Buffer[] = [];
+          const outcome = await call(s, { gate: url, fail }, {
+            onChunk: (chunk) => {
+              chunks.push(chunk);
+              opened();
+            },
+          });
+          assert.equal(outcome.streamed, fail ? undefined : true, outcome.payload);
+          if (fail) {
+            assert.deepEqual(errorOf(outcome), ['TypeError', 'after the first bytes']);
+            assert.equal(Buffer.concat(chunks).toString(), 'first ');
+            assert.match(tail(outcome), /\tERROR\tInvoke Error \t\{"errorType":"TypeError"/);
+          } else {
+            assert.equal(outcome.payload, '');
+            assert.equal(Buffer.concat(chunks).toString(), 'first second');
+          }
+          assert.match(tail(outcome), /\tINFO\tgate passed\n/);
+          assert.match(tail(outcome), /^REPORT RequestId: /m);
+        }
+      } finally {
+        gate.close();
+      }
+    });
+
+    it('ends a stream that goes over the streaming limit with Function.ResponseSizeTooLarge', async () => {
+      const s = spec({
+        'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+          const mb = Buffer.alloc(1024 * 1024, 120);
+          for (let i = 0; i < 21; i++) responseStream.write(mb);
+          responseStream.end();
+        });`,
+      }, { memorySize: 512 });
+      let received = 0;
+      const outcome = await call(s, {}, { onChunk: (chunk) => (received += chunk.byteLength) });
+      assert.equal(errorOf(outcome)[0], 'Function.ResponseSizeTooLarge');
+      assert.ok(received <= 20 * 1024 * 1024, `${received} bytes went out`);
+      assert.ok(received > 6 * 1024 * 1024, `${received} bytes went out`);
     });
 
     it('keeps the newlines of a message, as AWS’s log events do', async () => {

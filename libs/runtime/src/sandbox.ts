@@ -25,6 +25,13 @@ export interface InvokeRequest {
    * and the invocation is accounted for: a waiting caller can be answered at once.
    */
   onResponse?: (response: InvokeResponse) => void;
+  /**
+   * Takes a streaming handler's bytes as the runtime sends them (the Runtime API's streaming
+   * response mode), up to LAMBDA_LIMITS.streamedResponseBytes; its result is then `streamed`,
+   * without a payload. Without it, a streamed response is collected and answered whole, as
+   * AWS answers Invoke.
+   */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 /** What a caller sees of an invocation. */
@@ -36,6 +43,8 @@ export interface InvokeResponse {
    * an image say): `payload` is then their base64.
    */
   payloadEncoding?: 'base64';
+  /** The result went to `onChunk` as the function wrote it: `payload` is empty. */
+  streamed?: true;
   functionError?: 'Unhandled';
   errorType?: string;
 }
@@ -160,7 +169,7 @@ interface Invocation {
   coldStart: boolean;
   timer?: NodeJS.Timeout;
   memoryTimer?: NodeJS.Timeout;
-  result?: { payload: string; payloadEncoding?: 'base64'; error?: { errorType: string; payload: string; extraLine?: string } };
+  result?: { payload: string; payloadEncoding?: 'base64'; streamed?: true; error?: { errorType: string; payload: string; extraLine?: string } };
   /** Bytes of stdout and stderr the worker must have read for the log to be complete (LOG_END_HEADER). */
   logEnd?: { stdout: number; stderr: number };
   /** Peak RSS in KB, as the runtime reported it with its result. */
@@ -227,10 +236,22 @@ const TOO_LARGE = {
   },
 };
 
-const success = (result: { payload: string; payloadEncoding?: 'base64' }): InvokeResponse => ({
+const STREAM_TOO_LARGE = {
+  payload: '',
+  error: {
+    errorType: 'Function.ResponseSizeTooLarge',
+    payload: errorPayload('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${LAMBDA_LIMITS.streamedResponseBytes} bytes).`),
+  },
+};
+
+const success = (result: { payload: string; payloadEncoding?: 'base64'; streamed?: true }): InvokeResponse => ({
   payload: result.payload,
   ...(result.payloadEncoding ? { payloadEncoding: result.payloadEncoding } : {}),
+  ...(result.streamed ? { streamed: true as const } : {}),
 });
+
+/** A trailer or header's one value (Node gives repeated ones as an array). */
+const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 const traceId = (): string => `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)};Sampled=0`;
 
@@ -421,6 +442,10 @@ export class Sandbox {
   private route(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '';
     if (req.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') return this.next(res);
+    if (req.method === 'POST' && single(req.headers['lambda-runtime-function-response-mode']) === 'streaming') {
+      const match = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/response$/.exec(url);
+      if (match) return this.streamed(req, res, safeDecode(match[1] ?? ''));
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -448,6 +473,61 @@ export class Sandbox {
         return this.initFailed(body, req.headers['lambda-runtime-function-error-type']);
       }
       this.reply(res, 404, { errorMessage: 'Unknown Runtime API path', errorType: 'NotFound' });
+    });
+  }
+
+  /**
+   * A response in the streaming mode: its bytes go to the caller's `onChunk` as they arrive (or
+   * are collected, for a caller that wants the whole answer). It ends with trailers: the log's
+   * end and, for a handler that failed once bytes had gone, its error (type, and body in base64).
+   * The runtime is answered once the stream has ended, as AWS's Runtime API does.
+   */
+  private streamed(req: IncomingMessage, res: ServerResponse, requestId: string | undefined): void {
+    const invocation = this.current;
+    req.on('error', () => undefined); // a runtime that dies mid-stream: its exit fails the invocation
+    if (!invocation || invocation.request.requestId !== requestId || invocation.result) {
+      req.resume();
+      return this.reply(res, 400, { errorMessage: 'Invalid request ID', errorType: 'InvalidRequestID' });
+    }
+    const sink = invocation.request.onChunk;
+    const limit = sink ? LAMBDA_LIMITS.streamedResponseBytes : LAMBDA_LIMITS.syncResponseBytes;
+    const kept: Buffer[] = [];
+    let size = 0;
+    // Only while this invocation runs: a timeout or a kill ends it, and what comes after is nobody's.
+    const running = (): boolean => this.current === invocation && !invocation.result && !invocation.finished;
+    req.on('data', (chunk: Buffer) => {
+      if (!running()) return;
+      size += chunk.byteLength;
+      if (size > limit) return;
+      if (!sink) {
+        kept.push(chunk);
+        return;
+      }
+      try {
+        sink(chunk);
+      } catch {
+        // The caller's own failure: the stream goes on to its end.
+      }
+    });
+    req.on('end', () => {
+      this.reply(res, 202, { status: 'OK' });
+      if (!running()) return;
+      this.noteLogEnd(invocation, single(req.trailers[LOG_END_HEADER]));
+      if (this.overMemory(invocation)) return this.outOfMemory();
+      const errorType = single(req.trailers['lambda-runtime-function-error-type']);
+      if (size > limit) {
+        invocation.result = sink ? STREAM_TOO_LARGE : TOO_LARGE;
+      } else if (errorType !== undefined) {
+        const body = Buffer.from(single(req.trailers['lambda-runtime-function-error-body']) ?? '', 'base64').toString('utf8');
+        const parsed = this.parseError(body, errorType);
+        invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace) } };
+      } else if (sink) {
+        invocation.result = { payload: '', streamed: true };
+      } else {
+        return this.resulted(Buffer.concat(kept), size);
+      }
+      this.responded(invocation);
+      this.awaitLog(invocation);
     });
   }
 

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { INVOCATION_TYPES, LAMBDA_LIMITS, LATEST, LOG_TYPES, type LogType } from '@tributary/contracts';
-import { InvocationClient, InvocationTimeoutError } from '@tributary/nats';
+import { InvocationClient, InvocationTimeoutError, type ChunkSink } from '@tributary/nats';
 import { METRICS_REGISTRY } from '@tributary/observability';
 import { FunctionsService } from './functions.service.js';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
@@ -16,12 +16,16 @@ export interface InvokeInput {
   logType?: string;
   clientContext?: string;
   body: Buffer | undefined;
+  /** InvokeWithResponseStream: takes a streaming handler's bytes as it writes them. */
+  onChunk?: ChunkSink;
 }
 
 export interface InvokeAnswer {
   statusCode: number;
   headers: Record<string, string>;
   body?: string | Buffer;
+  /** The result went to `onChunk`: there is no body. */
+  streamed?: true;
 }
 
 /** AWS: up to 3,583 bytes of base64 that decode to a JSON object. */
@@ -138,7 +142,7 @@ export class InvokeService {
     const waitMs = record.timeout * 1000 + this.syncQueueWaitMs;
     let reply;
     try {
-      reply = await this.publishing(() => this.client.invokeSync(request, waitMs));
+      reply = await this.publishing(() => this.client.invokeSync(request, waitMs, input.onChunk));
     } catch (error) {
       if (error instanceof InvocationTimeoutError) {
         // Nothing picked the invocation up in time: AWS answers an over-capacity sync call with 429.
@@ -157,6 +161,7 @@ export class InvokeService {
     };
     if (reply.functionError) headers['X-Amz-Function-Error'] = reply.functionError;
     if (reply.logResult) headers['X-Amz-Log-Result'] = reply.logResult;
+    if (reply.streamed) return { statusCode: reply.statusCode, headers, streamed: true };
     const result = await this.client.replyPayload(reply);
     // A streaming handler's bytes that are not text came as base64; the caller gets the bytes.
     return { statusCode: reply.statusCode, headers, body: reply.payloadEncoding === 'base64' ? Buffer.from(result, 'base64') : result };

@@ -1,15 +1,19 @@
+import { PassThrough } from 'node:stream';
 import { Controller, Inject, Post, Res } from '@nestjs/common';
 import { EventStreamCodec } from '@smithy/core/event-streams';
 import type { FastifyReply } from 'fastify';
 import { InvokeInputOf } from './invoke-input.decorator.js';
-import { InvokeService, type InvokeInput } from './invoke.service.js';
-import { LambdaError } from './lambda-error.js';
+import { LATEST } from '@tributary/contracts';
+import { InvokeService, type InvokeAnswer, type InvokeInput } from './invoke.service.js';
+import { LambdaError, LambdaErrorType } from './lambda-error.js';
 
 /** ResponseStreamingInvocationType: InvokeWithResponseStream has no asynchronous form. */
 const STREAM_INVOCATION_TYPES = ['RequestResponse', 'DryRun'] as const;
 
 /** Payload bytes per PayloadChunk event. */
 const CHUNK_BYTES = 64 * 1024;
+
+const EVENT_STREAM = 'application/vnd.amazon.eventstream';
 
 const codec = new EventStreamCodec(
   (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
@@ -38,12 +42,15 @@ const errorOf = (payload: Buffer): { ErrorCode: string; ErrorDetails: string } =
   }
 };
 
+const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');
+
 /**
  * InvokeWithResponseStream (`POST /2021-11-15/functions/{name}/response-streaming-invocations`):
  * the answer as an AWS event stream, `PayloadChunk` events and then one `InvokeComplete` carrying
  * the function's error and the Tail log. The invocation takes the same path as Invoke and its
- * checks; the stream is sent once the function has answered, as the runtime collects a streaming
- * handler's output whole (bytes are not forwarded as the handler writes them).
+ * checks. A streaming handler's bytes are sent as it writes them: the answer (200) begins with
+ * its first bytes, and a failure after them can only end the stream (InvokeComplete's
+ * ErrorCode), as on AWS. A handler that does not stream is answered with its whole result.
  */
 @Controller()
 export class ResponseStreamController {
@@ -57,13 +64,32 @@ export class ResponseStreamController {
         { path: 'invocationType', value: type, constraints: [`Member must satisfy enum value set: [${STREAM_INVOCATION_TYPES.join(', ')}]`] },
       ]);
     }
-    const answer = await this.invoker.invoke({ ...input, invocationType: type });
+    let stream: PassThrough | undefined;
+    const onChunk = (chunk: Uint8Array, requestId: string): void => {
+      if (!stream) {
+        stream = new PassThrough();
+        stream.on('error', () => undefined); // a caller gone mid-stream: the invocation runs on
+        void reply.status(200).headers({ 'x-amzn-RequestId': requestId, 'X-Amz-Executed-Version': LATEST, 'content-type': EVENT_STREAM }).send(stream);
+      }
+      if (stream.destroyed) return;
+      for (let at = 0; at < chunk.byteLength; at += CHUNK_BYTES) stream.write(event('PayloadChunk', 'application/octet-stream', chunk.subarray(at, at + CHUNK_BYTES)));
+    };
+    let answer: InvokeAnswer;
+    try {
+      answer = await this.invoker.invoke({ ...input, invocationType: type, onChunk });
+    } catch (error) {
+      if (!stream) throw error;
+      // The answer has begun: an error can only end it.
+      const failure = error instanceof LambdaError ? { ErrorCode: error.type, ErrorDetails: error.message } : { ErrorCode: LambdaErrorType.Service, ErrorDetails: 'The invocation failed in the service.' };
+      stream.end(event('InvokeComplete', 'application/json', json(failure)));
+      return reply;
+    }
     const headers = { ...answer.headers };
     const functionError = headers['X-Amz-Function-Error'];
     const logResult = headers['X-Amz-Log-Result'];
     // Invoke's are headers; here the error and the log travel in InvokeComplete.
     for (const name of ['X-Amz-Function-Error', 'X-Amz-Log-Result', 'content-type']) delete headers[name];
-    if (answer.statusCode !== 200) return reply.status(answer.statusCode).headers(headers).send();
+    if (answer.statusCode !== 200 && !stream) return reply.status(answer.statusCode).headers(headers).send();
     const payload = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : (answer.body ?? Buffer.alloc(0));
     const events: Uint8Array[] = [];
     if (!functionError) {
@@ -72,10 +98,16 @@ export class ResponseStreamController {
       }
     }
     const complete = { ...(functionError ? errorOf(payload) : {}), ...(logResult ? { LogResult: logResult } : {}) };
-    events.push(event('InvokeComplete', 'application/json', Buffer.from(JSON.stringify(complete), 'utf8')));
+    events.push(event('InvokeComplete', 'application/json', json(complete)));
+    if (stream) {
+      const last = events.pop() as Uint8Array;
+      for (const e of events) stream.write(e);
+      stream.end(last);
+      return reply;
+    }
     return reply
       .status(200)
-      .headers({ ...headers, 'content-type': 'application/vnd.amazon.eventstream' })
+      .headers({ ...headers, 'content-type': EVENT_STREAM })
       .send(Buffer.concat(events));
   }
 }

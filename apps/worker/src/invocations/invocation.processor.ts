@@ -13,7 +13,7 @@ import {
   type JobName,
   type LambdaIdentity,
 } from '@tributary/contracts';
-import { NatsClient, PayloadStore } from '@tributary/nats';
+import { NatsClient, PayloadStore, ReplyChunks } from '@tributary/nats';
 import { METRICS_REGISTRY } from '@tributary/observability';
 import { FunctionRegistry, toFunctionSpec } from '@tributary/registry';
 import { InvalidPackageError, SandboxPool, type InvokeResponse } from '@tributary/runtime';
@@ -129,6 +129,8 @@ export class InvocationProcessor {
     // follow. With `Tail` the answer carries the log, so it waits for the complete log.
     let answered: Promise<void> | undefined;
     const answerEarly = data.replyTo !== undefined && data.logType !== 'Tail';
+    // InvokeWithResponseStream: a streaming handler's bytes go to the caller as it writes them.
+    const chunks = data.replyTo !== undefined && data.responseMode === 'streaming' ? new ReplyChunks(this.nats.nc, data.replyTo) : undefined;
     const running = this.running.labels({ function: data.functionName });
     running.inc();
     const outcome = await this.pool
@@ -138,6 +140,7 @@ export class InvocationProcessor {
         wantLogTail: data.logType === 'Tail',
         ...(data.clientContext ? { clientContext: data.clientContext } : {}),
         ...(data.invokedQualifier ? { invokedFunctionArn: functionArn(this.identity, data.functionName, data.invokedQualifier) } : {}),
+        ...(chunks ? { onChunk: (chunk: Buffer) => chunks.send(chunk) } : {}),
         ...(answerEarly
           ? {
               onResponse: (response: InvokeResponse) => {
@@ -169,6 +172,8 @@ export class InvocationProcessor {
       ...(response.payloadEncoding ? { payloadEncoding: response.payloadEncoding } : {}),
       ...(response.logTail ? { logResult: response.logTail } : {}),
     };
+    // The bytes went out as the function wrote them, ahead of this reply.
+    if (response.streamed && !response.functionError) return this.publish(job, this.serialize(job, { ...answer, streamed: true }));
     // A reply that fits goes out in this very tick. The payload travels JSON-escaped inside the
     // reply, so the size that matters is the serialized reply's; a larger one goes by reference.
     const inline = this.serialize(job, { ...answer, payload: response.payload });

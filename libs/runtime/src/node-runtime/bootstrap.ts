@@ -130,16 +130,21 @@ const formatThrown = (thrown: unknown, record: ErrorRecord): string => {
   }
 };
 
-/**
- * Logs the error as AWS's Node.js runtime does (`ERROR\tInvoke Error \t{"errorType":…}` and the
- * like), then posts it to the Runtime API.
- */
-const postError = async (path: string, thrown: unknown, record: ErrorRecord, label: string): Promise<void> => {
+const logError = (label: string, thrown: unknown, record: ErrorRecord): void => {
   try {
     console.error(label, formatThrown(thrown, record));
   } catch {
     // A console the handler replaced must not keep the error from being reported.
   }
+};
+const logInvokeError = (thrown: unknown, record: ErrorRecord): void => logError('Invoke Error', thrown, record);
+
+/**
+ * Logs the error as AWS's Node.js runtime does (`ERROR\tInvoke Error \t{"errorType":…}` and the
+ * like), then posts it to the Runtime API.
+ */
+const postError = async (path: string, thrown: unknown, record: ErrorRecord, label: string): Promise<void> => {
+  logError(label, thrown, record);
   await call('POST', path, JSON.stringify(record), { 'Lambda-Runtime-Function-Error-Type': record.errorType, ...logEnd() }).catch(die);
 };
 
@@ -263,35 +268,93 @@ Object.assign(globalThis, {
   },
 });
 
-/** Runs a streaming handler, its whole stream the answer (AWS requires it be async, and the stream ended). */
-const invokeStreaming = async (handler: Handler, event: unknown, context: Record<string, unknown>): Promise<Outcome> => {
-  const chunks: Buffer[] = [];
+/**
+ * Runs a streaming handler, sending its bytes to the Runtime API as it writes them, as AWS's
+ * runtime does: one POST to `/response` in the streaming response mode (chunked), opened by the
+ * first write; an error once bytes have gone is reported in its trailers. AWS requires the
+ * handler be async and the stream ended. Resolves to 'streamed' once the POST has been answered,
+ * or to the outcome to post the usual way when nothing was written before the end or the error.
+ */
+const invokeStreaming = async (handler: Handler, event: unknown, context: Record<string, unknown>, requestId: string): Promise<Outcome | 'streamed'> => {
+  let contentType = 'application/octet-stream';
+  let request: http.ClientRequest | undefined;
+  let answered: Promise<unknown> | undefined;
+  const open = (): http.ClientRequest => {
+    if (request) return request;
+    const opened = http.request({
+      host: apiHost,
+      port: Number(apiPort),
+      method: 'POST',
+      path: `${RUNTIME_PATH}/invocation/${requestId}/response`,
+      agent,
+      headers: {
+        'Lambda-Runtime-Function-Response-Mode': 'streaming',
+        'Transfer-Encoding': 'chunked',
+        'Content-Type': contentType,
+        Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body, Tributary-Log-End',
+      },
+    });
+    // Each write goes at once: Nagle's algorithm would hold a small one back for the last one's ACK.
+    opened.setNoDelay(true);
+    answered = new Promise((done, fail) => {
+      opened.on('response', (res) => {
+        res.resume();
+        res.on('end', done);
+        res.on('error', fail);
+      });
+      opened.on('error', fail);
+    });
+    request = opened;
+    return opened;
+  };
   const responseStream = new Writable({
+    // Taken once the bytes are on their way: a handler that writes faster than they go is held back.
     write(chunk: Buffer, _encoding, next) {
-      chunks.push(chunk);
-      next();
+      open().write(chunk, (error) => next(error ?? undefined));
     },
   });
-  // As AWS's response stream: setContentType (only a function URL's caller sees the type, and
-  // there are no function URLs here), and chunks that are neither strings nor bytes as JSON.
+  // As AWS's response stream: setContentType (before the first write; only a function URL's
+  // caller sees the type), and chunks that are neither strings nor bytes as JSON.
   const write = responseStream.write.bind(responseStream) as (chunk: unknown, ...rest: unknown[]) => boolean;
   const end = responseStream.end.bind(responseStream) as (chunk?: unknown, ...rest: unknown[]) => Writable;
   const bytes = (chunk: unknown): unknown => (typeof chunk === 'string' || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk));
   Object.assign(responseStream, {
-    setContentType: (_type: string): void => undefined,
+    setContentType: (type: string): void => {
+      try {
+        http.validateHeaderValue('content-type', type);
+        contentType = type;
+      } catch {
+        // Not a header value: the stream keeps the type it has.
+      }
+    },
     write: (chunk: unknown, ...rest: unknown[]) => write(bytes(chunk), ...rest),
     end: (chunk?: unknown, ...rest: unknown[]) => (chunk === undefined || typeof chunk === 'function' ? end(chunk, ...rest) : end(bytes(chunk), ...rest)),
   });
+  let outcome: Outcome = { ok: true, result: Buffer.alloc(0) };
   try {
     const returned = (handler as unknown as (e: unknown, s: Writable, c: unknown) => unknown)(event, responseStream, context);
-    if (!returned || typeof (returned as PromiseLike<unknown>).then !== 'function') return { ok: false, error: new Error('Streaming does not support non-async handlers.') };
-    await returned;
+    if (!returned || typeof (returned as PromiseLike<unknown>).then !== 'function') {
+      outcome = { ok: false, error: new Error('Streaming does not support non-async handlers.') };
+    } else {
+      await returned;
+      if (!responseStream.writableEnded) outcome = { ok: false, error: new Error('Response stream is not finished.') };
+      else if (!responseStream.writableFinished) await new Promise((finished) => responseStream.once('finish', finished));
+    }
   } catch (error) {
-    return { ok: false, error };
+    outcome = { ok: false, error };
   }
-  if (!responseStream.writableEnded) return { ok: false, error: new Error('Response stream is not finished.') };
-  if (!responseStream.writableFinished) await new Promise((finished) => responseStream.once('finish', finished));
-  return { ok: true, result: Buffer.concat(chunks) };
+  if (!request) return outcome;
+  const trailers: Record<string, string> = {};
+  if (!outcome.ok) {
+    const record = toErrorRecord(outcome.error);
+    logInvokeError(outcome.error, record);
+    trailers['Lambda-Runtime-Function-Error-Type'] = record.errorType;
+    trailers['Lambda-Runtime-Function-Error-Body'] = Buffer.from(JSON.stringify(record)).toString('base64');
+  }
+  request.addTrailers({ ...trailers, ...logEnd() });
+  request.end();
+  await answered?.catch(die);
+  return 'streamed';
 };
 
 /**
@@ -403,7 +466,12 @@ for (;;) {
     event = next.body;
   }
   const streaming = streamingHandlers.has(handler);
-  let outcome = streaming ? await invokeStreaming(handler, event, context) : await invoke(handler, handlerIsAsync, event, context);
+  const done = streaming ? await invokeStreaming(handler, event, context, requestId) : await invoke(handler, handlerIsAsync, event, context);
+  if (done === 'streamed') {
+    currentRequestId = undefined;
+    continue;
+  }
+  let outcome = done;
   let body: string | Buffer | undefined;
   if (outcome.ok && streaming) {
     body = outcome.result as Buffer;
