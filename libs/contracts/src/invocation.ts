@@ -55,8 +55,11 @@ export interface InvocationReply {
   payloadRef?: string;
   /** `base64`: the result is bytes that are not UTF-8 text, and the payload (inline or stored) is their base64. */
   payloadEncoding?: 'base64';
-  /** The result went to the reply subject in pieces ahead of this reply (REPLY_CHUNK_HEADER): no payload here. */
-  streamed?: true;
+  /**
+   * The result went to the reply subject in this many pieces ahead of this reply
+   * (REPLY_CHUNK_HEADER): no payload here. Fewer received means the last ones were lost.
+   */
+  streamed?: number;
   /** A platform error (not the function's): the API maps it to the Lambda error of that name. */
   serviceError?: { type: string; message: string; statusCode: number };
 }

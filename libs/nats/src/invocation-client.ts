@@ -37,6 +37,11 @@ export type ChunkSink = (chunk: Uint8Array, requestId: string) => void;
 export class ReplyChunks {
   private next = 0;
 
+  /** Pieces sent so far: the reply says how many, so that a caller can tell the last were lost. */
+  get sent(): number {
+    return this.next;
+  }
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly subject: string,
@@ -50,6 +55,15 @@ export class ReplyChunks {
     }
   }
 }
+
+/** What a caller is told when pieces of its streamed result were lost: the stream it has is not the function's. */
+const streamBroken = (requestId: string): InvocationReply => ({
+  v: INVOCATION_FORMAT,
+  requestId,
+  statusCode: 500,
+  executedVersion: LATEST,
+  serviceError: { type: 'ServiceException', statusCode: 500, message: 'Part of the response stream was lost on its way; the invocation may have completed.' },
+});
 
 interface Waiter {
   resolve: (r: InvocationReply) => void;
@@ -110,7 +124,7 @@ export class InvocationClient {
         if (reply?.v !== INVOCATION_FORMAT) return;
         this.pending.delete(requestId);
         clearTimeout(waiter.timer);
-        waiter.resolve(reply);
+        waiter.resolve(reply.streamed !== undefined && reply.streamed !== waiter.nextChunk ? streamBroken(requestId) : reply);
       },
     });
   }
@@ -122,13 +136,7 @@ export class InvocationClient {
       // Core NATS dropped some (a slow consumer): what follows would be a corrupt stream.
       this.pending.delete(requestId);
       clearTimeout(waiter.timer);
-      waiter.resolve({
-        v: INVOCATION_FORMAT,
-        requestId,
-        statusCode: 500,
-        executedVersion: LATEST,
-        serviceError: { type: 'ServiceException', statusCode: 500, message: 'Part of the response stream was lost on its way; the invocation may have completed.' },
-      });
+      waiter.resolve(streamBroken(requestId));
       return;
     }
     waiter.nextChunk += 1;

@@ -304,27 +304,26 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     });
 
     it('sends a streaming handler’s bytes to onChunk as it writes them, and its error after them in the end', async () => {
-      // The handler writes, then waits for a gate that opens only once its first bytes are here:
-      // collected whole, they would come after it returned, and it would time out at the gate.
-      let opened!: () => void;
-      const gateOpen = new Promise<void>((resolve) => (opened = resolve));
-      const gate = createServer((_req, res) => void gateOpen.then(() => res.end('open')));
-      await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
-      const url = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
-      try {
-        const s = spec({
-          'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
-            responseStream.setContentType('text/plain');
-            responseStream.write('first ');
-            await (await fetch(event.gate)).text();
-            console.log('gate passed');
-            if (event.fail) throw new TypeError('after the first bytes');
-            responseStream.end('second');
-          });`,
-        });
-        for (const fail of [false, true]) {
+      const s = spec({
+        'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+          responseStream.setContentType('text/plain');
+          responseStream.write('first ');
+          await (await fetch(event.gate)).text();
+          console.log('gate passed');
+          if (event.fail) throw new TypeError('after the first bytes');
+          responseStream.end('second');
+        });`,
+      });
+      for (const fail of [false, true]) {
+        // The handler writes, then waits for a gate that opens only once its first bytes are
+        // here: collected whole, they would come after it returned, and it would time out at the gate.
+        let opened!: () => void;
+        const gateOpen = new Promise<void>((resolve) => (opened = resolve));
+        const gate = createServer((_req, res) => void gateOpen.then(() => res.end('open')));
+        await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+        try {
           const chunks: Buffer[] = [];
-          const outcome = await call(s, { gate: url, fail }, {
+          const outcome = await call(s, { gate: `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`, fail }, {
             onChunk: (chunk) => {
               chunks.push(chunk);
               opened();
@@ -341,10 +340,34 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
           }
           assert.match(tail(outcome), /\tINFO\tgate passed\n/);
           assert.match(tail(outcome), /^REPORT RequestId: /m);
+        } finally {
+          gate.close();
         }
-      } finally {
-        gate.close();
       }
+    });
+
+    it('sends what a streaming handler wrote before it failed, and reports failures outside it and long errors at the end of the stream', async () => {
+      const stream = async (source: string) => {
+        const chunks: Buffer[] = [];
+        const outcome = await call(spec({ 'index.mjs': `export const handler = awslambda.streamifyResponse(${source});` }), {}, { onChunk: (chunk) => chunks.push(chunk) });
+        return { outcome, sent: Buffer.concat(chunks).toString() };
+      };
+      // Writes still queued when the handler throws go out before its error.
+      const queued = await stream(`async (event, responseStream) => { responseStream.write('a'); responseStream.write('b'); responseStream.write('c'); throw new TypeError('with writes queued'); }`);
+      assert.deepEqual(errorOf(queued.outcome), ['TypeError', 'with writes queued']);
+      assert.equal(queued.sent, 'abc');
+      // A crash outside the handler while its stream is open is reported at once, not at the timeout.
+      const crash = await stream(`async (event, responseStream) => { responseStream.write('a'); setTimeout(() => { throw new RangeError('outside the handler'); }, 20); await new Promise(() => {}); }`);
+      assert.deepEqual(errorOf(crash.outcome), ['RangeError', 'outside the handler']);
+      assert.equal(crash.sent, 'a');
+      const rejection = await stream(`async (event, responseStream) => { responseStream.write('a'); Promise.reject(new Error('nobody waits')); await new Promise(() => {}); }`);
+      assert.deepEqual(errorOf(rejection.outcome), ['Runtime.UnhandledPromiseRejection', 'Error: nobody waits']);
+      // An error too long for a trailer keeps its type and the start of its message.
+      const long = await stream(`async (event, responseStream) => { responseStream.write('a'); throw new SyntaxError('x'.repeat(300000)); }`);
+      const [type, message] = errorOf(long.outcome);
+      assert.equal(type, 'SyntaxError');
+      assert.match(message, /^x{1000,}$/);
+      assert.ok(message.length < 300000, String(message.length));
     });
 
     it('ends a stream that goes over the streaming limit with Function.ResponseSizeTooLarge', async () => {

@@ -311,7 +311,10 @@ export class Sandbox {
   /** Never rejects: a sandbox that cannot start is dead, and its invocation reports Runtime.ExitError. */
   async start(): Promise<void> {
     if (this.killing) return this.exited(null, null); // killed before it started (the pool closed)
-    const server = createServer({ keepAlive: true }, (req, res) => this.route(req, res));
+    // No request timeout: a streaming response is one request for as long as the function runs
+    // (up to 900 s), and the invocation's own timer ends it. Trailers count as headers: 256 KB
+    // holds a streamed error's record (the runtime fits it into 192 KB of base64).
+    const server = createServer({ keepAlive: true, requestTimeout: 0, maxHeaderSize: 256 * 1024 }, (req, res) => this.route(req, res));
     this.server = server;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -497,14 +500,17 @@ export class Sandbox {
     const running = (): boolean => this.current === invocation && !invocation.result && !invocation.finished;
     req.on('data', (chunk: Buffer) => {
       if (!running()) return;
+      const room = limit - size;
       size += chunk.byteLength;
-      if (size > limit) return;
+      if (room <= 0) return;
+      // Up to the limit exactly: the caller of a stream cut off gets all it may have.
+      const taken = chunk.byteLength > room ? chunk.subarray(0, room) : chunk;
       if (!sink) {
-        kept.push(chunk);
+        kept.push(taken);
         return;
       }
       try {
-        sink(chunk);
+        sink(taken);
       } catch {
         // The caller's own failure: the stream goes on to its end.
       }

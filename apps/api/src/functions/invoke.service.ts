@@ -161,7 +161,7 @@ export class InvokeService {
     };
     if (reply.functionError) headers['X-Amz-Function-Error'] = reply.functionError;
     if (reply.logResult) headers['X-Amz-Log-Result'] = reply.logResult;
-    if (reply.streamed) return { statusCode: reply.statusCode, headers, streamed: true };
+    if (reply.streamed !== undefined) return { statusCode: reply.statusCode, headers, streamed: true };
     const result = await this.client.replyPayload(reply);
     // A streaming handler's bytes that are not text came as base64; the caller gets the bytes.
     return { statusCode: reply.statusCode, headers, body: reply.payloadEncoding === 'base64' ? Buffer.from(result, 'base64') : result };

@@ -79,8 +79,12 @@ export class ResponseStreamController {
       answer = await this.invoker.invoke({ ...input, invocationType: type, onChunk });
     } catch (error) {
       if (!stream) throw error;
-      // The answer has begun: an error can only end it.
-      const failure = error instanceof LambdaError ? { ErrorCode: error.type, ErrorDetails: error.message } : { ErrorCode: LambdaErrorType.Service, ErrorDetails: 'The invocation failed in the service.' };
+      // The answer has begun: an error can only end it. A throttle here means the function ran
+      // but never finished answering in time: the service's failure, not a throttle.
+      const failure =
+        error instanceof LambdaError && error.type !== LambdaErrorType.TooManyRequests
+          ? { ErrorCode: error.type, ErrorDetails: error.message }
+          : { ErrorCode: LambdaErrorType.Service, ErrorDetails: 'The function stopped answering before its stream ended.' };
       stream.end(event('InvokeComplete', 'application/json', json(failure)));
       return reply;
     }

@@ -144,7 +144,7 @@ export class InvocationProcessor {
         ...(answerEarly
           ? {
               onResponse: (response: InvokeResponse) => {
-                answered = this.answer(data, response);
+                answered = this.answer(data, response, chunks);
                 answered.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
               },
             }
@@ -155,7 +155,7 @@ export class InvocationProcessor {
     this.duration.observe({ function: data.functionName }, outcome.durationMs / 1000);
     if (data.replyTo) {
       // Timeouts and crashes end the invocation without a response: they are answered here.
-      await (answered ?? this.answer(data, outcome));
+      await (answered ?? this.answer(data, outcome, chunks));
       // A sync invocation is never tried again: its claim-checked request is not needed any more.
       if (data.payloadRef) await this.payloads.delete(data.payloadRef);
       return;
@@ -165,7 +165,7 @@ export class InvocationProcessor {
   }
 
   /** Sends the function's answer to the caller waiting on the job's reply subject. */
-  private async answer(job: InvocationJob, response: InvokeResponse & { logTail?: string }): Promise<void> {
+  private async answer(job: InvocationJob, response: InvokeResponse & { logTail?: string }, chunks?: ReplyChunks): Promise<void> {
     const answer = {
       statusCode: 200,
       ...(response.functionError ? { functionError: response.functionError } : {}),
@@ -173,7 +173,7 @@ export class InvocationProcessor {
       ...(response.logTail ? { logResult: response.logTail } : {}),
     };
     // The bytes went out as the function wrote them, ahead of this reply.
-    if (response.streamed && !response.functionError) return this.publish(job, this.serialize(job, { ...answer, streamed: true }));
+    if (response.streamed && !response.functionError) return this.publish(job, this.serialize(job, { ...answer, streamed: chunks?.sent ?? 0 }));
     // A reply that fits goes out in this very tick. The payload travels JSON-escaped inside the
     // reply, so the size that matters is the serialized reply's; a larger one goes by reference.
     const inline = this.serialize(job, { ...answer, payload: response.payload });

@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { format, types } from 'node:util';
 
@@ -269,6 +270,41 @@ Object.assign(globalThis, {
 });
 
 /**
+ * Base64 characters of an error record in a trailer at most: the worker's Runtime API takes 256 KB
+ * of headers and trailers (Node's default, 16 KB, would refuse a long stack), and a larger record
+ * loses its stack, then halves of its message, until it fits.
+ */
+const TRAILER_ERROR_CHARS = 192 * 1024;
+
+const trailerError = (record: ErrorRecord): string => {
+  const encode = (r: ErrorRecord): string => Buffer.from(JSON.stringify(r)).toString('base64');
+  let fitted = record;
+  let encoded = encode(fitted);
+  if (encoded.length > TRAILER_ERROR_CHARS) fitted = { ...fitted, stackTrace: [] };
+  for (encoded = encode(fitted); encoded.length > TRAILER_ERROR_CHARS; encoded = encode(fitted)) {
+    fitted = { ...fitted, errorMessage: fitted.errorMessage.slice(0, Math.floor(fitted.errorMessage.length / 2)) };
+  }
+  return encoded;
+};
+
+/** A value for a header or trailer: an error's name that is not one (a newline in it) is reported as AWS's fallback. */
+const headerSafe = (value: string): string => {
+  try {
+    http.validateHeaderValue('x', value);
+    return value;
+  } catch {
+    return 'Unhandled';
+  }
+};
+
+/**
+ * The streaming response under way: a crash outside the handler (an uncaught exception, an
+ * unhandled rejection) must end it with the error, since a second request would queue behind it
+ * on the runtime's one connection.
+ */
+let openStream: { fail: (record: ErrorRecord) => Promise<void> } | undefined;
+
+/**
  * Runs a streaming handler, sending its bytes to the Runtime API as it writes them, as AWS's
  * runtime does: one POST to `/response` in the streaming response mode (chunked), opened by the
  * first write; an error once bytes have gone is reported in its trailers. AWS requires the
@@ -279,6 +315,18 @@ const invokeStreaming = async (handler: Handler, event: unknown, context: Record
   let contentType = 'application/octet-stream';
   let request: http.ClientRequest | undefined;
   let answered: Promise<unknown> | undefined;
+  let ended = false;
+  /** Ends the POST, once: trailers with the log's end and, for a failure, the error. */
+  const close = async (record?: ErrorRecord): Promise<void> => {
+    if (!request || ended) return;
+    ended = true;
+    const trailers: Record<string, string> = record
+      ? { 'Lambda-Runtime-Function-Error-Type': headerSafe(record.errorType), 'Lambda-Runtime-Function-Error-Body': trailerError(record) }
+      : {};
+    request.addTrailers({ ...trailers, ...logEnd() });
+    request.end();
+    await answered;
+  };
   const open = (): http.ClientRequest => {
     if (request) return request;
     const opened = http.request({
@@ -304,15 +352,20 @@ const invokeStreaming = async (handler: Handler, event: unknown, context: Record
       });
       opened.on('error', fail);
     });
+    answered.catch(() => undefined); // awaited in close(); not an unhandled rejection before
     request = opened;
+    openStream = { fail: close };
     return opened;
   };
   const responseStream = new Writable({
     // Taken once the bytes are on their way: a handler that writes faster than they go is held back.
     write(chunk: Buffer, _encoding, next) {
+      if (ended) return next(); // the stream was ended for a crash: what is still queued is dropped
       open().write(chunk, (error) => next(error ?? undefined));
     },
   });
+  // A write that failed (the Runtime API gone) ends in close(): the handler's outcome says the rest.
+  responseStream.on('error', () => undefined);
   // As AWS's response stream: setContentType (before the first write; only a function URL's
   // caller sees the type), and chunks that are neither strings nor bytes as JSON.
   const write = responseStream.write.bind(responseStream) as (chunk: unknown, ...rest: unknown[]) => boolean;
@@ -338,22 +391,25 @@ const invokeStreaming = async (handler: Handler, event: unknown, context: Record
     } else {
       await returned;
       if (!responseStream.writableEnded) outcome = { ok: false, error: new Error('Response stream is not finished.') };
-      else if (!responseStream.writableFinished) await new Promise((finished) => responseStream.once('finish', finished));
     }
   } catch (error) {
     outcome = { ok: false, error };
   }
+  // Bytes the handler wrote before it ended, failed or returned go out before the end: a write
+  // still queued would otherwise come after the POST has ended.
+  if (request && !responseStream.writableFinished) {
+    if (!responseStream.writableEnded) responseStream.end();
+    await finished(responseStream).catch(() => undefined);
+  }
+  openStream = undefined;
   if (!request) return outcome;
-  const trailers: Record<string, string> = {};
-  if (!outcome.ok) {
+  if (outcome.ok) {
+    await close().catch(die);
+  } else {
     const record = toErrorRecord(outcome.error);
     logInvokeError(outcome.error, record);
-    trailers['Lambda-Runtime-Function-Error-Type'] = record.errorType;
-    trailers['Lambda-Runtime-Function-Error-Body'] = Buffer.from(JSON.stringify(record)).toString('base64');
+    await close(record).catch(die);
   }
-  request.addTrailers({ ...trailers, ...logEnd() });
-  request.end();
-  await answered?.catch(die);
   return 'streamed';
 };
 
@@ -415,15 +471,24 @@ const invoke = (handler: Handler, isAsync: boolean, event: unknown, context: Rec
     }
   });
 
-process.on('uncaughtException', (error) => {
-  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', error, toErrorRecord(error), 'Uncaught Exception').finally(die);
-});
+/** Reports a crash outside the handler's own outcome, then exits: at the end of a stream under way, else on its own. */
+const crashed = (thrown: unknown, record: ErrorRecord, label: string): void => {
+  const stream = openStream;
+  openStream = undefined;
+  if (stream) {
+    logError(label, thrown, record);
+    void stream.fail(record).catch(() => undefined).finally(die);
+    return;
+  }
+  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', thrown, record, label).finally(die);
+};
+process.on('uncaughtException', (error) => crashed(error, toErrorRecord(error), 'Uncaught Exception'));
 process.on('unhandledRejection', (reason, promise) => {
   const record = { ...toErrorRecord(reason instanceof Error ? reason : new Error(String(reason))), errorType: 'Runtime.UnhandledPromiseRejection' };
   record.errorMessage = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
   // AWS logs its wrapping error, which carries the reason (and the promise) as fields.
   const logged = Object.assign(new RuntimeError(record.errorType, record.errorMessage), { reason, promise });
-  void postError(currentRequestId ? `/invocation/${currentRequestId}/error` : '/init/error', logged, record, 'Unhandled Promise Rejection').finally(die);
+  crashed(logged, record, 'Unhandled Promise Rejection');
 });
 
 // A sandbox must not outlive its worker: if the worker dies (SIGKILL), this process is

@@ -1,0 +1,97 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { headers } from '@nats-io/transport-node';
+import { INVOCATION_FORMAT, LATEST, REPLY_CHUNK_BYTES, REPLY_CHUNK_HEADER, type InvocationReply, type InvokeEvent } from '@tributary/contracts';
+import { TEST_NATS_URL, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
+import { InvocationClient, ReplyChunks, type InvokeRequest } from './invocation-client.js';
+import { NatsClient } from './nats-client.js';
+import { PayloadStore } from './payload-store.js';
+
+describe('InvocationClient: streamed results (real NATS)', () => {
+  const env = isolatedEnvironment();
+  const root = env['EVENTS_SUBJECT_ROOT'] ?? '';
+  let client: NatsClient;
+  let invocations: InvocationClient;
+
+  const request = (functionName: string): InvokeRequest => ({ functionName, qualifier: LATEST, functionRevision: 1, payload: '{}', logType: 'None' });
+
+  /** Invokes with a chunk sink, and hands back the event the client published (its reply subject) once it is out. */
+  const invoke = async (functionName: string, chunks: Buffer[]) => {
+    const seen = client.nc.subscribe(`${root}.invoke.${functionName}`, { max: 1 });
+    const reply = invocations.invokeSync(request(functionName), 10_000, (chunk) => chunks.push(Buffer.from(chunk)));
+    let event: InvokeEvent | undefined;
+    for await (const msg of seen) event = msg.json<InvokeEvent>();
+    assert.ok(event?.replyto);
+    return { event, reply };
+  };
+
+  const answer = (subject: string, event: InvokeEvent, extra: Partial<InvocationReply>): void => {
+    const body: InvocationReply = { v: INVOCATION_FORMAT, requestId: event.id, statusCode: 200, executedVersion: LATEST, ...extra };
+    client.nc.publish(subject, JSON.stringify(body));
+  };
+
+  const piece = (subject: string, n: number, text: string): void => {
+    const h = headers();
+    h.set(REPLY_CHUNK_HEADER, String(n));
+    client.nc.publish(subject, Buffer.from(text), { headers: h });
+  };
+
+  before(async () => {
+    client = await NatsClient.connect({ url: TEST_NATS_URL, name: 'invocation-client-spec' });
+    await client.ensureEventsStream(env['EVENTS_STREAM'] ?? '', [`${root}.>`], 60_000);
+    const payloads = new PayloadStore(await client.objectStore(env['PAYLOAD_STORE'] ?? ''), 256 * 1024);
+    invocations = new InvocationClient(client, payloads, { eventsStream: env['EVENTS_STREAM'] ?? '', subjectRoot: root, subjectPrefix: env['SUBJECT_PREFIX'] ?? '' });
+    invocations.start();
+  });
+
+  after(async () => {
+    invocations.close();
+    await client.drain();
+    await removeIsolatedResources(env);
+  });
+
+  it('asks for a streamed answer, and hands over the pieces ReplyChunks sent, in order, before the reply', async () => {
+    const chunks: Buffer[] = [];
+    const { event, reply } = await invoke('streamed', chunks);
+    assert.equal(event.responsemode, 'streaming');
+    const subject = event.replyto ?? '';
+    const writer = new ReplyChunks(client.nc, subject);
+    // More than one piece's worth in one write: it goes as several, each within a NATS message.
+    const big = Buffer.alloc(REPLY_CHUNK_BYTES * 2 + 10, 'b');
+    writer.send(Buffer.from('first '));
+    writer.send(big);
+    assert.equal(writer.sent, 4);
+    answer(subject, event, { streamed: writer.sent });
+    const answered = await reply;
+    assert.equal(answered.serviceError, undefined);
+    assert.equal(answered.streamed, 4);
+    assert.deepEqual(chunks.map((c) => c.byteLength), [6, REPLY_CHUNK_BYTES, REPLY_CHUNK_BYTES, 10]);
+    assert.ok(Buffer.concat(chunks).equals(Buffer.concat([Buffer.from('first '), big])));
+  });
+
+  it('ends a stream with a gap in its pieces as ServiceException, and hands over nothing after the gap', async () => {
+    const chunks: Buffer[] = [];
+    const { event, reply } = await invoke('gap', chunks);
+    const subject = event.replyto ?? '';
+    piece(subject, 0, 'a');
+    piece(subject, 2, 'c');
+    piece(subject, 3, 'd');
+    answer(subject, event, { streamed: 4 });
+    const answered = await reply;
+    assert.equal(answered.serviceError?.type, 'ServiceException');
+    assert.match(answered.serviceError?.message ?? '', /lost/);
+    assert.deepEqual(chunks.map(String), ['a']);
+  });
+
+  it('ends a stream whose last pieces were lost as ServiceException, by the count the reply gives', async () => {
+    const chunks: Buffer[] = [];
+    const { event, reply } = await invoke('tail', chunks);
+    const subject = event.replyto ?? '';
+    piece(subject, 0, 'a');
+    piece(subject, 1, 'b');
+    answer(subject, event, { streamed: 3 });
+    const answered = await reply;
+    assert.equal(answered.serviceError?.type, 'ServiceException');
+    assert.deepEqual(chunks.map(String), ['a', 'b']);
+  });
+});
