@@ -30,6 +30,7 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
   const plain = uniqueName('plainstream');
   const failing = uniqueName('failstream');
   const gated = uniqueName('gatedstream');
+  const hanging = uniqueName('hangstream');
 
   before(async () => {
     e2e = await startE2eStack({ AWS_REGION: 'us-east-1', TRIBUTARY_ACCOUNT_ID: '000000000000' });
@@ -64,6 +65,11 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
           });`,
           { Timeout: 10 },
         ),
+      ),
+    );
+    await e2e.lambda.send(
+      new CreateFunctionCommand(
+        functionInput(hanging, `exports.handler = awslambda.streamifyResponse(async (event, responseStream) => { responseStream.write('before the hang'); await new Promise(() => setInterval(() => {}, 1000)); });`, { Timeout: 1 }),
       ),
     );
   });
@@ -117,6 +123,15 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
     } finally {
       gate.close();
     }
+  });
+
+  it('ends a stream whose function times out with Sandbox.Timedout, after the bytes it sent', async () => {
+    const { output, payload, completes } = await streamed(e2e, { FunctionName: hanging });
+    assert.equal(output.StatusCode, 200);
+    assert.equal(payload.toString('utf8'), 'before the hang');
+    assert.equal(completes.length, 1);
+    assert.equal(completes[0]?.ErrorCode, 'Sandbox.Timedout');
+    assert.match(completes[0]?.ErrorDetails ?? '', /Task timed out after 1\.00 seconds/);
   });
 
   it('carries the Tail log in InvokeComplete', async () => {
