@@ -370,6 +370,50 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.ok(message.length < 300000, String(message.length));
     });
 
+    it('leaves no stream behind for the next invocation: a late write, a crash that ends a stream, a crash while idle', async () => {
+      // A handler that returns without ending its stream, then writes from a timer: the write
+      // must not open a POST that holds the runtime's one connection from the next invocation.
+      const late = spec({ 'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => { setTimeout(() => responseStream.write('late'), 30); });` });
+      assert.deepEqual(errorOf(await call(late, {}, { onChunk: () => undefined })), ['Error', 'Response stream is not finished.']);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.deepEqual(errorOf(await call(late, {}, { onChunk: () => undefined })), ['Error', 'Response stream is not finished.']);
+      // A crash that ends a stream, after which the handler still finishes: the dying runtime must
+      // not take the next invocation.
+      const crashing = spec({
+        'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+          responseStream.write('a');
+          if (event.crash) setTimeout(() => { throw new Error('crash'); }, 5);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          responseStream.end('b');
+        });`,
+      });
+      assert.deepEqual(errorOf(await call(crashing, { crash: true }, { onChunk: () => undefined })), ['Error', 'crash']);
+      const after = await call(crashing, {}, { onChunk: () => undefined });
+      assert.equal(after.functionError, undefined, after.payload);
+      // A timer that throws while the sandbox waits for work: the next invocation starts cold and
+      // runs, rather than be handed that error.
+      const idle = spec({ 'index.js': `exports.handler = async (event) => { if (event.arm) setTimeout(() => { throw new Error('while idle'); }, 20); return 'ran'; };` });
+      assert.equal(payload(await call(idle, { arm: true })), 'ran');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const next = await call(idle, {});
+      assert.equal(next.functionError, undefined, next.payload);
+      assert.equal(payload(next), 'ran');
+      assert.equal(next.coldStart, true);
+    });
+
+    it('reports errors whose name is no header value, or very long, by the name they have', async () => {
+      const named = (name: string, streaming: boolean) =>
+        spec({
+          'index.mjs': streaming
+            ? `export const handler = awslambda.streamifyResponse(async (event, responseStream) => { responseStream.write('a'); const e = new Error('m'); e.name = ${JSON.stringify(name)}; throw e; });`
+            : `export const handler = async () => { const e = new Error('m'); e.name = ${JSON.stringify(name)}; throw e; };`,
+        });
+      assert.deepEqual(errorOf(await call(named('エラー', false), {})), ['エラー', 'm']);
+      assert.deepEqual(errorOf(await call(named('Bad\nName', true), {}, { onChunk: () => undefined })), ['Bad\nName', 'm']);
+      const long = await call(named('N'.repeat(200_000), true), {}, { onChunk: () => undefined });
+      assert.equal(errorOf(long)[0], 'N'.repeat(1024));
+    });
+
     it('ends a stream that goes over the streaming limit with Function.ResponseSizeTooLarge', async () => {
       const s = spec({
         'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {

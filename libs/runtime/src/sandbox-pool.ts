@@ -312,6 +312,9 @@ export class SandboxPool {
     const sandbox = this.takeIdle(spec) ?? (await this.create(spec));
     const outcome = await sandbox.run(request);
     this.release(sandbox);
+    // A warm sandbox that died before it took the invocation ran nothing of it: another runs it
+    // (a new one at the latest, whose failure, if it fails, is the invocation's).
+    if (outcome.notStarted) return this.invoke(spec, request);
     return outcome;
   }
 

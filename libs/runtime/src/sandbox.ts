@@ -57,6 +57,11 @@ export interface InvokeOutcome extends InvokeResponse {
   maxMemoryUsedMb: number;
   initDurationMs?: number;
   coldStart: boolean;
+  /**
+   * A warm sandbox's process was gone before it took the invocation (it crashed or was killed
+   * while idle): nothing ran, and the pool runs it on another sandbox. Never seen by the pool's callers.
+   */
+  notStarted?: true;
 }
 
 export interface SandboxSettings {
@@ -93,6 +98,8 @@ const LOG_GRACE_MS = 50;
  * for those that answer sooner) is what stops one that grows and then waits.
  */
 const MEMORY_POLL_MS = 200;
+/** Connections a sandbox's Runtime API takes at once (its runtime keeps one alive). */
+const RUNTIME_API_CONNECTIONS = 8;
 /** How long a warm runtime may take to ask for the next invocation, on top of the timeout. */
 const NEXT_GRACE_MS = 2_000;
 /** Log kept per invocation (its end: Tail and REPORT come from it); a message holds 1 MB anyway. */
@@ -312,9 +319,12 @@ export class Sandbox {
   async start(): Promise<void> {
     if (this.killing) return this.exited(null, null); // killed before it started (the pool closed)
     // No request timeout: a streaming response is one request for as long as the function runs
-    // (up to 900 s), and the invocation's own timer ends it. Trailers count as headers: 256 KB
-    // holds a streamed error's record (the runtime fits it into 192 KB of base64).
-    const server = createServer({ keepAlive: true, requestTimeout: 0, maxHeaderSize: 256 * 1024 }, (req, res) => this.route(req, res));
+    // (up to 900 s), and the invocation's own timer ends it. Headers still have 10 s (Node would
+    // drop that limit with the other). Trailers count as headers: 256 KB holds a streamed error's
+    // record (the runtime fits it into 192 KB of base64). The runtime keeps one connection; a
+    // function's own processes may not open more than a few, each of which the worker holds.
+    const server = createServer({ keepAlive: true, requestTimeout: 0, headersTimeout: 10_000, maxHeaderSize: 256 * 1024 }, (req, res) => this.route(req, res));
+    server.maxConnections = RUNTIME_API_CONNECTIONS;
     this.server = server;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -433,7 +443,10 @@ export class Sandbox {
         coldStart,
         finished: false,
       };
-      if (!this.alive) return this.fail('Runtime.ExitError', `RequestId: ${request.requestId} Error: Runtime exited`);
+      if (!this.alive) {
+        if (!coldStart) return this.notStarted();
+        return this.fail('Runtime.ExitError', `RequestId: ${request.requestId} Error: Runtime exited`);
+      }
       this.thaw();
       // Until the runtime asks for it: a cold start gets the init limit on top; a warm runtime
       // that never comes back to /next (busy with what its last handler left running) a grace.
@@ -814,6 +827,17 @@ export class Sandbox {
     });
   }
 
+  /** Gives back the invocation a warm runtime never asked for: it ran nothing, so it has no log. */
+  private notStarted(): void {
+    const invocation = this.current;
+    if (!invocation || invocation.finished) return;
+    invocation.finished = true;
+    clearTimeout(invocation.timer);
+    clearTimeout(invocation.memoryTimer);
+    this.current = undefined;
+    invocation.resolve({ payload: '', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: false, notStarted: true });
+  }
+
   private fail(errorType: string, message: string, extraLine?: string): void {
     const invocation = this.current;
     if (!invocation) return;
@@ -835,6 +859,7 @@ export class Sandbox {
     const invocation = this.current;
     if (invocation && !invocation.finished) {
       if (invocation.result) this.settle(invocation);
+      else if (!invocation.delivered && !invocation.coldStart) this.notStarted();
       else {
         const status = signal ? `signal: ${SIGNAL_NAMES[signal] ?? signal}` : `exit status ${code ?? 0}`;
         const message = `RequestId: ${invocation.request.requestId} Error: Runtime exited with error: ${status}`;

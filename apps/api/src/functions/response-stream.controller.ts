@@ -84,7 +84,7 @@ export class ResponseStreamController {
       const failure =
         error instanceof LambdaError && error.type !== LambdaErrorType.TooManyRequests
           ? { ErrorCode: error.type, ErrorDetails: error.message }
-          : { ErrorCode: LambdaErrorType.Service, ErrorDetails: 'The function stopped answering before its stream ended.' };
+          : { ErrorCode: LambdaErrorType.Service, ErrorDetails: 'The stream did not end before the service stopped waiting for it.' };
       stream.end(event('InvokeComplete', 'application/json', json(failure)));
       return reply;
     }

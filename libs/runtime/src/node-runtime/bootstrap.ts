@@ -98,6 +98,22 @@ class RuntimeError extends Error {
 
 let currentRequestId: string | undefined;
 
+/** Longest error type sent as a header or trailer (the worker reads the type from the body first). */
+const ERROR_TYPE_MAX = 1024;
+
+/**
+ * An error type as a header or trailer value: one that is not a header value (a newline, a
+ * character outside Latin-1 in it) goes as AWS's fallback, and a long one is cut.
+ */
+const headerSafe = (value: string): string => {
+  try {
+    http.validateHeaderValue('x', value);
+    return value.slice(0, ERROR_TYPE_MAX);
+  } catch {
+    return 'Unhandled';
+  }
+};
+
 // Console lines as AWS writes them: timestamp, request id, level, message. A message keeps its
 // newlines, as AWS's log events do (its runtime writes each call as one event to a log socket;
 // `\r` for `\n` is only its fallback for plain stdout, and shows as garbled lines in a Tail).
@@ -146,7 +162,7 @@ const logInvokeError = (thrown: unknown, record: ErrorRecord): void => logError(
  */
 const postError = async (path: string, thrown: unknown, record: ErrorRecord, label: string): Promise<void> => {
   logError(label, thrown, record);
-  await call('POST', path, JSON.stringify(record), { 'Lambda-Runtime-Function-Error-Type': record.errorType, ...logEnd() }).catch(die);
+  await call('POST', path, JSON.stringify(record), { 'Lambda-Runtime-Function-Error-Type': headerSafe(record.errorType), ...logEnd() }).catch(die);
 };
 
 type Callback = (error?: unknown, result?: unknown) => void;
@@ -278,24 +294,15 @@ const TRAILER_ERROR_CHARS = 192 * 1024;
 
 const trailerError = (record: ErrorRecord): string => {
   const encode = (r: ErrorRecord): string => Buffer.from(JSON.stringify(r)).toString('base64');
-  let fitted = record;
+  let fitted: ErrorRecord = { ...record, errorType: record.errorType.slice(0, ERROR_TYPE_MAX) };
   let encoded = encode(fitted);
   if (encoded.length > TRAILER_ERROR_CHARS) fitted = { ...fitted, stackTrace: [] };
-  for (encoded = encode(fitted); encoded.length > TRAILER_ERROR_CHARS; encoded = encode(fitted)) {
+  for (encoded = encode(fitted); encoded.length > TRAILER_ERROR_CHARS && fitted.errorMessage !== ''; encoded = encode(fitted)) {
     fitted = { ...fitted, errorMessage: fitted.errorMessage.slice(0, Math.floor(fitted.errorMessage.length / 2)) };
   }
   return encoded;
 };
 
-/** A value for a header or trailer: an error's name that is not one (a newline in it) is reported as AWS's fallback. */
-const headerSafe = (value: string): string => {
-  try {
-    http.validateHeaderValue('x', value);
-    return value;
-  } catch {
-    return 'Unhandled';
-  }
-};
 
 /**
  * The streaming response under way: a crash outside the handler (an uncaught exception, an
@@ -395,12 +402,11 @@ const invokeStreaming = async (handler: Handler, event: unknown, context: Record
   } catch (error) {
     outcome = { ok: false, error };
   }
-  // Bytes the handler wrote before it ended, failed or returned go out before the end: a write
-  // still queued would otherwise come after the POST has ended.
-  if (request && !responseStream.writableFinished) {
-    if (!responseStream.writableEnded) responseStream.end();
-    await finished(responseStream).catch(() => undefined);
-  }
+  // The invocation is over for the stream: a timer's later write fails rather than open a POST for
+  // a request id that is done (it would hold the runtime's one connection). Bytes written before
+  // the end, the failure or the return go out first: one still queued would come after the end.
+  if (!responseStream.writableEnded) responseStream.end();
+  if (request && !responseStream.writableFinished) await finished(responseStream).catch(() => undefined);
   openStream = undefined;
   if (!request) return outcome;
   if (outcome.ok) {
@@ -471,10 +477,24 @@ const invoke = (handler: Handler, isAsync: boolean, event: unknown, context: Rec
     }
   });
 
-/** Reports a crash outside the handler's own outcome, then exits: at the end of a stream under way, else on its own. */
+/** Set by a crash: the process is on its way out and must not ask for another invocation. */
+let dying = false;
+/** Set once the handler is loaded: a crash then, with no invocation running, is nobody's. */
+let initialized = false;
+
+/**
+ * Reports a crash outside the handler's own outcome, then exits: at the end of a stream under
+ * way, or as the running invocation's (or the init's) error. While idle there is nobody to tell:
+ * an /error would wait behind the pending /next and fail the next, innocent, invocation.
+ */
 const crashed = (thrown: unknown, record: ErrorRecord, label: string): void => {
+  dying = true;
   const stream = openStream;
   openStream = undefined;
+  if (!stream && !currentRequestId && initialized) {
+    logError(label, thrown, record);
+    die();
+  }
   if (stream) {
     logError(label, thrown, record);
     void stream.fail(record).catch(() => undefined).finally(die);
@@ -501,7 +521,10 @@ setInterval(() => {
 const handler = await loadHandler();
 const handlerIsAsync = isAsyncFunction(handler);
 const functionName = process.env['AWS_LAMBDA_FUNCTION_NAME'] ?? '';
+initialized = true;
 for (;;) {
+  // A crash has ended the last invocation's stream: this process exits once that is answered.
+  if (dying) await new Promise<never>(() => undefined);
   const next = await call('GET', '/invocation/next').catch(die);
   if (next.status !== 200) die();
   const requestId = String(next.headers['lambda-runtime-aws-request-id']);
