@@ -303,7 +303,6 @@ const trailerError = (record: ErrorRecord): string => {
   return encoded;
 };
 
-
 /**
  * The streaming response under way: a crash outside the handler (an uncaught exception, an
  * unhandled rejection) must end it with the error, since a second request would queue behind it
@@ -493,7 +492,7 @@ const crashed = (thrown: unknown, record: ErrorRecord, label: string): void => {
   openStream = undefined;
   if (!stream && !currentRequestId && initialized) {
     logError(label, thrown, record);
-    die();
+    return die();
   }
   if (stream) {
     logError(label, thrown, record);
