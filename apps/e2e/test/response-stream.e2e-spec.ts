@@ -87,16 +87,16 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
   });
 
   it("sends a streaming handler's bytes as it writes them, and a later error as the stream's end", async () => {
-    // The handler writes, then waits at a gate that this test opens only when those first bytes
-    // have reached it through the SDK: sent whole at the end, they would never come, and the
-    // function would time out at the gate.
-    let opened!: () => void;
-    const gateOpen = new Promise<void>((resolve) => (opened = resolve));
-    const gate = createServer((_req, res) => void gateOpen.then(() => res.end('open')));
-    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
-    try {
-      for (const fail of [false, true]) {
+    for (const fail of [false, true]) {
+      // The handler writes, then waits at a gate that this test opens only when those first bytes
+      // have reached it through the SDK: sent whole at the end, they would never come, and the
+      // function would time out at the gate.
+      let opened!: () => void;
+      const gateOpen = new Promise<void>((resolve) => (opened = resolve));
+      const gate = createServer((_req, res) => void gateOpen.then(() => res.end('open')));
+      await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+      const url = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
+      try {
         const output = await e2e.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: gated, Payload: Buffer.from(JSON.stringify({ gate: url, fail })) }));
         assert.equal(output.StatusCode, 200);
         assert.equal(output.ExecutedVersion, '$LATEST');
@@ -119,9 +119,9 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
           assert.equal(chunks.join(''), 'first second');
           assert.equal(completes[0]?.ErrorCode, undefined);
         }
+      } finally {
+        gate.close();
       }
-    } finally {
-      gate.close();
     }
   });
 
