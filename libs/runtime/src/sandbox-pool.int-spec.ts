@@ -5,13 +5,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { strToU8, zipSync } from 'fflate';
 import type { FunctionSpec } from '@tributary/contracts';
 import { buildZip, waitFor } from '@tributary/testing';
 import { SandboxPool, readableBy } from './sandbox-pool.js';
-import { SETPRIV } from './sandbox.js';
+import { SETPRIV, SHARED_WRITABLE_DIRS } from './sandbox.js';
 import { extractZip } from './code-cache.js';
 import { ScratchDirs, isRunning } from './scratch-dirs.js';
 
@@ -67,7 +67,9 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
   before(async () => {
     process.env['WORKER_SECRET'] = 'must-not-leak';
     codeDir = await mkdtemp(join(tmpdir(), 'trib-runtime-'));
-    exchange = await mkdtemp('/var/tmp/trib-runtime-exchange-');
+    // Where sandboxes leave files for the test: not under /tmp nor SHARED_WRITABLE_DIRS, which
+    // sandboxes with mounts of their own cannot write to (these run as the test's own user).
+    exchange = await mkdtemp(join(homedir(), '.trib-runtime-exchange-'));
     pool = new SandboxPool({
       codeDir,
       region: 'us-east-1',
@@ -560,8 +562,9 @@ exports.handler = async () => {
   });
 
   it("runs each sandbox as a user of its own, which cannot read another's environment or /tmp through /proc, nor signal it", { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
-    // Outside /tmp, which each sandbox's own /tmp would cover: the code directory must be hidden by itself.
-    const dir = await mkdtemp('/var/tmp/trib-runtime-users-');
+    // Outside /tmp and SHARED_WRITABLE_DIRS, which sandboxes' mounts cover: the code directory must
+    // be hidden by itself. Root runs this test, and may make it here.
+    const dir = await mkdtemp('/var/lib/trib-runtime-users-');
     await chmod(dir, 0o711); // the sandboxes' users pass through to the code and scratch dirs
     // Outside the default range (60000–60999) that e2e stacks running beside this test hand out.
     const range = { uid: 61_100, gid: 65_534, count: 3 };
@@ -682,7 +685,8 @@ exports.handler = async () => {
           const tried = (f) => { try { return f() ?? 'done'; } catch (e) { return e.code; } };
           if (event.write) fs.writeFileSync(tmp + '/note', event.write);
           return { seen: tried(() => fs.readFileSync(tmp + '/note', 'utf8')), cwd: process.cwd(), root: process.env.LAMBDA_TASK_ROOT,
-            dirname: __dirname, tmpdir: require('node:os').tmpdir(), oldpwd: process.env.OLDPWD ?? null, writeTask: tried(() => fs.writeFileSync(__dirname + '/added.js', '')) };
+            dirname: __dirname, tmpdir: require('node:os').tmpdir(), oldpwd: process.env.OLDPWD ?? null, writeTask: tried(() => fs.writeFileSync(__dirname + '/added.js', '')),
+            shared: ${JSON.stringify(SHARED_WRITABLE_DIRS)}.filter((d) => fs.existsSync(d)).map((d) => d + ' ' + tried(() => fs.writeFileSync(d + '/left-by-' + process.pid, 'x'))).join(', ') };
         };`,
     };
     // With mounts of its own a handler's literal '/tmp' is private; without, only os.tmpdir() is.
@@ -707,6 +711,10 @@ exports.handler = async () => {
           { cwd: wrote.cwd, root: wrote.root, dirname: wrote.dirname, tmpdir: wrote.tmpdir, writeTask: wrote.writeTask },
           { cwd: '/var/task', root: '/var/task', dirname: '/var/task', tmpdir: '/tmp', writeTask: 'EROFS' },
         );
+        // Only /tmp is writable, as on AWS: nothing is left for other functions in the host's shared directories.
+        const shared = SHARED_WRITABLE_DIRS.filter((d) => existsSync(d));
+        assert.ok(shared.length > 0);
+        assert.equal(wrote.shared, shared.map((d) => `${d} EROFS`).join(', '));
       } else {
         assert.notEqual(wrote.tmpdir, tmpdir());
         assert.match(warnings.join('\n'), /sandboxes share the host's \/tmp/);

@@ -153,19 +153,29 @@ const SANDBOX_PATH = [...new Set([dirname(process.execPath), '/usr/local/bin', '
  */
 export const RUNTIME_MODULES_MOUNT = '/var/node_modules';
 /**
+ * Directories every user of the host may write to besides /tmp. On AWS only /tmp is writable;
+ * here a file one function left in them (mode 644 by default) could be read by every other, and
+ * by the next sandbox given its uid. In a sandbox's mount namespace each is an empty read-only
+ * directory, so writes fail with EROFS as on AWS. (/var/lock is a link to /run/lock on Debian.)
+ */
+export const SHARED_WRITABLE_DIRS = ['/var/tmp', '/dev/shm', '/run/lock'] as const;
+/**
  * Run by `sh -c` inside the sandbox's new mount namespace (mounts there are private, unshare's
  * default): `$0` mount, `$1` the sandbox's /tmp, `$2` its package, `$3` the runtime modules,
  * `$4` a passwd file naming the sandbox's user (or empty), `$5` the directory of every unpacked
  * package, then the command to exec. Once its own package and modules are bound, the directory
  * of all packages is covered with an empty read-only tmpfs: other functions' code is out of
- * sight, as on AWS. /tmp is covered last: the package, the code directory and the passwd file
- * may be in the host's /tmp.
+ * sight, as on AWS. /tmp is bound after those: the package, the code directory and the passwd
+ * file may be in the host's /tmp. Last, the host's other world-writable directories
+ * (SHARED_WRITABLE_DIRS) get empty read-only covers too.
  */
 const MOUNT_SCRIPT =
   `set -e; "$0" --bind -o ro "$2" ${TASK_MOUNT}; "$0" --bind -o ro "$3" ${RUNTIME_MODULES_MOUNT}; ` +
   `if [ -n "$4" ]; then "$0" --bind -o ro "$4" /etc/passwd; fi; ` +
   `"$0" -t tmpfs -o ro,size=4k,mode=0755 tributary-code "$5"; ` +
-  `"$0" --bind "$1" /tmp; cd ${TASK_MOUNT}; unset OLDPWD; shift 5; exec "$@"`;
+  `"$0" --bind "$1" /tmp; ` +
+  `for d in ${SHARED_WRITABLE_DIRS.join(' ')}; do if [ -d "$d" ] && [ ! -L "$d" ]; then "$0" -t tmpfs -o ro,size=4k,mode=0755 tributary-ro "$d"; fi; done; ` +
+  `cd ${TASK_MOUNT}; unset OLDPWD; shift 5; exec "$@"`;
 
 interface Invocation {
   request: InvokeRequest;
