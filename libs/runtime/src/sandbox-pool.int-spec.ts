@@ -11,7 +11,7 @@ import { strToU8, zipSync } from 'fflate';
 import type { FunctionSpec } from '@tributary/contracts';
 import { buildZip, waitFor } from '@tributary/testing';
 import { SandboxPool, readableBy } from './sandbox-pool.js';
-import { SETPRIV, SHARED_WRITABLE_DIRS } from './sandbox.js';
+import { PRIVATE_IPC, SETPRIV, SHARED_WRITABLE_DIRS } from './sandbox.js';
 import { extractZip } from './code-cache.js';
 import { ScratchDirs, isRunning } from './scratch-dirs.js';
 
@@ -684,9 +684,12 @@ exports.handler = async () => {
         exports.handler = async (event) => {
           const tried = (f) => { try { return f() ?? 'done'; } catch (e) { return e.code; } };
           if (event.write) fs.writeFileSync(tmp + '/note', event.write);
+          // A System V shared memory segment (util-linux's ipcmk), then the segments this sandbox sees.
+          if (event.shm) require('node:child_process').execFileSync('ipcmk', ['-M', '4096'], { stdio: 'ignore' });
+          const segments = fs.readFileSync('/proc/sysvipc/shm', 'utf8').trim().split('\\n').length - 1;
           return { seen: tried(() => fs.readFileSync(tmp + '/note', 'utf8')), cwd: process.cwd(), root: process.env.LAMBDA_TASK_ROOT,
             dirname: __dirname, tmpdir: require('node:os').tmpdir(), oldpwd: process.env.OLDPWD ?? null, writeTask: tried(() => fs.writeFileSync(__dirname + '/added.js', '')),
-            shared: ${JSON.stringify(SHARED_WRITABLE_DIRS)}.filter((d) => fs.existsSync(d)).map((d) => d + ' ' + tried(() => fs.writeFileSync(d + '/left-by-' + process.pid, 'x'))).join(', ') };
+            segments, shared: ${JSON.stringify(SHARED_WRITABLE_DIRS)}.filter((d) => fs.existsSync(d)).map((d) => d + ' ' + tried(() => fs.writeFileSync(d + '/left-by-' + process.pid, 'x'))).join(', ') };
         };`,
     };
     // With mounts of its own a handler's literal '/tmp' is private; without, only os.tmpdir() is.
@@ -699,7 +702,7 @@ exports.handler = async () => {
       return JSON.parse(outcome.payload) as Record<string, string>;
     };
     try {
-      const wrote = await run(first, { write: 'from a' });
+      const wrote = await run(first, { write: 'from a', shm: PRIVATE_IPC });
       assert.equal(wrote.seen, 'from a');
       assert.equal(wrote.oldpwd, null, 'the host directory the sandbox started in is not in its environment');
       assert.equal((await run(second, {})).seen, 'ENOENT', 'another function does not see it');
@@ -715,6 +718,11 @@ exports.handler = async () => {
         const shared = SHARED_WRITABLE_DIRS.filter((d) => existsSync(d));
         assert.ok(shared.length > 0);
         assert.equal(wrote.shared, shared.map((d) => `${d} EROFS`).join(', '));
+      }
+      if (PRIVATE_IPC) {
+        // Each sandbox has IPC objects of its own: the segment the first made is its alone.
+        assert.equal(Number(wrote.segments), 1);
+        assert.equal(Number((await run(second, {})).segments), 0);
       } else {
         assert.notEqual(wrote.tmpdir, tmpdir());
         assert.match(warnings.join('\n'), /sandboxes share the host's \/tmp/);

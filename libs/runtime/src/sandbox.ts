@@ -139,6 +139,13 @@ const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'].find((path) => existsSync(p
 export const PRIVATE_MOUNTS: boolean =
   SETPRIV !== undefined && MOUNT !== undefined && UNSHARE !== undefined && existsSync('/bin/sh') &&
   spawnSync(UNSHARE, ['--mount', '--', MOUNT, '--bind', '/tmp', '/tmp'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+/**
+ * Whether a sandbox with mounts of its own also gets an IPC namespace of its own, as each AWS
+ * execution environment has: System V shared memory, semaphores and message queues (and POSIX
+ * message queues) one function makes are invisible to every other and go when its sandbox ends.
+ */
+export const PRIVATE_IPC: boolean =
+  PRIVATE_MOUNTS && UNSHARE !== undefined && spawnSync(UNSHARE, ['--ipc', '--', process.execPath, '--version'], { stdio: 'ignore', timeout: 5000 }).status === 0;
 /** Where the package is mounted in a sandbox with PRIVATE_MOUNTS: AWS's task root. */
 export const TASK_MOUNT = '/var/task';
 /**
@@ -383,7 +390,7 @@ export class Sandbox {
       // Mounts are made as root; setpriv then drops to the sandbox's user, every capability with it.
       const drop = runAs ? [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups'] : [];
       const modules = join(dirname(this.taskRoot), 'node_modules');
-      [command, args] = [UNSHARE, ['--mount', '--', '/bin/sh', '-c', MOUNT_SCRIPT, MOUNT, tmpDir, this.taskRoot, modules, passwdFile ?? '', dirname(this.taskRoot), SETPRIV, ...drop, '--pdeathsig', 'KILL', '--', ...node]];
+      [command, args] = [UNSHARE, ['--mount', ...(PRIVATE_IPC ? ['--ipc'] : []), '--', '/bin/sh', '-c', MOUNT_SCRIPT, MOUNT, tmpDir, this.taskRoot, modules, passwdFile ?? '', dirname(this.taskRoot), SETPRIV, ...drop, '--pdeathsig', 'KILL', '--', ...node]];
       user = undefined;
     } else if (SETPRIV) {
       [command, args] = [SETPRIV, ['--pdeathsig', 'KILL', '--', ...node]];
