@@ -694,6 +694,8 @@ exports.handler = async () => {
     };
     // With mounts of its own a handler's literal '/tmp' is private; without, only os.tmpdir() is.
     const environment: Record<string, string> = own.privateMounts ? { LITERAL_TMP: '1' } : {};
+    // Sandboxes with mounts of their own get IPC of their own too (without, a segment made here would outlive the test).
+    const ownIpc = own.privateMounts && PRIVATE_IPC;
     const first = spec({ name: 'scratch-a', revisionId: 'a1', environment }, files);
     const second = spec({ name: 'scratch-b', revisionId: 'b1', environment }, files);
     const run = async (s: FunctionSpec, event: unknown) => {
@@ -702,7 +704,7 @@ exports.handler = async () => {
       return JSON.parse(outcome.payload) as Record<string, string>;
     };
     try {
-      const wrote = await run(first, { write: 'from a', shm: PRIVATE_IPC });
+      const wrote = await run(first, { write: 'from a', shm: ownIpc });
       assert.equal(wrote.seen, 'from a');
       assert.equal(wrote.oldpwd, null, 'the host directory the sandbox started in is not in its environment');
       assert.equal((await run(second, {})).seen, 'ENOENT', 'another function does not see it');
@@ -719,7 +721,7 @@ exports.handler = async () => {
         assert.ok(shared.length > 0);
         assert.equal(wrote.shared, shared.map((d) => `${d} EROFS`).join(', '));
       }
-      if (PRIVATE_IPC) {
+      if (ownIpc) {
         // Each sandbox has IPC objects of its own: the segment the first made is its alone.
         assert.equal(Number(wrote.segments), 1);
         assert.equal(Number((await run(second, {})).segments), 0);
