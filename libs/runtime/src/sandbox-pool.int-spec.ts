@@ -689,7 +689,9 @@ exports.handler = async () => {
           const segments = fs.readFileSync('/proc/sysvipc/shm', 'utf8').trim().split('\\n').length - 1;
           return { seen: tried(() => fs.readFileSync(tmp + '/note', 'utf8')), cwd: process.cwd(), root: process.env.LAMBDA_TASK_ROOT,
             dirname: __dirname, tmpdir: require('node:os').tmpdir(), oldpwd: process.env.OLDPWD ?? null, writeTask: tried(() => fs.writeFileSync(__dirname + '/added.js', '')),
-            segments, shared: ${JSON.stringify(SHARED_WRITABLE_DIRS)}.filter((d) => fs.existsSync(d)).map((d) => d + ' ' + tried(() => fs.writeFileSync(d + '/left-by-' + process.pid, 'x'))).join(', ') };
+            segments,
+            // Only where they should be read-only: elsewhere the probe would leave its files on the host.
+            shared: process.env.LITERAL_TMP ? ${JSON.stringify(SHARED_WRITABLE_DIRS)}.filter((d) => fs.existsSync(d)).map((d) => d + ' ' + tried(() => fs.writeFileSync(d + '/left-by-' + process.pid, 'x'))).join(', ') : null };
         };`,
     };
     // With mounts of its own a handler's literal '/tmp' is private; without, only os.tmpdir() is.
