@@ -1,7 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   CreateFunctionCommand,
   InvokeWithResponseStreamCommand,
@@ -9,7 +7,7 @@ import {
   type InvokeWithResponseStreamCommandInput,
   type InvokeWithResponseStreamCompleteEvent,
 } from '@aws-sdk/client-lambda';
-import { uniqueName } from '@tributary/testing';
+import { startGate, uniqueName } from '@tributary/testing';
 import { functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 /** Everything an InvokeWithResponseStream answer carries, read the way SDK users read it. */
@@ -91,13 +89,9 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
       // The handler writes, then waits at a gate that this test opens only when those first bytes
       // have reached it through the SDK: sent whole at the end, they would never come, and the
       // function would time out at the gate.
-      let opened!: () => void;
-      const gateOpen = new Promise<void>((resolve) => (opened = resolve));
-      const gate = createServer((_req, res) => void gateOpen.then(() => res.end('open')));
-      await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
-      const url = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
+      const gate = await startGate();
       try {
-        const output = await e2e.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: gated, Payload: Buffer.from(JSON.stringify({ gate: url, fail })) }));
+        const output = await e2e.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: gated, Payload: Buffer.from(JSON.stringify({ gate: gate.url, fail })) }));
         assert.equal(output.StatusCode, 200);
         assert.equal(output.ExecutedVersion, '$LATEST');
         assert.match(output.$metadata.requestId ?? '', /^[0-9a-f-]{36}$/);
@@ -106,7 +100,7 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
         for await (const event of output.EventStream ?? []) {
           if (event.PayloadChunk?.Payload) {
             chunks.push(Buffer.from(event.PayloadChunk.Payload).toString('utf8'));
-            opened();
+            gate.open();
           }
           if (event.InvokeComplete) completes.push(event.InvokeComplete);
         }
@@ -120,7 +114,7 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
           assert.equal(completes[0]?.ErrorCode, undefined);
         }
       } finally {
-        gate.close();
+        await gate.close();
       }
     }
   });

@@ -3,11 +3,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
-import { buildZip } from '@tributary/testing';
+import { buildZip, startGate } from '@tributary/testing';
 import { SandboxPool } from './sandbox-pool.js';
 import type { InvokeRequest } from './sandbox.js';
 
@@ -317,16 +315,13 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       for (const fail of [false, true]) {
         // The handler writes, then waits for a gate that opens only once its first bytes are
         // here: collected whole, they would come after it returned, and it would time out at the gate.
-        let opened!: () => void;
-        const gateOpen = new Promise<void>((resolve) => (opened = resolve));
-        const gate = createServer((_req, res) => void gateOpen.then(() => res.end('open')));
-        await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+        const gate = await startGate();
         try {
           const chunks: Buffer[] = [];
-          const outcome = await call(s, { gate: `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`, fail }, {
+          const outcome = await call(s, { gate: gate.url, fail }, {
             onChunk: (chunk) => {
               chunks.push(chunk);
-              opened();
+              gate.open();
             },
           });
           assert.equal(outcome.streamed, fail ? undefined : true, outcome.payload);
@@ -341,7 +336,7 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
           assert.match(tail(outcome), /\tINFO\tgate passed\n/);
           assert.match(tail(outcome), /^REPORT RequestId: /m);
         } finally {
-          gate.close();
+          await gate.close();
         }
       }
     });

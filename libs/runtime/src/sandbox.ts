@@ -252,21 +252,16 @@ const safeDecode = (text: string): string | undefined => {
 
 /** An X-Ray style trace header: epoch seconds in hex, then 24 hex digits from randomUUID (its cached pool; two of them fixed by the UUID format). */
 /** A result or error over the response limit. */
-const TOO_LARGE = {
+const tooLarge = (limitBytes: number) => ({
   payload: '',
   error: {
     errorType: 'Function.ResponseSizeTooLarge',
-    payload: errorPayload('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${LAMBDA_LIMITS.syncResponseBytes + 100} bytes).`),
+    payload: errorPayload('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${limitBytes} bytes).`),
   },
-};
-
-const STREAM_TOO_LARGE = {
-  payload: '',
-  error: {
-    errorType: 'Function.ResponseSizeTooLarge',
-    payload: errorPayload('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${LAMBDA_LIMITS.streamedResponseBytes} bytes).`),
-  },
-};
+});
+/** AWS's figure for the 6 MB limit. */
+const TOO_LARGE = tooLarge(LAMBDA_LIMITS.syncResponseBytes + 100);
+const STREAM_TOO_LARGE = tooLarge(LAMBDA_LIMITS.streamedResponseBytes);
 
 const success = (result: { payload: string; payloadEncoding?: 'base64'; streamed?: true }): InvokeResponse => ({
   payload: result.payload,
@@ -551,17 +546,12 @@ export class Sandbox {
       this.noteLogEnd(invocation, single(req.trailers[LOG_END_HEADER]));
       if (this.overMemory(invocation)) return this.outOfMemory();
       const errorType = single(req.trailers['lambda-runtime-function-error-type']);
-      if (size > limit) {
-        invocation.result = sink ? STREAM_TOO_LARGE : TOO_LARGE;
-      } else if (errorType !== undefined) {
-        const body = Buffer.from(single(req.trailers['lambda-runtime-function-error-body']) ?? '', 'base64').toString('utf8');
-        const parsed = this.parseError(body, errorType);
-        invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace) } };
-      } else if (sink) {
-        invocation.result = { payload: '', streamed: true };
-      } else {
-        return this.resulted(Buffer.concat(kept), size);
+      if (size <= limit && errorType !== undefined) {
+        // The error's body came in a trailer, not in the stream: its size is not the stream's.
+        return this.errored(Buffer.from(single(req.trailers['lambda-runtime-function-error-body']) ?? '', 'base64').toString('utf8'), 0, errorType);
       }
+      if (size <= limit && !sink) return this.resulted(Buffer.concat(kept), size);
+      invocation.result = size > limit ? (sink ? STREAM_TOO_LARGE : TOO_LARGE) : { payload: '', streamed: true };
       this.responded(invocation);
       this.awaitLog(invocation);
     });

@@ -206,3 +206,26 @@ export const storedObjectCount = async (store: string): Promise<number> => {
 
 /** Number of Redis keys matching a pattern. */
 export const countRedisKeys = async (pattern: string): Promise<number> => (await listRedisKeys(pattern)).length;
+
+export interface Gate {
+  /** GET here answers only once the gate is open. */
+  url: string;
+  open(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP endpoint a handler can wait at until the test opens it: proof of what the test saw
+ * while the handler was still running (its first streamed bytes, say).
+ */
+export const startGate = async (): Promise<Gate> => {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const server = createServer((_req, res) => void opened.then(() => res.end('open')));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    open,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+};

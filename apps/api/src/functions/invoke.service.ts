@@ -24,8 +24,6 @@ export interface InvokeAnswer {
   statusCode: number;
   headers: Record<string, string>;
   body?: string | Buffer;
-  /** The result went to `onChunk`: there is no body. */
-  streamed?: true;
 }
 
 /** AWS: up to 3,583 bytes of base64 that decode to a JSON object. */
@@ -161,7 +159,6 @@ export class InvokeService {
     };
     if (reply.functionError) headers['X-Amz-Function-Error'] = reply.functionError;
     if (reply.logResult) headers['X-Amz-Log-Result'] = reply.logResult;
-    if (reply.streamed !== undefined) return { statusCode: reply.statusCode, headers, streamed: true };
     const result = await this.client.replyPayload(reply);
     // A streaming handler's bytes that are not text came as base64; the caller gets the bytes.
     return { statusCode: reply.statusCode, headers, body: reply.payloadEncoding === 'base64' ? Buffer.from(result, 'base64') : result };

@@ -32,6 +32,13 @@ const event = (type: 'PayloadChunk' | 'InvokeComplete', contentType: string, bod
   return codec.encode(message);
 };
 
+/** Bytes as PayloadChunk events of up to CHUNK_BYTES each. */
+const payloadChunks = (bytes: Uint8Array): Uint8Array[] => {
+  const events: Uint8Array[] = [];
+  for (let at = 0; at < bytes.byteLength; at += CHUNK_BYTES) events.push(event('PayloadChunk', 'application/octet-stream', bytes.subarray(at, at + CHUNK_BYTES)));
+  return events;
+};
+
 /** The error a failed invocation's payload describes, as InvokeComplete's ErrorCode and ErrorDetails. */
 const errorOf = (payload: Buffer): { ErrorCode: string; ErrorDetails: string } => {
   try {
@@ -72,7 +79,7 @@ export class ResponseStreamController {
         void reply.status(200).headers({ 'x-amzn-RequestId': requestId, 'X-Amz-Executed-Version': LATEST, 'content-type': EVENT_STREAM }).send(stream);
       }
       if (stream.destroyed) return;
-      for (let at = 0; at < chunk.byteLength; at += CHUNK_BYTES) stream.write(event('PayloadChunk', 'application/octet-stream', chunk.subarray(at, at + CHUNK_BYTES)));
+      for (const e of payloadChunks(chunk)) stream.write(e);
     };
     let answer: InvokeAnswer;
     try {
@@ -95,12 +102,7 @@ export class ResponseStreamController {
     for (const name of ['X-Amz-Function-Error', 'X-Amz-Log-Result', 'content-type']) delete headers[name];
     if (answer.statusCode !== 200 && !stream) return reply.status(answer.statusCode).headers(headers).send();
     const payload = typeof answer.body === 'string' ? Buffer.from(answer.body, 'utf8') : (answer.body ?? Buffer.alloc(0));
-    const events: Uint8Array[] = [];
-    if (!functionError) {
-      for (let at = 0; at < payload.byteLength; at += CHUNK_BYTES) {
-        events.push(event('PayloadChunk', 'application/octet-stream', payload.subarray(at, at + CHUNK_BYTES)));
-      }
-    }
+    const events = functionError ? [] : payloadChunks(payload);
     const complete = { ...(functionError ? errorOf(payload) : {}), ...(logResult ? { LogResult: logResult } : {}) };
     events.push(event('InvokeComplete', 'application/json', json(complete)));
     if (stream) {

@@ -154,7 +154,6 @@ const logError = (label: string, thrown: unknown, record: ErrorRecord): void => 
     // A console the handler replaced must not keep the error from being reported.
   }
 };
-const logInvokeError = (thrown: unknown, record: ErrorRecord): void => logError('Invoke Error', thrown, record);
 
 /**
  * Logs the error as AWS's Node.js runtime does (`ERROR\tInvoke Error \t{"errorType":…}` and the
@@ -412,7 +411,7 @@ const invokeStreaming = async (handler: Handler, event: unknown, context: Record
     await close().catch(die);
   } else {
     const record = toErrorRecord(outcome.error);
-    logInvokeError(outcome.error, record);
+    logError('Invoke Error', outcome.error, record);
     await close(record).catch(die);
   }
   return 'streamed';
