@@ -7,8 +7,9 @@ import {
   type InvokeWithResponseStreamCommandInput,
   type InvokeWithResponseStreamCompleteEvent,
 } from '@aws-sdk/client-lambda';
-import { startGate, uniqueName } from '@tributary/testing';
-import { functionInput, startE2eStack, type E2eStack } from './harness.js';
+import { createHash } from 'node:crypto';
+import { CallbackListener, startGate, uniqueName, waitFor } from '@tributary/testing';
+import { encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 /** Everything an InvokeWithResponseStream answer carries, read the way SDK users read it. */
 const streamed = async (e2e: E2eStack, input: InvokeWithResponseStreamCommandInput) => {
@@ -29,6 +30,7 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
   const failing = uniqueName('failstream');
   const gated = uniqueName('gatedstream');
   const hanging = uniqueName('hangstream');
+  const bulk = uniqueName('bulkstream');
 
   before(async () => {
     e2e = await startE2eStack({ AWS_REGION: 'us-east-1', TRIBUTARY_ACCOUNT_ID: '000000000000' });
@@ -68,6 +70,24 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
     await e2e.lambda.send(
       new CreateFunctionCommand(
         functionInput(hanging, `exports.handler = awslambda.streamifyResponse(async (event, responseStream) => { responseStream.write('before the hang'); await new Promise(() => setInterval(() => {}, 1000)); });`, { Timeout: 1 }),
+      ),
+    );
+    // Writes event.mb megabytes as a well-behaved writer does (waiting for 'drain'), and says how far it has got.
+    await e2e.lambda.send(
+      new CreateFunctionCommand(
+        functionInput(
+          bulk,
+          `exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+            const report = (path) => fetch(event.progress + path, { method: 'POST' });
+            for (let i = 0; i < event.mb; i++) {
+              if (!responseStream.write(Buffer.alloc(1024 * 1024, i % 256))) await new Promise((resolve) => responseStream.once('drain', resolve));
+              await report('/mb/' + (i + 1));
+            }
+            responseStream.end();
+            await report('/done');
+          });`,
+          { Timeout: 120, MemorySize: 512 },
+        ),
       ),
     );
   });
@@ -158,5 +178,81 @@ describe('InvokeWithResponseStream with the AWS SDK', () => {
     );
     const dry = await e2e.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: plain, InvocationType: 'DryRun' }));
     assert.equal(dry.StatusCode, 204);
+  });
+
+  /** Megabytes the bulk function says it has written, and whether it has returned. */
+  const progressOf = (progress: CallbackListener) => ({
+    mb: Math.max(0, ...progress.received.map((r) => Number(/^\/mb\/(\d+)$/.exec(r.path)?.[1] ?? 0))),
+    done: progress.received.some((r) => r.path === '/done'),
+  });
+
+  it('holds a streaming function back while its caller does not read, and loses nothing of what it wrote', async () => {
+    const progress = await CallbackListener.start();
+    try {
+      const total = 64;
+      const output = await e2e.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: bulk, Payload: encode({ mb: total, progress: progress.url }) }));
+      assert.ok(output.EventStream);
+      const events = output.EventStream[Symbol.asyncIterator]();
+      const hash = createHash('sha256');
+      let bytes = 0;
+      const take = (payload: Uint8Array | undefined): void => {
+        hash.update(payload ?? new Uint8Array());
+        bytes += payload?.byteLength ?? 0;
+      };
+      const first = await events.next();
+      take(first.done ? undefined : first.value.PayloadChunk?.Payload);
+      // The caller reads nothing more for now: the function gets only as far as what lies in
+      // buffers on the way (sockets, the API's stream, the window), and stays there.
+      let seen = -1;
+      const held = await waitFor(
+        'the function to stop getting further',
+        () => {
+          const now = progressOf(progress).mb;
+          const still = now === seen;
+          seen = now;
+          return still && now > 0 ? now : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 1_000 },
+      );
+      assert.ok(held < total / 2, `the function wrote ${held} MB of ${total} while nobody read them`);
+      assert.equal(progressOf(progress).done, false);
+      let complete = 0;
+      for (let next = await events.next(); !next.done; next = await events.next()) {
+        take(next.value.PayloadChunk?.Payload);
+        if (next.value.InvokeComplete) {
+          complete += 1;
+          assert.equal(next.value.InvokeComplete.ErrorCode, undefined);
+        }
+      }
+      assert.equal(complete, 1);
+      assert.equal(bytes, total * 1024 * 1024);
+      const expected = createHash('sha256');
+      for (let i = 0; i < total; i++) expected.update(Buffer.alloc(1024 * 1024, i % 256));
+      assert.equal(hash.digest('hex'), expected.digest('hex'));
+      await waitFor('the function to return', () => progressOf(progress).done);
+    } finally {
+      await progress.close();
+    }
+  });
+
+  it('lets a streaming function run on to its end when its caller goes away', async () => {
+    const progress = await CallbackListener.start();
+    try {
+      const total = 64;
+      const abort = new AbortController();
+      const output = await e2e.lambda.send(new InvokeWithResponseStreamCommand({ FunctionName: bulk, Payload: encode({ mb: total, progress: progress.url }) }), {
+        abortSignal: abort.signal,
+      });
+      assert.ok(output.EventStream);
+      const events = output.EventStream[Symbol.asyncIterator]();
+      await events.next();
+      abort.abort();
+      await events.next().catch(() => undefined);
+      // Not held back by a caller who will never read (its timeout is 120 s).
+      await waitFor('the function to return', () => progressOf(progress).done, { timeoutMs: 30_000 });
+      assert.equal(progressOf(progress).mb, total);
+    } finally {
+      await progress.close();
+    }
   });
 });

@@ -56,6 +56,11 @@ export interface InvokeEventExtensions {
    * `replyto` as it writes them, ahead of the reply (see REPLY_CHUNK_HEADER).
    */
   responsemode?: ResponseMode;
+  /**
+   * Sync streaming only: bytes of pieces the caller lets be in flight before it has taken them
+   * (flow control, see REPLY_ACK_SUFFIX). Without it the pieces go as fast as the function writes.
+   */
+  streamwindow?: number;
 }
 
 export type InvokeEvent = CloudEvent<unknown> & InvokeEventExtensions;

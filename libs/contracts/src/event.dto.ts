@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { Equals, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches } from 'class-validator';
+import { Equals, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { FUNCTION_NAME_PATTERN } from './lambda.js';
+import { REPLY_CHUNK_BYTES, REPLY_WINDOW_MAX_BYTES } from './invocation.js';
 
 const INVOKED_QUALIFIER = /^[a-zA-Z0-9$_-]{1,128}$/;
 
@@ -32,6 +33,7 @@ export class InvokeEventDto extends CloudEventDto {
   @IsOptional() @IsInt() deadline?: number;
   @IsOptional() @IsString() clientcontext?: string;
   @IsOptional() @IsIn(['streaming']) responsemode?: 'streaming';
+  @IsOptional() @IsInt() @Min(REPLY_CHUNK_BYTES) @Max(REPLY_WINDOW_MAX_BYTES) streamwindow?: number;
 }
 
 /** BullMQ job data as read back from Redis. */
@@ -51,5 +53,6 @@ export class InvocationJobDto {
   @IsOptional() @IsInt() deadline?: number;
   @IsOptional() @IsString() clientContext?: string;
   @IsOptional() @IsIn(['streaming']) responseMode?: 'streaming';
+  @IsOptional() @IsInt() @Min(REPLY_CHUNK_BYTES) @Max(REPLY_WINDOW_MAX_BYTES) streamWindow?: number;
   @IsInt() receivedAt!: number;
 }

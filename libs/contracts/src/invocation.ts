@@ -25,6 +25,8 @@ export interface InvocationJob {
   clientContext?: string;
   /** InvokeEvent's `responsemode`: the result goes to `replyTo` in pieces as it is written. */
   responseMode?: ResponseMode;
+  /** InvokeEvent's `streamwindow`: pieces wait for the caller's acknowledgements past this many bytes. */
+  streamWindow?: number;
   /** Epoch ms at which the event entered Tributary. */
   receivedAt: number;
 }
@@ -57,7 +59,8 @@ export interface InvocationReply {
   payloadEncoding?: 'base64';
   /**
    * The result went to the reply subject in this many pieces ahead of this reply
-   * (REPLY_CHUNK_HEADER): no payload here. Fewer received means the last ones were lost.
+   * (REPLY_CHUNK_HEADER): no payload here, unless the function failed once they had gone (its
+   * error is then the payload). Fewer received means the last ones were lost.
    */
   streamed?: number;
   /** A platform error (not the function's): the API maps it to the Lambda error of that name. */
@@ -74,3 +77,19 @@ export const REPLY_CHUNK_HEADER = 'Tributary-Chunk';
 
 /** Bytes per piece of a streamed result (AWS's PayloadChunk events carry up to 64 KB, too). */
 export const REPLY_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Flow control of a streamed result whose event has a `streamwindow`. The caller acknowledges the
+ * pieces it has taken on `replyAckSubject(replyto)`: the message's data are the count of pieces
+ * taken so far (cumulative, so a lost acknowledgement is covered by the next), or REPLY_ACK_STOP
+ * once it takes no more (its own caller went away): the rest need not be sent. The publisher stops
+ * sending while `streamwindow` bytes or REPLY_WINDOW_PIECES pieces are unacknowledged, and holds the
+ * function's writes back meanwhile. The caller acknowledges once it has taken a quarter of either
+ * since its last acknowledgement, so a full window is always acknowledged.
+ */
+export const REPLY_ACK_SUFFIX = 'ack';
+export const REPLY_ACK_STOP = 'stop';
+export const REPLY_WINDOW_PIECES = 256;
+export const replyAckSubject = (replyTo: string): string => `${replyTo}.${REPLY_ACK_SUFFIX}`;
+/** The largest `streamwindow` an event may ask for. */
+export const REPLY_WINDOW_MAX_BYTES = 64 * 1024 * 1024;

@@ -7,11 +7,10 @@ export const LAMBDA_LIMITS = {
   /** Result of a synchronous invocation (6 MB). */
   syncResponseBytes: 6 * 1024 * 1024,
   /**
-   * What a streaming handler may send through InvokeWithResponseStream: AWS documented 20 MB
-   * (a soft limit) and raised it to 200 MB in 2025. Held at 20 MB here: the chunks cannot be
-   * slowed down on their way (core NATS), so the API holds what a slow reader has not taken.
+   * What a streaming handler may send through InvokeWithResponseStream (AWS: 200 MB since July
+   * 2025, 20 MB before). A slow reader holds the function back; nothing on the way keeps it all.
    */
-  streamedResponseBytes: 20 * 1024 * 1024,
+  streamedResponseBytes: 200 * 1024 * 1024,
   /** Zipped deployment package uploaded directly (50 MB). */
   zipBytes: 50 * 1024 * 1024,
   /** Deployment package taken from S3 (Code.S3Bucket/S3Key): AWS's limit of 250 MB unzipped bounds it. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { headers } from '@nats-io/transport-node';
 import { INVOCATION_FORMAT, LATEST, REPLY_CHUNK_BYTES, REPLY_CHUNK_HEADER, type InvocationReply, type InvokeEvent } from '@tributary/contracts';
 import { TEST_NATS_URL, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
-import { InvocationClient, ReplyChunks, type InvokeRequest } from './invocation-client.js';
+import { InvocationClient, ReplyChunks, STREAM_WINDOW_BYTES, type ChunkSink, type InvokeRequest } from './invocation-client.js';
 import { NatsClient } from './nats-client.js';
 import { PayloadStore } from './payload-store.js';
 
@@ -16,9 +16,9 @@ describe('InvocationClient: streamed results (real NATS)', () => {
   const request = (functionName: string): InvokeRequest => ({ functionName, qualifier: LATEST, functionRevision: 1, payload: '{}', logType: 'None' });
 
   /** Invokes with a chunk sink, and hands back the event the client published (its reply subject) once it is out. */
-  const invoke = async (functionName: string, chunks: Buffer[]) => {
+  const invoke = async (functionName: string, chunks: Buffer[], sink: ChunkSink = (chunk) => void chunks.push(Buffer.from(chunk))) => {
     const seen = client.nc.subscribe(`${root}.invoke.${functionName}`, { max: 1 });
-    const reply = invocations.invokeSync(request(functionName), 10_000, (chunk) => chunks.push(Buffer.from(chunk)));
+    const reply = invocations.invokeSync(request(functionName), 10_000, sink);
     let event: InvokeEvent | undefined;
     for await (const msg of seen) event = msg.json<InvokeEvent>();
     assert.ok(event?.replyto);
@@ -93,5 +93,53 @@ describe('InvocationClient: streamed results (real NATS)', () => {
     const answered = await reply;
     assert.equal(answered.serviceError?.type, 'ServiceException');
     assert.deepEqual(chunks.map(String), ['a', 'b']);
+  });
+
+  it('holds the sender back while its reader has no room, and lets it go on once the reader has taken the pieces', async () => {
+    const chunks: Buffer[] = [];
+    let release!: () => void;
+    const noRoom = new Promise<void>((resolve) => (release = resolve));
+    const { event, reply } = await invoke('window', chunks, (chunk) => {
+      chunks.push(Buffer.from(chunk));
+      return noRoom;
+    });
+    assert.equal(event.streamwindow, STREAM_WINDOW_BYTES);
+    const subject = event.replyto ?? '';
+    const writer = new ReplyChunks(client.nc, subject, event.streamwindow);
+    const piece = (n: number) => Buffer.alloc(REPLY_CHUNK_BYTES, n);
+    const window = STREAM_WINDOW_BYTES / REPLY_CHUNK_BYTES;
+    for (let n = 0; n < window - 1; n += 1) assert.equal(writer.send(piece(n)), undefined, `piece ${n} had room`);
+    const full = writer.send(piece(window - 1));
+    assert.ok(full, 'a full window makes the sender wait');
+    let roomAgain = false;
+    void full.then(() => (roomAgain = true));
+    // Every piece has reached the reader, which has not taken them: the sender still waits.
+    while (chunks.length < window) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(roomAgain, false);
+    release();
+    await full;
+    assert.equal(writer.send(Buffer.from('last')), undefined);
+    answer(subject, event, { streamed: writer.sent });
+    assert.equal((await reply).serviceError, undefined);
+    writer.close();
+    assert.ok(Buffer.concat(chunks).equals(Buffer.concat([...Array.from({ length: window }, (_, n) => piece(n)), Buffer.from('last')])));
+  });
+
+  it('lets the sender stop sending once its reader takes no more', async () => {
+    const chunks: Buffer[] = [];
+    const { event, reply } = await invoke('stop', chunks, () => false);
+    const subject = event.replyto ?? '';
+    const writer = new ReplyChunks(client.nc, subject, event.streamwindow);
+    let waiting: Promise<void> | undefined;
+    while (!waiting) waiting = writer.send(Buffer.alloc(REPLY_CHUNK_BYTES));
+    // Released by the reader's "stop", not by an acknowledgement: it took nothing.
+    await waiting;
+    const sent = writer.sent;
+    assert.equal(writer.send(Buffer.from('more')), undefined);
+    assert.equal(writer.sent, sent, 'nothing more went out');
+    answer(subject, event, { streamed: sent });
+    await reply;
+    writer.close();
   });
 });

@@ -5,7 +5,10 @@ import {
   LATEST,
   REPLY_CHUNK_BYTES,
   REPLY_CHUNK_HEADER,
+  REPLY_ACK_STOP,
+  REPLY_WINDOW_PIECES,
   invokeEventSubject,
+  replyAckSubject,
   replyInboxPrefix,
   type InvocationReply,
   type InvokeEvent,
@@ -30,12 +33,28 @@ export interface InvokeRequest {
   source?: string;
 }
 
-/** Takes the pieces of a streamed result as they arrive, with the invocation's request id. */
-export type ChunkSink = (chunk: Uint8Array, requestId: string) => void;
+/**
+ * Takes the pieces of a streamed result as they arrive, with the invocation's request id. It
+ * returns a promise while its own reader has no room (the piece is acknowledged once that
+ * settles, and the function is held back meanwhile), or `false` once it takes no more.
+ */
+export type ChunkSink = (chunk: Uint8Array, requestId: string) => Promise<void> | false | void;
 
-/** Sends a streamed result to a caller's reply subject in numbered pieces (REPLY_CHUNK_HEADER), ahead of the reply. */
+/**
+ * Sends a streamed result to a caller's reply subject in numbered pieces (REPLY_CHUNK_HEADER),
+ * ahead of the reply. With a window (the event's `streamwindow`), no faster than the caller takes
+ * them: `send` then returns a promise while the window is full, and its writer waits for it.
+ */
 export class ReplyChunks {
   private next = 0;
+  /** Pieces the caller has acknowledged; the sizes of the others, in order, follow. */
+  private acked = 0;
+  private readonly unacked: number[] = [];
+  private unackedBytes = 0;
+  /** The caller takes no more, or the invocation is over: nothing waits for room any longer. */
+  private stopped = false;
+  private room?: { promise: Promise<void>; resolve: () => void };
+  private readonly acks?: Subscription;
 
   /** Pieces sent so far: the reply says how many, so that a caller can tell the last were lost. */
   get sent(): number {
@@ -45,14 +64,65 @@ export class ReplyChunks {
   constructor(
     private readonly nc: NatsConnection,
     private readonly subject: string,
-  ) {}
+    private readonly window?: number,
+  ) {
+    // Subscribed before the first piece goes out, on the same connection: the server has the
+    // interest before the caller can acknowledge anything.
+    if (window) {
+      this.acks = nc.subscribe(replyAckSubject(subject), {
+        callback: (error, msg) => {
+          if (!error) this.acknowledged(msg.string());
+        },
+      });
+    }
+  }
 
-  send(bytes: Uint8Array): void {
+  send(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.stopped) return undefined;
     for (let at = 0; at < bytes.byteLength; at += REPLY_CHUNK_BYTES) {
+      const piece = bytes.subarray(at, at + REPLY_CHUNK_BYTES);
       const h = headers();
       h.set(REPLY_CHUNK_HEADER, String(this.next++));
-      this.nc.publish(this.subject, bytes.subarray(at, at + REPLY_CHUNK_BYTES), { headers: h });
+      this.nc.publish(this.subject, piece, { headers: h });
+      if (!this.window) continue;
+      this.unacked.push(piece.byteLength);
+      this.unackedBytes += piece.byteLength;
     }
+    if (!this.full()) return undefined;
+    if (!this.room) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.room = { promise, resolve };
+    }
+    return this.room.promise;
+  }
+
+  /** Ends the flow control: a writer waiting for room goes on. */
+  close(): void {
+    this.acks?.unsubscribe();
+    this.stopped = true;
+    this.makeRoom();
+  }
+
+  private full(): boolean {
+    return this.window !== undefined && !this.stopped && (this.unackedBytes >= this.window || this.unacked.length >= REPLY_WINDOW_PIECES);
+  }
+
+  private acknowledged(text: string): void {
+    if (text === REPLY_ACK_STOP) {
+      this.stopped = true;
+    } else {
+      const count = Number(text);
+      // Cumulative: an older or impossible count says nothing new.
+      if (!Number.isSafeInteger(count) || count <= this.acked || count > this.next) return;
+      for (; this.acked < count; this.acked += 1) this.unackedBytes -= this.unacked.shift() ?? 0;
+    }
+    if (!this.full()) this.makeRoom();
+  }
+
+  private makeRoom(): void {
+    this.room?.resolve();
+    this.room = undefined;
   }
 }
 
@@ -72,7 +142,22 @@ interface Waiter {
   onChunk?: ChunkSink;
   /** The sequence number of the next piece of a streamed result. */
   nextChunk: number;
+  flow?: Flow;
 }
+
+/** The taking side of a streamed result's flow control (see REPLY_ACK_SUFFIX). */
+interface Flow {
+  subject: string;
+  /** Taken since the last acknowledgement. */
+  bytes: number;
+  pieces: number;
+  /** Pieces whose reader had no room for them yet. */
+  held: number;
+  stopped: boolean;
+}
+
+/** Bytes of a streamed result that may be on their way before this client has taken them. */
+export const STREAM_WINDOW_BYTES = 4 * 1024 * 1024;
 
 export interface InvocationClientOptions {
   eventsStream: string;
@@ -136,21 +221,51 @@ export class InvocationClient {
       // Core NATS dropped some (a slow consumer): what follows would be a corrupt stream.
       this.pending.delete(requestId);
       clearTimeout(waiter.timer);
+      this.stopFlow(waiter);
       waiter.resolve(streamBroken(requestId));
       return;
     }
     waiter.nextChunk += 1;
+    let taken: ReturnType<ChunkSink> = undefined;
     try {
-      waiter.onChunk(data, requestId);
+      taken = waiter.onChunk(data, requestId);
     } catch {
       // The caller's own failure must not end this connection's reader.
     }
+    const flow = waiter.flow;
+    if (!flow || flow.stopped) return;
+    if (taken === false) return this.stopFlow(waiter);
+    flow.bytes += data.byteLength;
+    flow.pieces += 1;
+    if (!taken) return this.acknowledge(waiter, flow);
+    flow.held += 1;
+    const settled = (): void => {
+      flow.held -= 1;
+      this.acknowledge(waiter, flow);
+    };
+    taken.then(settled, settled);
+  }
+
+  /** Tells the sender how many pieces have been taken, once a quarter of its window has been. */
+  private acknowledge(waiter: Waiter, flow: Flow): void {
+    if (flow.stopped || flow.held > 0) return;
+    if (flow.bytes < STREAM_WINDOW_BYTES / 4 && flow.pieces < REPLY_WINDOW_PIECES / 4) return;
+    flow.bytes = 0;
+    flow.pieces = 0;
+    this.client.nc.publish(flow.subject, String(waiter.nextChunk));
+  }
+
+  /** Tells the sender that nothing more of its stream is taken: the function runs on unhindered. */
+  private stopFlow(waiter: Waiter): void {
+    if (!waiter.flow || waiter.flow.stopped) return;
+    waiter.flow.stopped = true;
+    this.client.nc.publish(waiter.flow.subject, REPLY_ACK_STOP);
   }
 
   private async buildEvent(
     request: InvokeRequest,
     invocationtype: 'RequestResponse' | 'Event',
-    extra: { replyto?: string; deadline?: number; responsemode?: 'streaming' },
+    extra: { replyto?: string; deadline?: number; responsemode?: 'streaming'; streamwindow?: number },
   ): Promise<InvokeEvent> {
     const id = request.requestId ?? randomUUID();
     const event: InvokeEvent = {
@@ -201,18 +316,26 @@ export class InvocationClient {
   async invokeSync(request: InvokeRequest, waitMs: number, onChunk?: ChunkSink): Promise<InvocationReply> {
     const requestId = request.requestId ?? randomUUID();
     const deadline = Date.now() + waitMs;
+    const replyto = `${this.inbox}.${requestId}`;
     const answer = new Promise<InvocationReply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(requestId);
-        reject(new InvocationTimeoutError(requestId));
-      }, waitMs);
-      this.pending.set(requestId, { resolve, reject, timer, nextChunk: 0, ...(onChunk ? { onChunk } : {}) });
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.pending.delete(requestId);
+          this.stopFlow(waiter);
+          reject(new InvocationTimeoutError(requestId));
+        }, waitMs),
+        nextChunk: 0,
+        ...(onChunk ? { onChunk, flow: { subject: replyAckSubject(replyto), bytes: 0, pieces: 0, held: 0, stopped: false } } : {}),
+      };
+      this.pending.set(requestId, waiter);
     });
     try {
       const event = await this.buildEvent({ ...request, requestId }, 'RequestResponse', {
-        replyto: `${this.inbox}.${requestId}`,
+        replyto,
         deadline,
-        ...(onChunk ? { responsemode: 'streaming' as const } : {}),
+        ...(onChunk ? { responsemode: 'streaming' as const, streamwindow: STREAM_WINDOW_BYTES } : {}),
       });
       await this.publish(event);
     } catch (error) {
@@ -237,6 +360,7 @@ export class InvocationClient {
     this.subscription?.unsubscribe();
     for (const [, waiter] of this.pending) {
       clearTimeout(waiter.timer);
+      this.stopFlow(waiter);
       waiter.reject(new Error('the API is shutting down'));
     }
     this.pending.clear();

@@ -16,5 +16,6 @@ export const invocationJobFromEvent = (event: InvokeEvent): InvocationJob => ({
   ...(event.deadline ? { deadline: event.deadline } : {}),
   ...(event.clientcontext ? { clientContext: event.clientcontext } : {}),
   ...(event.responsemode ? { responseMode: event.responsemode } : {}),
+  ...(event.streamwindow ? { streamWindow: event.streamwindow } : {}),
   receivedAt: Date.parse(event.time) || Date.now(),
 });

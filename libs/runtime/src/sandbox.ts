@@ -29,9 +29,10 @@ export interface InvokeRequest {
    * Takes a streaming handler's bytes as the runtime sends them (the Runtime API's streaming
    * response mode), up to LAMBDA_LIMITS.streamedResponseBytes; its result is then `streamed`,
    * without a payload. Without it, a streamed response is collected and answered whole, as
-   * AWS answers Invoke.
+   * AWS answers Invoke. A promise returned means the caller has no room: the runtime's writes
+   * wait until it settles.
    */
-  onChunk?: (chunk: Buffer) => void;
+  onChunk?: (chunk: Buffer) => Promise<void> | void;
 }
 
 /** What a caller sees of an invocation. */
@@ -534,11 +535,16 @@ export class Sandbox {
         kept.push(taken);
         return;
       }
+      let wait: Promise<void> | void = undefined;
       try {
-        sink(taken);
+        wait = sink(taken);
       } catch {
         // The caller's own failure: the stream goes on to its end.
       }
+      if (!wait) return;
+      // The caller has no room: the runtime's writes wait on the socket until it has.
+      req.pause();
+      void wait.then(() => req.resume());
     });
     req.on('end', () => {
       this.reply(res, 202, { status: 'OK' });

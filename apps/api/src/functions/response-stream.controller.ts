@@ -13,6 +13,9 @@ const STREAM_INVOCATION_TYPES = ['RequestResponse', 'DryRun'] as const;
 /** Payload bytes per PayloadChunk event. */
 const CHUNK_BYTES = 64 * 1024;
 
+/** What the answer's stream holds for a slow caller before it tells the function to wait. */
+const STREAM_BUFFER_BYTES = 256 * 1024;
+
 const EVENT_STREAM = 'application/vnd.amazon.eventstream';
 
 const codec = new EventStreamCodec(
@@ -72,14 +75,29 @@ export class ResponseStreamController {
       ]);
     }
     let stream: PassThrough | undefined;
-    const onChunk = (chunk: Uint8Array, requestId: string): void => {
+    // While the caller reads slower than the function writes, the stream has no room: the
+    // pieces are acknowledged once it has drained, and the function is held back meanwhile.
+    let room: Promise<void> | undefined;
+    const onChunk = (chunk: Uint8Array, requestId: string): Promise<void> | false | undefined => {
       if (!stream) {
-        stream = new PassThrough();
+        stream = new PassThrough({ highWaterMark: STREAM_BUFFER_BYTES });
         stream.on('error', () => undefined); // a caller gone mid-stream: the invocation runs on
         void reply.status(200).headers({ 'x-amzn-RequestId': requestId, 'X-Amz-Executed-Version': LATEST, 'content-type': EVENT_STREAM }).send(stream);
       }
-      if (stream.destroyed) return;
-      for (const e of payloadChunks(chunk)) stream.write(e);
+      const out = stream;
+      if (out.destroyed) return false;
+      let full = false;
+      for (const e of payloadChunks(chunk)) full = !out.write(e) || full;
+      if (!full) return undefined;
+      room ??= new Promise<void>((resolve) => {
+        const go = (): void => {
+          out.off('drain', go).off('close', go);
+          room = undefined;
+          resolve();
+        };
+        out.on('drain', go).on('close', go);
+      });
+      return room;
     };
     let answer: InvokeAnswer;
     try {

@@ -130,7 +130,7 @@ export class InvocationProcessor {
     let answered: Promise<void> | undefined;
     const answerEarly = data.replyTo !== undefined && data.logType !== 'Tail';
     // InvokeWithResponseStream: a streaming handler's bytes go to the caller as it writes them.
-    const chunks = data.replyTo !== undefined && data.responseMode === 'streaming' ? new ReplyChunks(this.nats.nc, data.replyTo) : undefined;
+    const chunks = data.replyTo !== undefined && data.responseMode === 'streaming' ? new ReplyChunks(this.nats.nc, data.replyTo, data.streamWindow) : undefined;
     const running = this.running.labels({ function: data.functionName });
     running.inc();
     const outcome = await this.pool
@@ -150,7 +150,10 @@ export class InvocationProcessor {
             }
           : {}),
       })
-      .finally(() => running.dec());
+      .finally(() => {
+        running.dec();
+        chunks?.close();
+      });
     this.invocations.inc({ function: data.functionName, function_error: outcome.functionError ? 'true' : 'false', cold: outcome.coldStart ? 'true' : 'false' });
     this.duration.observe({ function: data.functionName }, outcome.durationMs / 1000);
     if (data.replyTo) {
@@ -172,13 +175,15 @@ export class InvocationProcessor {
       ...(response.payloadEncoding ? { payloadEncoding: response.payloadEncoding } : {}),
       ...(response.logTail ? { logResult: response.logTail } : {}),
     };
-    // The bytes went out as the function wrote them, ahead of this reply.
-    if (response.streamed && !response.functionError) return this.publish(job, this.serialize(job, { ...answer, streamed: chunks?.sent ?? 0 }));
+    // The bytes went out as the function wrote them, ahead of this reply, which counts them (an
+    // error's too) so that the caller can tell whether it has them all.
+    const streamed = chunks && chunks.sent > 0 ? { streamed: chunks.sent } : {};
+    if (response.streamed && !response.functionError) return this.publish(job, this.serialize(job, { ...answer, ...streamed }));
     // A reply that fits goes out in this very tick. The payload travels JSON-escaped inside the
     // reply, so the size that matters is the serialized reply's; a larger one goes by reference.
-    const inline = this.serialize(job, { ...answer, payload: response.payload });
+    const inline = this.serialize(job, { ...answer, ...streamed, payload: response.payload });
     if (!this.payloads.needsReference(inline)) return this.publish(job, inline);
-    this.publish(job, this.serialize(job, { ...answer, payloadRef: await this.payloads.put(response.payload) }));
+    this.publish(job, this.serialize(job, { ...answer, ...streamed, payloadRef: await this.payloads.put(response.payload) }));
   }
 
   private reply(job: InvocationJob, answer: Omit<InvocationReply, 'v' | 'requestId' | 'executedVersion'>): void {
