@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { headers } from '@nats-io/transport-node';
-import { INVOCATION_FORMAT, LATEST, REPLY_CHUNK_BYTES, REPLY_CHUNK_HEADER, type InvocationReply, type InvokeEvent } from '@tributary/contracts';
+import { INVOCATION_FORMAT, LATEST, REPLY_ACK_STOP, REPLY_CHUNK_BYTES, REPLY_CHUNK_HEADER, replyAckSubject, type InvocationReply, type InvokeEvent } from '@tributary/contracts';
 import { TEST_NATS_URL, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
 import { InvocationClient, ReplyChunks, STREAM_WINDOW_BYTES, type ChunkSink, type InvokeRequest } from './invocation-client.js';
 import { NatsClient } from './nats-client.js';
@@ -127,19 +127,43 @@ describe('InvocationClient: streamed results (real NATS)', () => {
   });
 
   it('lets the sender stop sending once its reader takes no more', async () => {
-    const chunks: Buffer[] = [];
-    const { event, reply } = await invoke('stop', chunks, () => false);
+    let arrived = 0;
+    const { event, reply } = await invoke('stop', [], () => {
+      arrived += 1;
+      return false;
+    });
     const subject = event.replyto ?? '';
     const writer = new ReplyChunks(client.nc, subject, event.streamwindow);
     let waiting: Promise<void> | undefined;
     while (!waiting) waiting = writer.send(Buffer.alloc(REPLY_CHUNK_BYTES));
+    const window = writer.sent;
     // Released by the reader's "stop", not by an acknowledgement: it took nothing.
     await waiting;
-    const sent = writer.sent;
-    assert.equal(writer.send(Buffer.from('more')), undefined);
-    assert.equal(writer.sent, sent, 'nothing more went out');
-    answer(subject, event, { streamed: sent });
+    assert.equal(writer.send(Buffer.alloc(REPLY_CHUNK_BYTES * 2)), undefined);
+    answer(subject, event, { streamed: writer.sent });
     await reply;
+    // The reply came after anything sent before it: only the window went out.
+    assert.equal(arrived, window);
+    // Counted all the same, so that a "stop" from someone else cannot make a short stream look whole.
+    assert.equal(writer.sent, window + 2);
+    writer.close();
+  });
+
+  it('ends as ServiceException, not as a short stream, when someone else tells the sender to stop', async () => {
+    const chunks: Buffer[] = [];
+    const { event, reply } = await invoke('forged', chunks);
+    const subject = event.replyto ?? '';
+    const writer = new ReplyChunks(client.nc, subject, event.streamwindow);
+    writer.send(Buffer.from('a'));
+    // Anyone on the NATS server may publish there. From the writer's own connection, the flush
+    // returns once the server has sent the writer the message, ahead of its answer to the flush.
+    client.nc.publish(replyAckSubject(subject), REPLY_ACK_STOP);
+    await client.nc.flush();
+    writer.send(Buffer.from('b'));
+    answer(subject, event, { streamed: writer.sent });
+    const answered = await reply;
+    assert.equal(answered.serviceError?.type, 'ServiceException');
+    assert.deepEqual(chunks.map(String), ['a']);
     writer.close();
   });
 });

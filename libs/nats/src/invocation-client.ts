@@ -56,7 +56,7 @@ export class ReplyChunks {
   private room?: { promise: Promise<void>; resolve: () => void };
   private readonly acks?: Subscription;
 
-  /** Pieces sent so far: the reply says how many, so that a caller can tell the last were lost. */
+  /** Pieces of the stream so far (after a `stop`, not sent): the reply says how many, so that a caller can tell the last were lost. */
   get sent(): number {
     return this.next;
   }
@@ -78,7 +78,12 @@ export class ReplyChunks {
   }
 
   send(bytes: Uint8Array): Promise<void> | undefined {
-    if (this.stopped) return undefined;
+    if (this.stopped) {
+      // Counted though not sent: a `stop` the caller did not send (anyone may publish one) must
+      // not turn into a complete-looking stream that ends early.
+      this.next += Math.ceil(bytes.byteLength / REPLY_CHUNK_BYTES);
+      return undefined;
+    }
     for (let at = 0; at < bytes.byteLength; at += REPLY_CHUNK_BYTES) {
       const piece = bytes.subarray(at, at + REPLY_CHUNK_BYTES);
       const h = headers();
