@@ -10,7 +10,7 @@
 // `npm run bench -- --against <checkout>` also starts the stack of another (built) checkout and
 // puts it in the rotation: an A/B comparison of latency and of CPU per process.
 import { randomBytes } from 'node:crypto';
-import { createServer, request, Agent, type Server } from 'node:http';
+import { createServer, request, Agent, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -38,6 +38,10 @@ const { values } = parseArgs({
     // an idle process on an idle core, which the back-to-back rows never measure. 0 skips it.
     pace: { type: 'string', default: '10' },
     paced: { type: 'string', default: '500' },
+    // InvokeWithResponseStream of a function that writes this many MB (waiting for 'drain'),
+    // against a bare http server writing the same, `streams` times each. 0 skips it.
+    'stream-mb': { type: 'string', default: '16' },
+    streams: { type: 'string', default: '21' },
   },
 });
 const REQUESTS = Number(values.requests);
@@ -47,14 +51,30 @@ const BLOCK = Number(values.block);
 const IDLE_SECONDS = Number(values.idle);
 const PACE_MS = Number(values.pace);
 const PACED = Number(values.paced);
-for (const [flag, n] of [['requests', REQUESTS], ['warmup', WARMUP], ['block', BLOCK], ['idle', IDLE_SECONDS], ['paced', PACED], ...LEVELS.map((l) => ['concurrency', l] as const)] as const) {
+const STREAM_MB = Number(values['stream-mb']);
+const STREAMS = Number(values.streams);
+for (const [flag, n] of [['requests', REQUESTS], ['warmup', WARMUP], ['block', BLOCK], ['idle', IDLE_SECONDS], ['paced', PACED], ['stream-mb', STREAM_MB], ...LEVELS.map((l) => ['concurrency', l] as const)] as const) {
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive whole number`);
 }
 if (!Number.isInteger(PACE_MS) || PACE_MS < 0) throw new Error('--pace must be a whole number of milliseconds (0 skips the paced rows)');
+if (!Number.isInteger(STREAMS) || STREAMS < 0) throw new Error('--streams must be a whole number (0 skips the streaming rows)');
 
 const HANDLER_SOURCE = 'exports.handler = async (event) => ({ ok: true, echo: event.n });';
 // The baseline runs the very same handler, in-process.
 const handler = async (event: { n?: number }) => ({ ok: true, echo: event.n });
+
+// A streaming function that writes `event.mb` megabytes as a well-behaved writer does; the
+// streaming baseline writes the same to its http response.
+const STREAM_SOURCE = `exports.handler = awslambda.streamifyResponse(async (event, stream) => {
+  const mb = Buffer.alloc(1024 * 1024, 7);
+  for (let i = 0; i < event.mb; i++) if (!stream.write(mb)) await new Promise((resolve) => stream.once('drain', resolve));
+  stream.end();
+});`;
+const streamTo = async (mb: number, res: ServerResponse): Promise<void> => {
+  const chunk = Buffer.alloc(1024 * 1024, 7);
+  for (let i = 0; i < mb; i++) if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
+  res.end();
+};
 
 interface Figures {
   rps: number;
@@ -174,8 +194,36 @@ const startBaseline = async (): Promise<Server> => {
   return server;
 };
 
+const startStreamBaseline = async (): Promise<Server> => {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => void streamTo(STREAM_MB, res.writeHead(200, { 'content-type': 'application/octet-stream' })));
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return server;
+};
+
+/** One streamed answer read to its end as fast as it comes: ms to its first byte and to its last, and its bytes. */
+const streamOnce = (url: URL, body: string): Promise<{ first: number; whole: number; bytes: number }> =>
+  new Promise((done, fail) => {
+    const started = performance.now();
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let first = NaN;
+      let bytes = 0;
+      res.on('data', (c: Buffer) => {
+        if (bytes === 0) first = performance.now() - started;
+        bytes += c.byteLength;
+      });
+      res.on('end', () => (res.statusCode === 200 ? done({ first, whole: performance.now() - started, bytes }) : fail(new Error(`HTTP ${res.statusCode}`))));
+    });
+    req.on('error', fail);
+    req.end(body);
+  });
+
 interface Target {
   url: URL;
+  /** InvokeWithResponseStream of its streaming function. */
+  streamUrl: URL;
   env: Record<string, string>;
   stack: Pick<Stack, 'stop' | 'pid'>;
 }
@@ -191,8 +239,9 @@ const startTributary = async (StackClass: typeof Stack, portBase: number, starte
   const ports: Record<ServiceName, number> = { api: portBase + 1, 's3-ingest': portBase + 2, dispatcher: portBase + 4, worker: portBase + 5 };
   const stack = new StackClass({ env, ports, output: 'pipe' });
   const url = new URL(`${stack.url('api')}/2015-03-31/functions/noop/invocations`);
+  const streamUrl = new URL(`${stack.url('api')}/2021-11-15/functions/bulk/response-streaming-invocations`);
   // Listed before it starts, so that a stack that fails half-way is still stopped and removed.
-  const target: Target = { url, env, stack };
+  const target: Target = { url, streamUrl, env, stack };
   started.push(target);
   process.stdout.write(`starting a stack (isolated names ${id})…\n`);
   await stack.start();
@@ -204,6 +253,14 @@ const startTributary = async (StackClass: typeof Stack, portBase: number, starte
     }),
   );
   await lambda.send(new InvokeCommand({ FunctionName: 'noop', Payload: strToU8('{}') }));
+  if (STREAMS > 0) {
+    await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: 'bulk', Runtime: 'nodejs20.x', Role: 'arn:aws:iam::000000000000:role/bench', Handler: 'index.handler',
+        MemorySize: 512, Timeout: 60, Code: { ZipFile: zipSync({ 'index.js': strToU8(STREAM_SOURCE) }) },
+      }),
+    );
+  }
   lambda.destroy();
   return target;
 };
@@ -244,6 +301,7 @@ const CPU_COLUMNS: [string, string][] = [
 
 const targets: Target[] = [];
 const baseline = await startBaseline();
+const streamBaseline = await startStreamBaseline();
 let bare: BarePipeline | undefined;
 let direct: BarePipeline | undefined;
 try {
@@ -270,6 +328,7 @@ try {
   ];
   const rows: string[] = [];
   const cpuRows: string[] = [];
+  const streamRows: string[] = [];
   let oneClient: { mine: Figures; floor: Figures } | undefined;
   for (const clients of LEVELS) {
     await measure(baselineUrl, clients, WARMUP);
@@ -307,11 +366,38 @@ try {
     rows.push(ratio(paced, `ratio ${name} / bare pipeline`, mine, minimal));
     if (other) rows.push(ratio(paced, `ratio this checkout / ${values.against}`, mine, other));
   }
+  if (STREAMS > 0) {
+    // Alternately, in a new order each round; the first round warms up and is not counted.
+    const streamed: Array<{ label: string; url: URL; runs: Array<{ first: number; whole: number; bytes: number }> }> = [
+      { label: 'baseline (bare http server writing the same)', url: new URL(`http://127.0.0.1:${(streamBaseline.address() as AddressInfo).port}/`), runs: [] },
+      { label: theirs ? 'Tributary InvokeWithResponseStream (this checkout)' : 'Tributary InvokeWithResponseStream', url: ours.streamUrl, runs: [] },
+      ...(theirs ? [{ label: `Tributary InvokeWithResponseStream (${values.against})`, url: theirs.streamUrl, runs: [] }] : []),
+    ];
+    const body = JSON.stringify({ mb: STREAM_MB });
+    for (let round = 0; round <= STREAMS; round++) {
+      for (const target of shuffled(streamed)) {
+        const run = await streamOnce(target.url, body);
+        if (run.bytes < STREAM_MB * 1024 * 1024) throw new Error(`${target.label}: ${run.bytes} bytes streamed, fewer than ${STREAM_MB} MB`);
+        if (round > 0) target.runs.push(run);
+      }
+    }
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+    const [base, mine, other] = streamed.map((t) => ({ label: t.label, first: median(t.runs.map((r) => r.first)), whole: median(t.runs.map((r) => r.whole)) }));
+    if (!base || !mine) throw new Error('a streaming target was not measured');
+    const line = (x: { label: string; first: number; whole: number }) => `| ${x.label} | ${f(x.first)} | ${f(x.whole)} | ${((STREAM_MB * 1000) / x.whole).toFixed(0)} |`;
+    streamRows.push(...[base, mine, ...(other ? [other] : [])].map(line));
+    streamRows.push(`| ratio ${theirs ? 'this checkout' : 'Tributary'} / baseline | ${(mine.first / base.first).toFixed(2)} | ${(mine.whole / base.whole).toFixed(2)} | ${(base.whole / mine.whole).toFixed(3)} |`);
+    if (other) streamRows.push(`| ratio this checkout / ${values.against} | ${(mine.first / other.first).toFixed(2)} | ${(mine.whole / other.whole).toFixed(2)} | ${(other.whole / mine.whole).toFixed(3)} |`);
+  }
   const pacedHow = PACE_MS > 0 ? `; the paced rows ${PACED} requests from one client that waits ${PACE_MS} ms after each answer` : '';
   const how = `; the pipelines${theirs ? ' and the two checkouts' : ''} alternate in blocks of ${BLOCK}${pacedHow}`;
   process.stdout.write(`\n${REQUESTS} requests per row after ${WARMUP} warm-up, warm no-op function, raw keep-alive HTTP client for all${how}\n\n`);
   process.stdout.write('| clients | target | req/s | p50 ms | p99 ms |\n|---|---|---|---|---|\n');
   process.stdout.write(`${rows.join('\n')}\n`);
+  if (streamRows.length > 0) {
+    process.stdout.write(`\nA streamed answer of ${STREAM_MB} MB read as fast as it comes (raw HTTP client; median of ${STREAMS}, alternating)\n\n`);
+    process.stdout.write(`| target | first byte ms | whole ms | MB/s |\n|---|---|---|---|\n${streamRows.join('\n')}\n`);
+  }
   // The whole machine's nats-server and redis-server are counted: other work on them shows here.
   process.stdout.write(`\nCPU time per invocation in ms, by process (from /proc, around each block of the same run; nats-server and redis-server are the machine's, shared with anything else using them)\n\n`);
   process.stdout.write(`| clients | ${CPU_COLUMNS.map(([, title]) => title).join(' | ')} | total |\n|${'---|'.repeat(CPU_COLUMNS.length + 2)}\n${cpuRows.join('\n')}\n`);
@@ -340,6 +426,7 @@ try {
 } finally {
   agent.destroy();
   baseline.close();
+  streamBaseline.close();
   await bare?.stop();
   await direct?.stop();
   for (const t of targets) {
