@@ -81,15 +81,19 @@ export const REPLY_CHUNK_BYTES = 64 * 1024;
 /**
  * Flow control of a streamed result whose event has a `streamwindow`. The caller acknowledges the
  * pieces it has taken on `replyAckSubject(replyto)`: the message's data are the count of pieces
- * taken so far (cumulative, so a lost acknowledgement is covered by the next), or REPLY_ACK_STOP
- * once it takes no more (its own caller went away): the rest need not be sent. The publisher stops
- * sending while `streamwindow` bytes or REPLY_WINDOW_PIECES pieces are unacknowledged, and holds the
- * function's writes back meanwhile. The caller acknowledges once it has taken a quarter of either
- * since its last acknowledgement, so a full window is always acknowledged.
+ * taken so far (cumulative), or REPLY_ACK_STOP once it takes no more (its own caller went away):
+ * the rest need not be sent. The publisher stops sending while `streamwindow` bytes or
+ * REPLY_WINDOW_PIECES pieces are unacknowledged, and holds the function's writes back meanwhile.
+ * The caller acknowledges once it has taken a quarter of either since its last acknowledgement,
+ * and, from its first piece on, repeats its count every REPLY_ACK_INTERVAL_MS: core NATS may lose
+ * a message, and a sender waiting for one would wait for ever. A sender that has waited
+ * REPLY_ACK_STALL_MS without a word from its caller takes it for gone, as after a stop.
  */
 export const REPLY_ACK_SUFFIX = 'ack';
 export const REPLY_ACK_STOP = 'stop';
 export const REPLY_WINDOW_PIECES = 256;
+export const REPLY_ACK_INTERVAL_MS = 1000;
+export const REPLY_ACK_STALL_MS = 10_000;
 export const replyAckSubject = (replyTo: string): string => `${replyTo}.${REPLY_ACK_SUFFIX}`;
 /** The largest `streamwindow` an event may ask for. */
 export const REPLY_WINDOW_MAX_BYTES = 64 * 1024 * 1024;

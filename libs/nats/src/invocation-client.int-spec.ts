@@ -1,8 +1,18 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { headers } from '@nats-io/transport-node';
-import { INVOCATION_FORMAT, LATEST, REPLY_ACK_STOP, REPLY_CHUNK_BYTES, REPLY_CHUNK_HEADER, replyAckSubject, type InvocationReply, type InvokeEvent } from '@tributary/contracts';
-import { TEST_NATS_URL, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
+import {
+  INVOCATION_FORMAT,
+  LATEST,
+  REPLY_ACK_INTERVAL_MS,
+  REPLY_ACK_STOP,
+  REPLY_CHUNK_BYTES,
+  REPLY_CHUNK_HEADER,
+  replyAckSubject,
+  type InvocationReply,
+  type InvokeEvent,
+} from '@tributary/contracts';
+import { TEST_NATS_URL, isolatedEnvironment, removeIsolatedResources, uniqueName } from '@tributary/testing';
 import { InvocationClient, ReplyChunks, STREAM_WINDOW_BYTES, type ChunkSink, type InvokeRequest } from './invocation-client.js';
 import { NatsClient } from './nats-client.js';
 import { PayloadStore } from './payload-store.js';
@@ -165,5 +175,50 @@ describe('InvocationClient: streamed results (real NATS)', () => {
     assert.equal(answered.serviceError?.type, 'ServiceException');
     assert.deepEqual(chunks.map(String), ['a']);
     writer.close();
+  });
+
+  it('repeats the count it has acknowledged, so that a lost acknowledgement holds nobody for ever', async () => {
+    const { event, reply } = await invoke('repeat', []);
+    const subject = event.replyto ?? '';
+    const acks: string[] = [];
+    const heard = client.nc.subscribe(replyAckSubject(subject), { callback: (_error, msg) => void acks.push(msg.string()) });
+    // One piece: far below a quarter of the window, acknowledged only by the repetition.
+    piece(subject, 0, 'a');
+    await new Promise((resolve) => setTimeout(resolve, REPLY_ACK_INTERVAL_MS * 2.5));
+    assert.ok(acks.length >= 2, `acknowledgements: ${JSON.stringify(acks)}`);
+    assert.deepEqual(new Set(acks), new Set(['1']));
+    answer(subject, event, { streamed: 1 });
+    await reply;
+    // Once answered, the repetition ends.
+    const count = acks.length;
+    await new Promise((resolve) => setTimeout(resolve, REPLY_ACK_INTERVAL_MS * 1.5));
+    assert.equal(acks.length, count);
+    heard.unsubscribe();
+  });
+
+  it('stops waiting for room when its caller has said nothing for a while, and waits on while it repeats itself', async () => {
+    const quiet = new ReplyChunks(client.nc, uniqueName('nobody'), REPLY_CHUNK_BYTES, 300);
+    const waited = Date.now();
+    const full = quiet.send(Buffer.alloc(REPLY_CHUNK_BYTES));
+    assert.ok(full);
+    await full;
+    assert.ok(Date.now() - waited >= 250, `gave up after ${Date.now() - waited} ms`);
+    assert.equal(quiet.send(Buffer.from('more')), undefined, 'taken for gone: nothing more is sent');
+    quiet.close();
+
+    const subject = uniqueName('patient');
+    const patient = new ReplyChunks(client.nc, subject, REPLY_CHUNK_BYTES, 300);
+    const waiting = patient.send(Buffer.alloc(REPLY_CHUNK_BYTES));
+    assert.ok(waiting);
+    let room = false;
+    void waiting.then(() => (room = true));
+    const repeat = setInterval(() => client.nc.publish(replyAckSubject(subject), '0'), 100);
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    clearInterval(repeat);
+    assert.equal(room, false, 'a caller that repeats its count is there: the sender waits on');
+    client.nc.publish(replyAckSubject(subject), '1');
+    await waiting;
+    assert.ok(patient.send(Buffer.alloc(REPLY_CHUNK_BYTES)), 'room came from the acknowledgement, not from giving up');
+    patient.close();
   });
 });

@@ -5,6 +5,8 @@ import {
   LATEST,
   REPLY_CHUNK_BYTES,
   REPLY_CHUNK_HEADER,
+  REPLY_ACK_INTERVAL_MS,
+  REPLY_ACK_STALL_MS,
   REPLY_ACK_STOP,
   REPLY_WINDOW_PIECES,
   invokeEventSubject,
@@ -54,6 +56,8 @@ export class ReplyChunks {
   /** The caller takes no more, or the invocation is over: nothing waits for room any longer. */
   private stopped = false;
   private room?: { promise: Promise<void>; resolve: () => void };
+  /** While waiting for room: ends the wait when the caller has said nothing for too long. */
+  private stall?: NodeJS.Timeout;
   private readonly acks?: Subscription;
 
   /** Pieces of the stream so far (after a `stop`, not sent): the reply says how many, so that a caller can tell the last were lost. */
@@ -65,6 +69,7 @@ export class ReplyChunks {
     private readonly nc: NatsConnection,
     private readonly subject: string,
     private readonly window?: number,
+    private readonly stallMs = REPLY_ACK_STALL_MS,
   ) {
     // Subscribed before the first piece goes out, on the same connection: the server has the
     // interest before the caller can acknowledge anything.
@@ -98,6 +103,7 @@ export class ReplyChunks {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
       this.room = { promise, resolve };
+      this.awaitCaller();
     }
     return this.room.promise;
   }
@@ -113,7 +119,18 @@ export class ReplyChunks {
     return this.window !== undefined && !this.stopped && (this.unackedBytes >= this.window || this.unacked.length >= REPLY_WINDOW_PIECES);
   }
 
+  /** (Re)starts the wait for a word from the caller: with none, it is taken for gone. */
+  private awaitCaller(): void {
+    clearTimeout(this.stall);
+    this.stall = setTimeout(() => {
+      this.stopped = true;
+      this.makeRoom();
+    }, this.stallMs);
+  }
+
   private acknowledged(text: string): void {
+    // Any word from the caller, a repeated count too, says it is there.
+    if (this.room) this.awaitCaller();
     if (text === REPLY_ACK_STOP) {
       this.stopped = true;
     } else {
@@ -126,6 +143,7 @@ export class ReplyChunks {
   }
 
   private makeRoom(): void {
+    clearTimeout(this.stall);
     this.room?.resolve();
     this.room = undefined;
   }
@@ -153,11 +171,14 @@ interface Waiter {
 /** The taking side of a streamed result's flow control (see REPLY_ACK_SUFFIX). */
 interface Flow {
   subject: string;
-  /** Taken since the last acknowledgement. */
+  /** The count last acknowledged, and what has been taken since. */
+  acked: number;
   bytes: number;
   pieces: number;
   /** Pieces whose reader had no room for them yet. */
   held: number;
+  /** Repeats the count (REPLY_ACK_INTERVAL_MS) from the first piece on. */
+  repeat?: NodeJS.Timeout;
   stopped: boolean;
 }
 
@@ -214,6 +235,7 @@ export class InvocationClient {
         if (reply?.v !== INVOCATION_FORMAT) return;
         this.pending.delete(requestId);
         clearTimeout(waiter.timer);
+        this.endFlow(waiter, false);
         waiter.resolve(reply.streamed !== undefined && reply.streamed !== waiter.nextChunk ? streamBroken(requestId) : reply);
       },
     });
@@ -226,7 +248,7 @@ export class InvocationClient {
       // Core NATS dropped some (a slow consumer): what follows would be a corrupt stream.
       this.pending.delete(requestId);
       clearTimeout(waiter.timer);
-      this.stopFlow(waiter);
+      this.endFlow(waiter, true);
       waiter.resolve(streamBroken(requestId));
       return;
     }
@@ -239,7 +261,8 @@ export class InvocationClient {
     }
     const flow = waiter.flow;
     if (!flow || flow.stopped) return;
-    if (taken === false) return this.stopFlow(waiter);
+    if (taken === false) return this.endFlow(waiter, true);
+    flow.repeat ??= setInterval(() => this.acknowledge(waiter, flow, true), REPLY_ACK_INTERVAL_MS);
     flow.bytes += data.byteLength;
     flow.pieces += 1;
     if (!taken) return this.acknowledge(waiter, flow);
@@ -251,20 +274,38 @@ export class InvocationClient {
     taken.then(settled, settled);
   }
 
-  /** Tells the sender how many pieces have been taken, once a quarter of its window has been. */
-  private acknowledge(waiter: Waiter, flow: Flow): void {
-    if (flow.stopped || flow.held > 0) return;
-    if (flow.bytes < STREAM_WINDOW_BYTES / 4 && flow.pieces < REPLY_WINDOW_PIECES / 4) return;
-    flow.bytes = 0;
-    flow.pieces = 0;
-    this.client.nc.publish(flow.subject, String(waiter.nextChunk));
+  /**
+   * Tells the sender how many pieces have been taken, once a quarter of its window has been; or,
+   * `again`, repeats the count (and what has been taken since, if nothing is held).
+   */
+  private acknowledge(waiter: Waiter, flow: Flow, again = false): void {
+    if (flow.stopped) return;
+    const quarter = flow.bytes >= STREAM_WINDOW_BYTES / 4 || flow.pieces >= REPLY_WINDOW_PIECES / 4;
+    if (flow.held === 0 && (quarter || again)) {
+      flow.acked = waiter.nextChunk;
+      flow.bytes = 0;
+      flow.pieces = 0;
+    } else if (!again) {
+      return;
+    }
+    this.tell(flow, String(flow.acked));
   }
 
-  /** Tells the sender that nothing more of its stream is taken: the function runs on unhindered. */
-  private stopFlow(waiter: Waiter): void {
-    if (!waiter.flow || waiter.flow.stopped) return;
-    waiter.flow.stopped = true;
-    this.client.nc.publish(waiter.flow.subject, REPLY_ACK_STOP);
+  /** Ends a streamed result's flow control; `stop` tells the sender that nothing more is taken, so that the function runs on unhindered. */
+  private endFlow(waiter: Waiter, stop: boolean): void {
+    const flow = waiter.flow;
+    if (!flow || flow.stopped) return;
+    flow.stopped = true;
+    clearInterval(flow.repeat);
+    if (stop) this.tell(flow, REPLY_ACK_STOP);
+  }
+
+  private tell(flow: Flow, text: string): void {
+    try {
+      this.client.nc.publish(flow.subject, text);
+    } catch {
+      // The connection is closing: the sender stops waiting for want of a word (REPLY_ACK_STALL_MS).
+    }
   }
 
   private async buildEvent(
@@ -328,11 +369,11 @@ export class InvocationClient {
         reject,
         timer: setTimeout(() => {
           this.pending.delete(requestId);
-          this.stopFlow(waiter);
+          this.endFlow(waiter, true);
           reject(new InvocationTimeoutError(requestId));
         }, waitMs),
         nextChunk: 0,
-        ...(onChunk ? { onChunk, flow: { subject: replyAckSubject(replyto), bytes: 0, pieces: 0, held: 0, stopped: false } } : {}),
+        ...(onChunk ? { onChunk, flow: { subject: replyAckSubject(replyto), acked: 0, bytes: 0, pieces: 0, held: 0, stopped: false } } : {}),
       };
       this.pending.set(requestId, waiter);
     });
@@ -345,7 +386,10 @@ export class InvocationClient {
       await this.publish(event);
     } catch (error) {
       const waiter = this.pending.get(requestId);
-      if (waiter) clearTimeout(waiter.timer);
+      if (waiter) {
+        clearTimeout(waiter.timer);
+        this.endFlow(waiter, false);
+      }
       this.pending.delete(requestId);
       answer.catch(() => undefined);
       throw error;
@@ -365,7 +409,7 @@ export class InvocationClient {
     this.subscription?.unsubscribe();
     for (const [, waiter] of this.pending) {
       clearTimeout(waiter.timer);
-      this.stopFlow(waiter);
+      this.endFlow(waiter, true);
       waiter.reject(new Error('the API is shutting down'));
     }
     this.pending.clear();

@@ -544,7 +544,8 @@ export class Sandbox {
       if (!wait) return;
       // The caller has no room: the runtime's writes wait on the socket until it has.
       req.pause();
-      void wait.then(() => req.resume());
+      const resume = (): void => void req.resume();
+      wait.then(resume, resume);
     });
     req.on('end', () => {
       this.reply(res, 202, { status: 'OK' });
