@@ -184,7 +184,7 @@ describe('InvocationClient: streamed results (real NATS)', () => {
     const heard = client.nc.subscribe(replyAckSubject(subject), { callback: (_error, msg) => void acks.push(msg.string()) });
     // One piece: far below a quarter of the window, acknowledged only by the repetition.
     piece(subject, 0, 'a');
-    await new Promise((resolve) => setTimeout(resolve, REPLY_ACK_INTERVAL_MS * 2.5));
+    await new Promise((resolve) => setTimeout(resolve, REPLY_ACK_INTERVAL_MS * 3.5));
     assert.ok(acks.length >= 2, `acknowledgements: ${JSON.stringify(acks)}`);
     assert.deepEqual(new Set(acks), new Set(['1']));
     answer(subject, event, { streamed: 1 });
@@ -207,13 +207,14 @@ describe('InvocationClient: streamed results (real NATS)', () => {
     quiet.close();
 
     const subject = uniqueName('patient');
-    const patient = new ReplyChunks(client.nc, subject, REPLY_CHUNK_BYTES, 300);
+    // Repeated ten times as often as it would be given up on: timer jitter under load cannot make it give up.
+    const patient = new ReplyChunks(client.nc, subject, REPLY_CHUNK_BYTES, 1_000);
     const waiting = patient.send(Buffer.alloc(REPLY_CHUNK_BYTES));
     assert.ok(waiting);
     let room = false;
     void waiting.then(() => (room = true));
     const repeat = setInterval(() => client.nc.publish(replyAckSubject(subject), '0'), 100);
-    await new Promise((resolve) => setTimeout(resolve, 900));
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
     clearInterval(repeat);
     assert.equal(room, false, 'a caller that repeats its count is there: the sender waits on');
     client.nc.publish(replyAckSubject(subject), '1');
