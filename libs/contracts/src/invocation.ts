@@ -86,8 +86,9 @@ export const REPLY_CHUNK_BYTES = 64 * 1024;
  * REPLY_WINDOW_PIECES pieces are unacknowledged, and holds the function's writes back meanwhile.
  * The caller acknowledges once it has taken a quarter of either since its last acknowledgement,
  * and, from its first piece on, repeats its count every REPLY_ACK_INTERVAL_MS: core NATS may lose
- * a message, and a sender waiting for one would wait for ever. A sender that has waited
- * REPLY_ACK_STALL_MS without a word from its caller takes it for gone, as after a stop.
+ * a message, and a sender waiting for one would hold the function until its timeout. A sender
+ * that has waited REPLY_ACK_STALL_MS without a word from its caller takes it for gone, as after a
+ * stop.
  */
 export const REPLY_ACK_SUFFIX = 'ack';
 export const REPLY_ACK_STOP = 'stop';
