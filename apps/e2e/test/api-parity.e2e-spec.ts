@@ -195,6 +195,13 @@ describe('Lambda API details as AWS answers them', () => {
       'InvalidParameterValueException',
       /^The runtime parameter of python3\.13 is not supported by this Tributary build\. Supported runtimes: nodejs18\.x, nodejs20\.x, nodejs22\.x, nodejs24\.x\.$/,
     );
+    // Node.js 24 took callbacks away: such a handler deploys, and fails at init as on AWS.
+    const callback = uniqueName('callback');
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(callback, 'exports.handler = (event, context, callback) => callback(null, 1);', { Runtime: 'nodejs24.x' })));
+    const refused = await e2e.lambda.send(new InvokeCommand({ FunctionName: callback }));
+    assert.equal(refused.FunctionError, 'Unhandled');
+    assert.equal((JSON.parse(decode(refused.Payload)) as { errorType: string }).errorType, 'Runtime.CallbackHandlerDeprecated');
+    await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: callback }));
   });
 
   it('keeps TracingConfig and a LoggingConfig log group, and refuses the settings it cannot honour', async () => {

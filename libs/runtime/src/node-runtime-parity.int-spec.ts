@@ -190,6 +190,28 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.equal(esm.errorType, 'Error');
       assert.match(esm.errorMessage, /Cannot find package 'no-such-package'/);
     });
+
+    it('refuses a handler that takes a callback from Node.js 24 on, telling it by its arity, as AWS does', async () => {
+      const files = {
+        'index.js': `exports.callback = (event, context, callback) => callback(null, 'called back');
+          exports.asyncWithThree = async (event, context, callback) => 'returned';
+          exports.asyncWithTwo = async (event, context) => 'returned';
+          exports.streaming = awslambda.streamifyResponse(async (event, responseStream, context) => { responseStream.end('streamed'); });`,
+      };
+      for (const handler of ['index.callback', 'index.asyncWithThree']) {
+        const refused = await call(spec(files, { handler, runtime: 'nodejs24.x' }), {});
+        assert.deepEqual(errorOf(refused), [
+          'Runtime.CallbackHandlerDeprecated',
+          'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.',
+        ]);
+        assert.match(tail(refused), /Runtime\.CallbackHandlerDeprecated/);
+        // Node.js 22 and earlier still take callbacks.
+        assert.equal((await call(spec(files, { handler, runtime: 'nodejs22.x' }), {})).payload, handler === 'index.callback' ? '"called back"' : '"returned"');
+      }
+      assert.equal((await call(spec(files, { handler: 'index.asyncWithTwo', runtime: 'nodejs24.x' }), {})).payload, '"returned"');
+      // A streaming handler's third parameter is its context, not a callback.
+      assert.equal((await call(spec(files, { handler: 'index.streaming', runtime: 'nodejs24.x' }), {})).payload, 'streamed');
+    });
   });
 
   it('looks for modules where AWS does: no extension first, then node_modules, under /var/task, and on NODE_PATH', async () => {

@@ -252,6 +252,14 @@ const isAsyncFunction = (fn: Handler): boolean => {
   }
 };
 
+/**
+ * From Node.js 24 on, AWS's runtime refuses at init a handler that takes a callback, and it tells
+ * one by its arity alone: three parameters or more, an `async` one too, unless it streams.
+ */
+const callbacksRemoved = (): boolean => Number(/^AWS_Lambda_nodejs(\d+)/.exec(process.env['AWS_EXECUTION_ENV'] ?? '')?.[1] ?? 0) >= 24;
+const CALLBACK_HANDLER_REMOVED =
+  'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
+
 /** AWS's Runtime.NodeJsExit (not confirmed word for word: see the runtime's Errors.js). */
 const nodeJsExit = (): Error =>
   new RuntimeError(
@@ -517,6 +525,9 @@ setInterval(() => {
 }, 1000).unref();
 
 const handler = await loadHandler();
+if (callbacksRemoved() && handler.length >= 3 && !streamingHandlers.has(handler)) {
+  await initError(new RuntimeError('Runtime.CallbackHandlerDeprecated', CALLBACK_HANDLER_REMOVED));
+}
 const handlerIsAsync = isAsyncFunction(handler);
 const functionName = process.env['AWS_LAMBDA_FUNCTION_NAME'] ?? '';
 initialized = true;
