@@ -191,7 +191,7 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.match(esm.errorMessage, /Cannot find package 'no-such-package'/);
     });
 
-    it('refuses a handler that takes a callback from Node.js 24 on, telling it by its arity, as AWS does', async () => {
+    it('refuses a handler that takes a callback from Node.js 24 on, telling it by its arity, and warns of one before, as AWS does', async () => {
       const files = {
         'index.js': `exports.callback = (event, context, callback) => callback(null, 'called back');
           exports.asyncWithThree = async (event, context, callback) => 'returned';
@@ -205,9 +205,14 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
           'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.',
         ]);
         assert.match(tail(refused), /Runtime\.CallbackHandlerDeprecated/);
-        // Node.js 22 and earlier still take callbacks.
-        assert.equal((await call(spec(files, { handler, runtime: 'nodejs22.x' }), {})).payload, handler === 'index.callback' ? '"called back"' : '"returned"');
+        // Node.js 22 and earlier still take callbacks, and warn at init of a synchronous one.
+        const taken = await call(spec(files, { handler, runtime: 'nodejs22.x' }), {});
+        assert.equal(taken.payload, handler === 'index.callback' ? '"called back"' : '"returned"');
+        assert.equal(/\tundefined\tWARN\tAWS Lambda plans to remove support for callback-based function handlers starting with Node\.js 24\./.test(tail(taken)), handler === 'index.callback', tail(taken));
       }
+      const quiet = await call(spec(files, { handler: 'index.callback', runtime: 'nodejs22.x', environment: { AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING: '1' } }), {});
+      assert.equal(quiet.payload, '"called back"');
+      assert.doesNotMatch(tail(quiet), /WARN/);
       assert.equal((await call(spec(files, { handler: 'index.asyncWithTwo', runtime: 'nodejs24.x' }), {})).payload, '"returned"');
       // A streaming handler's third parameter is its context, not a callback.
       assert.equal((await call(spec(files, { handler: 'index.streaming', runtime: 'nodejs24.x' }), {})).payload, 'streamed');

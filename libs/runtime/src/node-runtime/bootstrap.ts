@@ -254,11 +254,16 @@ const isAsyncFunction = (fn: Handler): boolean => {
 
 /**
  * From Node.js 24 on, AWS's runtime refuses at init a handler that takes a callback, and it tells
- * one by its arity alone: three parameters or more, an `async` one too, unless it streams.
+ * one by its arity alone: three parameters or more, an `async` one too, unless it streams. Before,
+ * it warns of a synchronous one with exactly three.
  */
 const callbacksRemoved = (): boolean => Number(/^AWS_Lambda_nodejs(\d+)/.exec(process.env['AWS_EXECUTION_ENV'] ?? '')?.[1] ?? 0) >= 24;
 const CALLBACK_HANDLER_REMOVED =
   'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
+
+/** What AWS's runtime before Node.js 24 logs at init for a handler that takes a callback. */
+const CALLBACK_HANDLER_WARNING =
+  'AWS Lambda plans to remove support for callback-based function handlers starting with Node.js 24. You will need to update this function to use an async handler to use Node.js 24 or later. For more information and to provide feedback on this change, see https://github.com/aws/aws-lambda-nodejs-runtime-interface-client/issues/137. To disable this warning, set the AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING environment variable.';
 
 /** AWS's Runtime.NodeJsExit (not confirmed word for word: see the runtime's Errors.js). */
 const nodeJsExit = (): Error =>
@@ -525,10 +530,14 @@ setInterval(() => {
 }, 1000).unref();
 
 const handler = await loadHandler();
-if (callbacksRemoved() && handler.length >= 3 && !streamingHandlers.has(handler)) {
-  await initError(new RuntimeError('Runtime.CallbackHandlerDeprecated', CALLBACK_HANDLER_REMOVED));
-}
 const handlerIsAsync = isAsyncFunction(handler);
+if (streamingHandlers.has(handler)) {
+  // Its third parameter is its context, not a callback.
+} else if (callbacksRemoved() && handler.length >= 3) {
+  await initError(new RuntimeError('Runtime.CallbackHandlerDeprecated', CALLBACK_HANDLER_REMOVED));
+} else if (handler.length === 3 && !handlerIsAsync && process.env['AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING'] === undefined) {
+  console.warn(CALLBACK_HANDLER_WARNING);
+}
 const functionName = process.env['AWS_LAMBDA_FUNCTION_NAME'] ?? '';
 initialized = true;
 for (;;) {
