@@ -175,6 +175,35 @@ describe('Lambda API details as AWS answers them', () => {
     }
   });
 
+  it('passes ClientContext to synchronous invocations only, as AWS does', async () => {
+    const fn = uniqueName('context');
+    await e2e.lambda.send(
+      new CreateFunctionCommand(
+        functionInput(
+          fn,
+          `exports.handler = async (event, context) => {
+            const seen = JSON.stringify(context.clientContext ?? null);
+            if (event.callback) await fetch(event.callback, { method: 'POST', body: seen });
+            return seen;
+          };`,
+        ),
+      ),
+    );
+    const ClientContext = Buffer.from(JSON.stringify({ custom: { from: 'app' } })).toString('base64');
+    const sync = await e2e.lambda.send(new InvokeCommand({ FunctionName: fn, ClientContext }));
+    assert.deepEqual(JSON.parse(JSON.parse(decode(sync.Payload)) as string), { custom: { from: 'app' } });
+    const callbacks = await CallbackListener.start();
+    try {
+      await e2e.lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', ClientContext, Payload: Buffer.from(JSON.stringify({ callback: `${callbacks.url}/context` })) }));
+      const [arrived] = await callbacks.waitForCount(1);
+      assert.equal(arrived?.body, 'null');
+    } finally {
+      await callbacks.close();
+    }
+    // It is still checked: a bad one is refused whatever the invocation type.
+    await rejects(e2e.lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', ClientContext: 'hello' })), 'InvalidRequestContentException', /Client context must be/);
+  });
+
   it('hands a null payload to the handler as null, and an empty one as {}', async () => {
     const withNull = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('null') }));
     assert.deepEqual(JSON.parse(decode(withNull.Payload)), { got: null });
@@ -271,6 +300,41 @@ describe('Lambda API details as AWS answers them', () => {
     await rejects(e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: other, Layers: ['arn:aws:lambda:us-east-1:000000000000:layer:shared:1'] })), 'InvalidParameterValueException', /^Layers is not supported/);
     await rejects(e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: other, ZipFile: buildZip({ 'index.js': code }), Publish: true })), 'InvalidParameterValueException', /^Publish is not supported/);
     await rejects(e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: other, ZipFile: buildZip({ 'index.js': code }), Architectures: [] })), 'ValidationException', /greater than or equal to 1/);
+  });
+
+  it('reads a member sent as JSON null as absent, as AWS does, and refuses a list where a structure belongs', async () => {
+    // The SDK never sends null; a hand-written request (curl, a script, another language's JSON) may.
+    const other = uniqueName('nulls');
+    await e2e.lambda.send(
+      new CreateFunctionCommand(functionInput(other, 'exports.handler = async () => process.env.GREETING;', { Timeout: 7, MemorySize: 256, Description: 'kept', Environment: { Variables: { GREETING: 'hello' } } })),
+    );
+    const put = (path: 'configuration' | 'code', body: unknown) =>
+      fetch(`${e2e.stack.url('api')}/2015-03-31/functions/${other}/${path}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const before = await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: other }));
+
+    const nulls = await put('configuration', {
+      Timeout: null, MemorySize: null, Handler: null, Runtime: null, Role: null, Description: null,
+      Environment: null, EphemeralStorage: null, TracingConfig: null, LoggingConfig: { LogGroup: null },
+    });
+    assert.equal(nulls.status, 200, await nulls.text());
+    const after = await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: other }));
+    for (const key of ['Timeout', 'MemorySize', 'Handler', 'Runtime', 'Role', 'Description', 'Environment', 'EphemeralStorage', 'TracingConfig', 'LoggingConfig'] as const) {
+      assert.deepEqual(after[key], before[key], key);
+    }
+    const code = await put('code', { ZipFile: Buffer.from(buildZip({ 'index.js': 'exports.handler = async () => `${process.env.GREETING} again`;' })).toString('base64'), Architectures: null, RevisionId: null });
+    assert.equal(code.status, 200, await code.text());
+    assert.deepEqual((await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: other }))).Architectures, ['x86_64']);
+    // The function still runs with what it had.
+    const invoked = await e2e.lambda.send(new InvokeCommand({ FunctionName: other }));
+    assert.equal(invoked.FunctionError, undefined, decode(invoked.Payload));
+    assert.equal(decode(invoked.Payload), '"hello again"');
+
+    for (const body of [{ Environment: [] }, { EphemeralStorage: [] }, { Environment: { Variables: { GREETING: null } } }]) {
+      const refused = await put('configuration', body);
+      assert.equal(refused.status, 400, JSON.stringify(body));
+      assert.equal(refused.headers.get('x-amzn-errortype'), 'ValidationException', JSON.stringify(body));
+    }
+    assert.deepEqual((await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: other }))).Environment, { Variables: { GREETING: 'hello' } });
   });
 
   it('refuses a payload that is not UTF-8 rather than altering it', async () => {

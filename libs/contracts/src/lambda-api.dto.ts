@@ -34,6 +34,8 @@ const PATTERN = (re: RegExp) => ({ message: `Member must satisfy regular express
 const INT = { message: 'Member must be an integer' };
 const STRING = { message: 'Member must be a string' };
 const BOOL = { message: 'Member must be a boolean' };
+/** A nested structure: without it, ValidateNested passes an array (`"Environment": []`) with no items to check. */
+const STRUCT = { message: 'Member must be a structure' };
 
 export const HANDLER_PATTERN = /^[^\s]+$/;
 export const ROLE_PATTERN = /^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
@@ -97,13 +99,13 @@ export class FunctionSettingsDto {
   @IsOptional() @IsString(STRING) @MaxLength(LAMBDA_LIMITS.descriptionMax, MAX_LEN(LAMBDA_LIMITS.descriptionMax)) Description?: string;
   @IsOptional() @IsInt(INT) @Min(LAMBDA_LIMITS.timeoutMin, MIN(LAMBDA_LIMITS.timeoutMin)) @Max(LAMBDA_LIMITS.timeoutMax, MAX(LAMBDA_LIMITS.timeoutMax)) Timeout?: number;
   @IsOptional() @IsInt(INT) @Min(LAMBDA_LIMITS.memoryMin, MIN(LAMBDA_LIMITS.memoryMin)) @Max(LAMBDA_LIMITS.memoryMax, MAX(LAMBDA_LIMITS.memoryMax)) MemorySize?: number;
-  @IsOptional() @ValidateNested() @Type(() => EnvironmentDto) Environment?: EnvironmentDto;
-  @IsOptional() @ValidateNested() @Type(() => EphemeralStorageDto) EphemeralStorage?: EphemeralStorageDto;
-  @IsOptional() @ValidateNested() @Type(() => TracingConfigDto) TracingConfig?: TracingConfigDto;
-  @IsOptional() @ValidateNested() @Type(() => LoggingConfigDto) LoggingConfig?: LoggingConfigDto;
-  @IsOptional() @ValidateNested() @Type(() => DeadLetterConfigDto) DeadLetterConfig?: DeadLetterConfigDto;
-  @IsOptional() @ValidateNested() @Type(() => SnapStartDto) SnapStart?: SnapStartDto;
-  @IsOptional() @ValidateNested() @Type(() => VpcConfigDto) VpcConfig?: VpcConfigDto;
+  @IsOptional() @IsObject(STRUCT) @ValidateNested() @Type(() => EnvironmentDto) Environment?: EnvironmentDto;
+  @IsOptional() @IsObject(STRUCT) @ValidateNested() @Type(() => EphemeralStorageDto) EphemeralStorage?: EphemeralStorageDto;
+  @IsOptional() @IsObject(STRUCT) @ValidateNested() @Type(() => TracingConfigDto) TracingConfig?: TracingConfigDto;
+  @IsOptional() @IsObject(STRUCT) @ValidateNested() @Type(() => LoggingConfigDto) LoggingConfig?: LoggingConfigDto;
+  @IsOptional() @IsObject(STRUCT) @ValidateNested() @Type(() => DeadLetterConfigDto) DeadLetterConfig?: DeadLetterConfigDto;
+  @IsOptional() @IsObject(STRUCT) @ValidateNested() @Type(() => SnapStartDto) SnapStart?: SnapStartDto;
+  @IsOptional() @IsObject(STRUCT) @ValidateNested() @Type(() => VpcConfigDto) VpcConfig?: VpcConfigDto;
   @IsOptional() @IsArray() @ArrayMaxSize(5, MAX_LEN(5)) @Matches(LAYER_VERSION_ARN_PATTERN, { each: true, ...PATTERN(LAYER_VERSION_ARN_PATTERN) }) Layers?: string[];
   // Settings this build cannot honour: typed here so that they are refused, not dropped.
   @IsOptional() @IsString(STRING) KMSKeyArn?: string;
@@ -113,7 +115,7 @@ export class FunctionSettingsDto {
 
 export class CreateFunctionDto extends FunctionSettingsDto {
   @IsString(STRING) @MinLength(1, MIN_LEN(1)) @MaxLength(140, MAX_LEN(140)) @Matches(FUNCTION_NAME_OR_ARN_PATTERN, PATTERN(FUNCTION_NAME_OR_ARN_PATTERN)) FunctionName!: string;
-  @ValidateNested() @Type(() => FunctionCodeDto) Code!: FunctionCodeDto;
+  @IsObject(STRUCT) @ValidateNested() @Type(() => FunctionCodeDto) Code!: FunctionCodeDto;
   @IsOptional() @IsBoolean(BOOL) Publish?: boolean;
   @IsOptional() @IsIn(PACKAGE_TYPES, ENUM(PACKAGE_TYPES)) PackageType?: string;
   @IsOptional() @IsArray() @ArrayMinSize(1, MIN_LEN(1)) @ArrayMaxSize(1, MAX_LEN(1)) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];

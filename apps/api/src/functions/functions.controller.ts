@@ -16,14 +16,33 @@ interface Reply {
   send(body?: unknown): void;
 }
 
+/** Map members of the JSON operations' input: their values are data, and a null one is a bad value. */
+const MAP_MEMBERS = new Set(['Tags', 'Environment.Variables']);
+
+/**
+ * AWS's JSON protocol reads a structure member set to null as absent. The SDK never sends one, but
+ * a hand-written `{"Timeout": null}` must leave the timeout as it is, not store null for the worker
+ * to trip on. Map values and array items are left as they are, for validation to refuse.
+ */
+const withoutNullMembers = (value: unknown, path = ''): unknown => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || MAP_MEMBERS.has(path)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, member]) => member !== null)
+      .map(([key, member]) => [key, withoutNullMembers(member, path ? `${path}.${key}` : key)]),
+  );
+};
+
 /** Bodies arrive as raw bytes (see main.ts); JSON operations parse them here. */
 export const parseJson = (body: Buffer | undefined): unknown => {
   if (!body || body.byteLength === 0) return {};
+  let parsed: unknown;
   try {
-    return JSON.parse(body.toString('utf8')) as unknown;
+    parsed = JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     throw new LambdaError(LambdaErrorType.InvalidRequestContent, 'Could not parse request body into json');
   }
+  return withoutNullMembers(parsed);
 };
 
 /** The Lambda API's function operations, at the paths the AWS SDK calls. */

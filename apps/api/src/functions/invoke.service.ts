@@ -130,7 +130,8 @@ export class InvokeService {
       functionCreated: record.createdAt,
       payload,
       logType,
-      ...(input.clientContext ? { clientContext: input.clientContext } : {}),
+      // AWS hands the client context to synchronous invocations only (it is checked for any).
+      ...(input.clientContext && type === 'RequestResponse' ? { clientContext: input.clientContext } : {}),
     };
     if (type === 'Event') {
       const requestId = await this.publishing(() => this.client.invokeAsync(request));
