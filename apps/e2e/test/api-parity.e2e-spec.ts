@@ -204,6 +204,21 @@ describe('Lambda API details as AWS answers them', () => {
     await rejects(e2e.lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', ClientContext: 'hello' })), 'InvalidRequestContentException', /Client context must be/);
   });
 
+  it('runs a function through the AWS_LAMBDA_EXEC_WRAPPER in its package', async () => {
+    const fn = uniqueName('wrapped');
+    const zip = buildZip(
+      {
+        'index.js': 'exports.handler = async () => process.env.WRAPPED;',
+        'bin/wrapper': '#!/bin/sh\nexport WRAPPED="yes, $(basename "$1")"\nexec "$@"\n',
+      },
+      ['bin/wrapper'],
+    );
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(fn, zip, { Environment: { Variables: { AWS_LAMBDA_EXEC_WRAPPER: '/var/task/bin/wrapper' } } })));
+    const invoked = await e2e.lambda.send(new InvokeCommand({ FunctionName: fn }));
+    assert.equal(invoked.FunctionError, undefined, decode(invoked.Payload));
+    assert.equal(JSON.parse(decode(invoked.Payload)), 'yes, node');
+  });
+
   it('hands a null payload to the handler as null, and an empty one as {}', async () => {
     const withNull = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('null') }));
     assert.deepEqual(JSON.parse(decode(withNull.Payload)), { got: null });

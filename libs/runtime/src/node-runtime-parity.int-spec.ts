@@ -16,8 +16,8 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
   let pool: SandboxPool;
   const zips = new Map<string, Uint8Array>();
 
-  const spec = (files: Record<string, string>, overrides: Partial<FunctionSpec> = {}): FunctionSpec => {
-    const zip = buildZip(files);
+  const spec = (files: Record<string, string>, overrides: Partial<FunctionSpec> = {}, executable: string[] = []): FunctionSpec => {
+    const zip = buildZip(files, executable);
     const codeKey = createHash('sha256').update(zip).digest('hex');
     zips.set(codeKey, zip);
     return {
@@ -483,6 +483,34 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     it('starts Node.js with the flags AWS’s bootstrap gives it (global.gc, 80 KB HTTP headers)', async () => {
       const s = spec({ 'index.js': `exports.handler = async () => { global.gc(); return [typeof global.gc, require('node:http').maxHeaderSize]; };` });
       assert.deepEqual(payload(await call(s, {})), ['function', 81920]);
+    });
+
+    it('runs the runtime through AWS_LAMBDA_EXEC_WRAPPER, as AWS’s bootstrap does, and fails init when it cannot', async () => {
+      const files = {
+        'index.js': `exports.handler = async () => [process.env.WRAPPED_BY, process.env.NODE_OPTIONS];`,
+        // As AWS's examples: the runtime's command line arrives as arguments, the wrapper execs it.
+        'wrapper.sh': '#!/bin/sh\nexport WRAPPED_BY="$(basename "$1") $#"\nexport NODE_OPTIONS="--no-deprecation"\nexec "$@"\n',
+      };
+      const wrapped = await call(spec(files, { environment: { AWS_LAMBDA_EXEC_WRAPPER: '/var/task/wrapper.sh' } }, ['wrapper.sh']), {});
+      assert.equal(wrapped.functionError, undefined, wrapped.payload);
+      const [by, options] = payload(wrapped) as [string, string];
+      assert.match(by, /^node \d+$/);
+      assert.equal(options, '--no-deprecation');
+      for (const [wrapper, executable, message] of [
+        ['/var/task/missing.sh', ['wrapper.sh'], '/var/task/missing.sh: does not exist'],
+        ['/var/task/wrapper.sh', [], '/var/task/wrapper.sh: is not an executable'],
+      ] as const) {
+        const failed = await call(spec(files, { environment: { AWS_LAMBDA_EXEC_WRAPPER: wrapper } }, [...executable]), {});
+        assert.equal(failed.errorType, 'Runtime.ExitError', failed.payload);
+        assert.ok(tail(failed).includes(message), tail(failed));
+      }
+    });
+
+    it('sets LD_LIBRARY_PATH to include the package and its lib/, as AWS does, unless the function sets its own', async () => {
+      const files = { 'index.js': `exports.handler = async () => [process.env.LD_LIBRARY_PATH, process.env.LAMBDA_TASK_ROOT];` };
+      const [path, root] = payload(await call(spec(files), {})) as [string, string];
+      assert.deepEqual(path.split(':'), ['/lib64', '/usr/lib64', root, `${root}/lib`]);
+      assert.deepEqual(payload(await call(spec(files, { environment: { LD_LIBRARY_PATH: '/own' } }), {})), ['/own', root]);
     });
 
     it('logs `undefined` for a console call without arguments, as AWS’s runtime does', async () => {

@@ -154,6 +154,14 @@ export const TASK_MOUNT = '/var/task';
  * that runs the function, then the system's. Not the worker's own PATH, which says where the
  * worker was started from (`npm start` puts every node_modules/.bin of the checkout on it).
  */
+/**
+ * AWS's Node.js bootstrap when AWS_LAMBDA_EXEC_WRAPPER is set: the wrapper checked as it checks
+ * it, then run with the runtime's command line as its arguments. `$0` is the wrapper as the
+ * function names it, `$1` where it is here, the rest the command line.
+ */
+const EXEC_WRAPPER_SCRIPT =
+  'w="$1"; shift; if [ ! -f "$w" ]; then echo "$0: does not exist"; exit 127; fi; if [ ! -x "$w" ]; then echo "$0: is not an executable"; exit 126; fi; exec "$w" "$@"';
+
 const SANDBOX_PATH = [...new Set([dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':');
 /**
  * Where the SDK's directory of links is mounted there: on the way up from /var/task, so that ES
@@ -377,7 +385,9 @@ export class Sandbox {
       ? []
       : [`--max-semi-space-size=${Math.max(1, Math.floor(newSpace / 2))}`, `--max-old-space-size=${memory - newSpace}`];
     // Flags AWS's Node.js bootstrap starts every function with: handlers may call global.gc().
-    const node = [process.execPath, '--expose-gc', '--max-http-header-size=81920', ...heap, BOOTSTRAP];
+    const runtime: [string, ...string[]] = [process.execPath, '--expose-gc', '--max-http-header-size=81920', ...heap, BOOTSTRAP];
+    const wrapper = this.spec.environment['AWS_LAMBDA_EXEC_WRAPPER'];
+    const node: [string, ...string[]] = wrapper ? ['/bin/sh', '-c', EXEC_WRAPPER_SCRIPT, wrapper, this.hostPath(wrapper), ...runtime] : runtime;
     const { runAs, tmpDir, passwdFile } = this.settings;
     let command: string;
     let args: string[];
@@ -391,7 +401,7 @@ export class Sandbox {
     } else if (SETPRIV) {
       [command, args] = [SETPRIV, ['--pdeathsig', 'KILL', '--', ...node]];
     } else {
-      [command, args] = [process.execPath, node.slice(1)];
+      [command, ...args] = node;
     }
     this.child = spawn(command, args, {
       cwd: this.taskRoot,
@@ -406,6 +416,12 @@ export class Sandbox {
     this.child.once('exit', (code, signal) => this.exited(code, signal));
     // A child that cannot be spawned (its task root vanished, say) emits 'error' and no 'exit'.
     this.child.once('error', () => this.exited(null, null));
+  }
+
+  /** A path the function names as in its sandbox on AWS: under /var/task is in its package, wherever that is here. */
+  private hostPath(path: string): string {
+    if (this.mounted || (path !== TASK_MOUNT && !path.startsWith(`${TASK_MOUNT}/`))) return path;
+    return this.taskRoot + path.slice(TASK_MOUNT.length);
   }
 
   private get mounted(): boolean {
@@ -424,6 +440,10 @@ export class Sandbox {
       // As AWS's (…:/var/runtime/node_modules:/var/runtime:/var/task): `require('lib/x')` finds
       // the package's own lib/x.js from any directory, and the runtime's modules come after.
       NODE_PATH: [this.mounted ? RUNTIME_MODULES_MOUNT : join(dirname(this.taskRoot), 'node_modules'), taskRoot].join(delimiter),
+      // As AWS's (/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib):
+      // a native addon finds the shared libraries shipped in the package's lib/. There is no
+      // /var/lang or /var/runtime here, and no /opt (no layers).
+      LD_LIBRARY_PATH: ['/lib64', '/usr/lib64', taskRoot, join(taskRoot, 'lib')].join(':'),
       // Without a mount of its own, /tmp is shared: the sandbox's directory is at least os.tmpdir().
       ...(!this.mounted && this.settings.tmpDir ? { TMPDIR: this.settings.tmpDir } : {}),
       LAMBDA_RUNTIME_DIR: fileURLToPath(new URL('./node-runtime/', import.meta.url)),

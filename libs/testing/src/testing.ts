@@ -109,9 +109,16 @@ export const waitFor = async <T>(
   }
 };
 
-/** Builds a zip in memory from a map of file name → contents. */
-export const buildZip = (files: Record<string, string>): Uint8Array =>
-  zipSync(Object.fromEntries(Object.entries(files).map(([name, body]) => [name, strToU8(body)])));
+/** Unix mode bits in a zip entry's external attributes, as Info-ZIP's `zip` stores them (made on Unix). */
+const unixFile = (mode: number) => ({ os: 3, attrs: ((0o100000 | mode) << 16) >>> 0 });
+
+/** Builds a zip in memory from a map of file name → contents; the files named in `executable` get mode 755. */
+export const buildZip = (files: Record<string, string>, executable: readonly string[] = []): Uint8Array =>
+  zipSync(
+    Object.fromEntries(
+      Object.entries(files).map(([name, body]) => [name, executable.includes(name) ? [strToU8(body), unixFile(0o755)] : strToU8(body)]),
+    ),
+  );
 
 export interface CallbackRequest {
   path: string;
