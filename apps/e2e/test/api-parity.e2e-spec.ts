@@ -352,6 +352,18 @@ describe('Lambda API details as AWS answers them', () => {
     assert.deepEqual((await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: other }))).Environment, { Variables: { GREETING: 'hello' } });
   });
 
+  it('refuses environment variables over 4 KB in AWS\'s words, naming the string it measured', async () => {
+    const Variables = { BIG: 'x'.repeat(4090) };
+    const error = await rejects(
+      e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Environment: { Variables } })),
+      'InvalidParameterValueException',
+      /^Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit\. String measured: /,
+    );
+    assert.ok(error.message.endsWith(`String measured: ${JSON.stringify(Variables)}`));
+    await e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Environment: { Variables: { BIG: 'x'.repeat(4080) } } }));
+    await e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Environment: { Variables: {} } }));
+  });
+
   it('refuses a payload that is not UTF-8 rather than altering it', async () => {
     const payload = Uint8Array.from([...Buffer.from('{"a":"'), 0xff, 0xfe, ...Buffer.from('"}')]);
     await rejects(e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: payload })), 'InvalidRequestContentException', /Invalid UTF-8/);

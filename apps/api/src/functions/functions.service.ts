@@ -350,10 +350,11 @@ export class FunctionsService {
           `Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: ${reserved.join(', ')}`,
         );
       }
-      if (Buffer.byteLength(JSON.stringify(variables)) > LAMBDA_LIMITS.environmentBytes) {
+      const measured = JSON.stringify(variables);
+      if (Buffer.byteLength(measured) > LAMBDA_LIMITS.environmentBytes) {
         throw new LambdaError(
           LambdaErrorType.InvalidParameterValue,
-          'Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit.',
+          `Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: ${measured}`,
         );
       }
     }
