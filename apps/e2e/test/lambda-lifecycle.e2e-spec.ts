@@ -155,6 +155,17 @@ describe('a function through the whole pipeline, driven by @aws-sdk/client-lambd
       e2e.lambda.send(new ListTagsCommand({ Resource: 'arn:aws:lambda:us-east-1:000000000000:function:nobody-here' })),
       ResourceNotFoundException,
     );
+    // The resource is an ARN, as on AWS: a bare name is refused by each operation, and changes nothing.
+    for (const call of [
+      () => e2e.lambda.send(new ListTagsCommand({ Resource: tagged })),
+      () => e2e.lambda.send(new TagResourceCommand({ Resource: tagged, Tags: { by: 'name' } })),
+      () => e2e.lambda.send(new UntagResourceCommand({ Resource: tagged, TagKeys: ['stage'] })),
+    ]) {
+      await assert.rejects(call(), (e: Error) =>
+        e.name === 'ValidationException' && /^1 validation error detected: Value '.+' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:/.test(e.message),
+      );
+    }
+    assert.deepEqual((await e2e.lambda.send(new ListTagsCommand({ Resource: arn }))).Tags, { stage: 'prod', owner: 'ada' });
   });
 
   it('pages through ListFunctions', async () => {

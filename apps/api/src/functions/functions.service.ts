@@ -15,6 +15,7 @@ import {
   SUPPORTED_RUNTIMES,
   parseFunctionName,
   QUALIFIER_PATTERN,
+  TAGGABLE_RESOURCE_PATTERN,
   type FunctionReference,
   validateDto,
   type FunctionRecord,
@@ -228,24 +229,32 @@ export class FunctionsService {
     };
   }
 
-  /** ListTags: a function's tags (the resource is its ARN, or its name). */
+  /** ListTags: a function's tags. */
   async listTags(resource: string): Promise<{ Tags: Record<string, string> }> {
-    const { record } = await this.resolve(resource);
+    const { record } = await this.resolveTaggable(resource);
     return { Tags: record.tags ?? {} };
   }
 
   /** TagResource: adds or overwrites tags. Tags are no change of code or configuration: RevisionId stays. */
   async tag(resource: string, body: unknown): Promise<void> {
     const dto = this.validate(TagResourceDto, body);
-    const { record } = await this.resolve(resource);
+    const { record } = await this.resolveTaggable(resource);
     const added = this.checkTags(dto.Tags);
     await this.retag(record.name, (tags) => this.checkTags({ ...tags, ...added }));
   }
 
   /** UntagResource: removes the tags with these keys (absent keys are no error, as on AWS). */
   async untag(resource: string, keys: string[]): Promise<void> {
-    const { record } = await this.resolve(resource);
+    const { record } = await this.resolveTaggable(resource);
     await this.retag(record.name, (tags) => Object.fromEntries(Object.entries(tags).filter(([key]) => !keys.includes(key))));
+  }
+
+  /** The tagging operations name a resource by its ARN only, as on AWS: a bare name is a ValidationException. */
+  private resolveTaggable(resource: string): Promise<FunctionEntry> {
+    if (!TAGGABLE_RESOURCE_PATTERN.test(resource)) {
+      throw LambdaError.validation([{ path: 'resource', value: resource, constraints: [`Member must satisfy regular expression pattern: ${TAGGABLE_RESOURCE_PATTERN.source.replace(/^\^|\$$/g, '')}`] }]);
+    }
+    return this.resolve(resource);
   }
 
   private async retag(name: string, change: (tags: Record<string, string>) => Record<string, string>): Promise<void> {
