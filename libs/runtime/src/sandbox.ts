@@ -150,11 +150,6 @@ export const PRIVATE_IPC: boolean =
 /** Where the package is mounted in a sandbox with PRIVATE_MOUNTS: AWS's task root. */
 export const TASK_MOUNT = '/var/task';
 /**
- * As AWS's (/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin): the directory of the Node.js
- * that runs the function, then the system's. Not the worker's own PATH, which says where the
- * worker was started from (`npm start` puts every node_modules/.bin of the checkout on it).
- */
-/**
  * AWS's Node.js bootstrap when AWS_LAMBDA_EXEC_WRAPPER is set: the wrapper checked as it checks
  * it, then run with the runtime's command line as its arguments. `$0` is the wrapper as the
  * function names it, `$1` where it is here, the rest the command line.
@@ -162,6 +157,11 @@ export const TASK_MOUNT = '/var/task';
 const EXEC_WRAPPER_SCRIPT =
   'w="$1"; shift; if [ ! -f "$w" ]; then echo "$0: does not exist"; exit 127; fi; if [ ! -x "$w" ]; then echo "$0: is not an executable"; exit 126; fi; exec "$w" "$@"';
 
+/**
+ * As AWS's (/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin): the directory of the Node.js
+ * that runs the function, then the system's. Not the worker's own PATH, which says where the
+ * worker was started from (`npm start` puts every node_modules/.bin of the checkout on it).
+ */
 const SANDBOX_PATH = [...new Set([dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':');
 /**
  * Where the SDK's directory of links is mounted there: on the way up from /var/task, so that ES
