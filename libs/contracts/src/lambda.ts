@@ -28,6 +28,8 @@ export const LAMBDA_LIMITS = {
   memoryMin: 128,
   memoryMax: 10_240,
   memoryDefault: 128,
+  /** EphemeralStorage.Size, MB, when none is given. */
+  ephemeralStorageDefault: 512,
   /** Bytes of log output returned by `X-Amz-Log-Type: Tail`. */
   logTailBytes: 4096,
   /** Total size of environment variables (4 KB). */

@@ -62,6 +62,26 @@ describe('FunctionRegistry code collection (real NATS)', () => {
     assert.equal(new TextDecoder().decode((await registry.getCode(again.codeKey)).slice(0, 2)), 'PK');
   });
 
+  it('reads the nulls a record written before session 16 may hold as absent, with AWS defaults where they exist', async () => {
+    const kv = await client.kv(env['FUNCTIONS_BUCKET'] ?? '');
+    const code = await registry.putCode(buildZip({ 'index.js': 'exports.handler = async () => 5;' }));
+    const stale = { ...record('nulls', code), timeout: null, memorySize: null, description: null, environment: null, ephemeralStorageMb: null, role: null };
+    await kv.put('nulls', JSON.stringify(stale));
+    await kv.put('no-handler', JSON.stringify({ ...record('no-handler', code), handler: null }));
+    const expected = { ...record('nulls', code), timeout: 3, memorySize: 128, description: '', environment: {}, ephemeralStorageMb: 512 } as Partial<FunctionRecord>;
+    delete expected.role;
+    // Through the watch of a registry already open, and the load of one opened now.
+    const watched = await waitFor('the watch to carry the record', () => registry.get('nulls'));
+    assert.deepEqual(watched.record, expected);
+    const other = await FunctionRegistry.open(client, { functionsBucket: env['FUNCTIONS_BUCKET'] ?? '', codeStore: env['CODE_STORE'] ?? '' });
+    try {
+      assert.deepEqual(other.get('nulls')?.record, expected);
+      assert.equal(other.get('no-handler'), undefined);
+    } finally {
+      other.close();
+    }
+  });
+
   it('skips what is not a function record in the bucket, and keeps watching', async () => {
     const kv = await client.kv(env['FUNCTIONS_BUCKET'] ?? '');
     await kv.put('junk', 'not json');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
 import {
+  LAMBDA_LIMITS,
   LATEST,
   functionArn,
   type FunctionRecord,
@@ -37,7 +38,32 @@ export type RegistryListener = (name: string, entry: FunctionEntry | undefined) 
 /** The fields every reader of a function record relies on. */
 const isFunctionRecord = (value: unknown): value is FunctionRecord => {
   const r = value as Partial<FunctionRecord> | null;
-  return typeof r === 'object' && r !== null && typeof r.name === 'string' && typeof r.codeKey === 'string' && typeof r.revisionId === 'string' && typeof r.handler === 'string' && typeof r.runtime === 'string';
+  return (
+    typeof r === 'object' && r !== null && typeof r.name === 'string' && typeof r.codeKey === 'string' && typeof r.revisionId === 'string' &&
+    typeof r.handler === 'string' && typeof r.runtime === 'string' && typeof r.timeout === 'number' && typeof r.memorySize === 'number'
+  );
+};
+
+/**
+ * A stored function record. Before session 16 the API stored a member sent as JSON null by
+ * UpdateFunctionConfiguration as null (AWS reads it as absent), so a record may hold nulls: they
+ * are read as absent, and a setting with an AWS default gets that default (a null Timeout made
+ * every invocation crash, a null MemorySize made each fail as out of memory). One without a
+ * Handler or Runtime stays unreadable: there is nothing to run it with.
+ */
+export const readFunctionRecord = (value: unknown): FunctionRecord | undefined => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const present = Object.fromEntries(Object.entries(value).filter(([, member]) => member !== null));
+  const record: unknown = {
+    description: '',
+    timeout: LAMBDA_LIMITS.timeoutDefault,
+    memorySize: LAMBDA_LIMITS.memoryDefault,
+    environment: {},
+    architectures: ['x86_64'],
+    ephemeralStorageMb: LAMBDA_LIMITS.ephemeralStorageDefault,
+    ...present,
+  };
+  return isFunctionRecord(record) ? record : undefined;
 };
 
 const toEntry = (v: Versioned<FunctionRecord> | undefined): FunctionEntry | undefined =>
@@ -55,7 +81,7 @@ export class FunctionRegistry {
 
   static async open(client: NatsClient, names: Pick<ResourceNames, 'functionsBucket' | 'codeStore'>): Promise<FunctionRegistry> {
     const kv = await client.kv(names.functionsBucket);
-    return new FunctionRegistry(await WatchedKv.open(kv, names.functionsBucket, isFunctionRecord), await client.objectStore(names.codeStore));
+    return new FunctionRegistry(await WatchedKv.open(kv, names.functionsBucket, readFunctionRecord), await client.objectStore(names.codeStore));
   }
 
   /** Called on every change of a function (undefined: deleted). */

@@ -3,9 +3,9 @@ import type { NatsClient } from '@tributary/nats';
 import { WatchedKv } from './watched-kv.js';
 
 /** The fields every reader of a bucket's triggers relies on. */
-const isBucketNotification = (value: unknown): value is BucketNotification => {
+const readBucketNotification = (value: unknown): BucketNotification | undefined => {
   const n = value as Partial<BucketNotification> | null;
-  return typeof n === 'object' && n !== null && typeof n.bucket === 'string' && Array.isArray(n.lambda);
+  return typeof n === 'object' && n !== null && typeof n.bucket === 'string' && Array.isArray(n.lambda) ? (n as BucketNotification) : undefined;
 };
 
 /** Buckets' notification configurations (their function triggers), mirrored by a KV watch. */
@@ -14,7 +14,7 @@ export class TriggerRegistry {
 
   static async open(client: NatsClient, names: Pick<ResourceNames, 'triggersBucket'>): Promise<TriggerRegistry> {
     const kv = await client.kv(names.triggersBucket);
-    return new TriggerRegistry(await WatchedKv.open(kv, names.triggersBucket, isBucketNotification));
+    return new TriggerRegistry(await WatchedKv.open(kv, names.triggersBucket, readBucketNotification));
   }
 
   /** The bucket's configuration from the mirror (no I/O: this is on every object event's path). */

@@ -7,6 +7,9 @@ export interface Versioned<T> {
   revision: number;
 }
 
+/** A stored JSON value as `T` (possibly repaired), or undefined when it is not one. */
+export type ValueReader<T> = (value: unknown) => T | undefined;
+
 export type ChangeListener<T> = (key: string, entry: Versioned<T> | undefined) => void;
 
 const isWrongRevision = (error: unknown): boolean =>
@@ -41,12 +44,12 @@ export class WatchedKv<T> {
   private constructor(
     private readonly kv: KV,
     private readonly name: string,
-    private readonly isValid: (value: unknown) => value is T,
+    private readonly readValue: ValueReader<T>,
   ) {}
 
-  /** `isValid` screens what the bucket holds: anyone with NATS access can write to it. */
-  static async open<T>(kv: KV, name: string, isValid: (value: unknown) => value is T): Promise<WatchedKv<T>> {
-    const watched = new WatchedKv<T>(kv, name, isValid);
+  /** `read` screens what the bucket holds (anyone with NATS access can write to it), and may repair it. */
+  static async open<T>(kv: KV, name: string, read: ValueReader<T>): Promise<WatchedKv<T>> {
+    const watched = new WatchedKv<T>(kv, name, read);
     await watched.start();
     return watched;
   }
@@ -82,13 +85,13 @@ export class WatchedKv<T> {
 
   /** The entry's value, or undefined (as if absent) when it is not JSON of the expected shape. */
   private decode(entry: { key: string; json<V>(): V }): T | undefined {
-    let value: unknown;
+    let value: T | undefined;
     try {
-      value = entry.json<unknown>();
+      value = this.readValue(entry.json<unknown>());
     } catch {
       value = undefined;
     }
-    if (this.isValid(value)) return value;
+    if (value !== undefined) return value;
     this.logger.error(`${this.name}: ignoring ${entry.key}, which does not hold a valid record`);
     return undefined;
   }

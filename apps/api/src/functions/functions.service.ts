@@ -141,7 +141,7 @@ export class FunctionsService {
       memorySize: dto.MemorySize ?? LAMBDA_LIMITS.memoryDefault,
       environment: dto.Environment?.Variables ?? {},
       architectures: dto.Architectures ?? ['x86_64'],
-      ephemeralStorageMb: dto.EphemeralStorage?.Size ?? 512,
+      ephemeralStorageMb: dto.EphemeralStorage?.Size ?? LAMBDA_LIMITS.ephemeralStorageDefault,
       ...settingsOf(dto),
       ...code,
       tags,
