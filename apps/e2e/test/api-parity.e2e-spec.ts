@@ -2,8 +2,25 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import {
+  AddPermissionCommand,
+  CreateAliasCommand,
+  CreateEventSourceMappingCommand,
   CreateFunctionCommand,
+  CreateFunctionUrlConfigCommand,
   DeleteFunctionCommand,
+  DeleteFunctionConcurrencyCommand,
+  GetAliasCommand,
+  GetProvisionedConcurrencyConfigCommand,
+  ListCodeSigningConfigsCommand,
+  ListFunctionEventInvokeConfigsCommand,
+  ListFunctionUrlConfigsCommand,
+  ListLayerVersionsCommand,
+  ListLayersCommand,
+  ListProvisionedConcurrencyConfigsCommand,
+  PublishVersionCommand,
+  PutFunctionConcurrencyCommand,
+  PutFunctionEventInvokeConfigCommand,
+  RemovePermissionCommand,
   GetAccountSettingsCommand,
   GetFunctionCodeSigningConfigCommand,
   GetFunctionCommand,
@@ -371,7 +388,11 @@ describe('Lambda API details as AWS answers them', () => {
   });
 
   it('checks ListFunctions filters', async () => {
-    assert.ok((await e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'ALL' }))).Functions?.some((f) => f.FunctionName === name));
+    const all = (await e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'ALL' }))).Functions?.find((f) => f.FunctionName === name);
+    // Every version is listed, $LATEST under its qualified ARN; without the filter, the function's own.
+    assert.deepEqual([all?.Version, all?.FunctionArn], ['$LATEST', `${arn('us-east-1')}:$LATEST`]);
+    const plain = (await e2e.lambda.send(new ListFunctionsCommand({}))).Functions?.find((f) => f.FunctionName === name);
+    assert.equal(plain?.FunctionArn, arn('us-east-1'));
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'SOME' as 'ALL' })), 'ValidationException', /at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: \[ALL\]/);
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'nowhere', FunctionVersion: 'ALL' })), 'ValidationException', /at 'masterRegion' failed to satisfy constraint/);
     assert.deepEqual((await e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'us-east-1', FunctionVersion: 'ALL' }))).Functions, []);
@@ -396,6 +417,43 @@ describe('Lambda API details as AWS answers them', () => {
     const missing = uniqueName('missing');
     await assert.rejects(e2e.lambda.send(new ListVersionsByFunctionCommand({ FunctionName: missing })), ResourceNotFoundException);
     await assert.rejects(e2e.lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: missing })), ResourceNotFoundException);
+  });
+
+  it('answers the lookups of settings a function has none of, and refuses by name the writes of features this build lacks', async () => {
+    const qualified = `${arn('us-east-1')}:live`;
+    await rejects(e2e.lambda.send(new GetAliasCommand({ FunctionName: name, Name: 'live' })), 'ResourceNotFoundException', new RegExp(`^Cannot find alias arn: ${qualified.replace(/\$/g, '\\$')}$`));
+    assert.deepEqual((await e2e.lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName: name }))).FunctionEventInvokeConfigs, []);
+    assert.deepEqual((await e2e.lambda.send(new ListFunctionUrlConfigsCommand({ FunctionName: name }))).FunctionUrlConfigs, []);
+    assert.deepEqual((await e2e.lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: name }))).ProvisionedConcurrencyConfigs, []);
+    await rejects(
+      e2e.lambda.send(new GetProvisionedConcurrencyConfigCommand({ FunctionName: name, Qualifier: '$LATEST' })),
+      'ProvisionedConcurrencyConfigNotFoundException',
+      /^No Provisioned Concurrency Config found for this function$/,
+    );
+    assert.equal((await e2e.lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: name }))).$metadata.httpStatusCode, 204);
+    assert.deepEqual((await e2e.lambda.send(new ListLayersCommand({}))).Layers, []);
+    assert.deepEqual((await e2e.lambda.send(new ListLayerVersionsCommand({ LayerName: 'any' }))).LayerVersions, []);
+    assert.deepEqual((await e2e.lambda.send(new ListCodeSigningConfigsCommand({}))).CodeSigningConfigs, []);
+
+    const refused: Array<[string, () => Promise<unknown>]> = [
+      ['PublishVersion', () => e2e.lambda.send(new PublishVersionCommand({ FunctionName: name }))],
+      ['CreateAlias', () => e2e.lambda.send(new CreateAliasCommand({ FunctionName: name, Name: 'live', FunctionVersion: '$LATEST' }))],
+      ['AddPermission', () => e2e.lambda.send(new AddPermissionCommand({ FunctionName: name, StatementId: 's3', Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com' }))],
+      ['RemovePermission', () => e2e.lambda.send(new RemovePermissionCommand({ FunctionName: name, StatementId: 's3' }))],
+      ['PutFunctionConcurrency', () => e2e.lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: name, ReservedConcurrentExecutions: 1 }))],
+      ['PutFunctionEventInvokeConfig', () => e2e.lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: name, MaximumRetryAttempts: 0 }))],
+      ['CreateFunctionUrlConfig', () => e2e.lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: name, AuthType: 'NONE' }))],
+      ['CreateEventSourceMapping', () => e2e.lambda.send(new CreateEventSourceMappingCommand({ FunctionName: name, EventSourceArn: 'arn:aws:sqs:us-east-1:000000000000:q' }))],
+    ];
+    for (const [operation, call] of refused) await rejects(call(), 'InvalidParameterValueException', new RegExp(`^${operation} is not supported by this Tributary build: `));
+    // The function is looked for first, as AWS does: a missing one is missing, whatever the operation.
+    const missing = uniqueName('missing');
+    await assert.rejects(e2e.lambda.send(new PublishVersionCommand({ FunctionName: missing })), ResourceNotFoundException);
+    await assert.rejects(e2e.lambda.send(new GetAliasCommand({ FunctionName: missing, Name: 'live' })), ResourceNotFoundException);
+    await assert.rejects(
+      e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: missing, ZipFile: buildZip({ 'index.js': 'exports.handler = async () => 1;' }), Publish: true })),
+      ResourceNotFoundException,
+    );
   });
 
   // The worker switches users only as root, and only where they can read the runtime (this checkout).

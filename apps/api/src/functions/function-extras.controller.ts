@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Inject, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import { LAMBDA_LIMITS, LATEST, functionArn, type LambdaIdentity } from '@tributary/contracts';
 import { FunctionRegistry } from '@tributary/registry';
 import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
@@ -35,6 +35,13 @@ export class FunctionExtrasController {
     return { Aliases: [] };
   }
 
+  /** GetAlias: a function has no aliases. */
+  @Get('2015-03-31/functions/:name/aliases/:alias')
+  async alias(@Param('name') name: string, @Param('alias') alias: string) {
+    const { record } = await this.functions.resolve(name);
+    throw new LambdaError(LambdaErrorType.ResourceNotFound, `Cannot find alias arn: ${functionArn(this.identity, record.name)}:${alias}`);
+  }
+
   /** GetFunctionConcurrency: no reserved concurrency. */
   @Get('2019-09-30/functions/:name/concurrency')
   async concurrency(@Param('name') name: string) {
@@ -68,6 +75,53 @@ export class FunctionExtrasController {
   async url(@Param('name') name: string) {
     await this.functions.resolve(name);
     throw new LambdaError(LambdaErrorType.ResourceNotFound, 'The resource you requested does not exist.');
+  }
+
+  /** ListFunctionEventInvokeConfigs. */
+  @Get('2019-09-25/functions/:name/event-invoke-config/list')
+  async eventInvokeConfigs(@Param('name') name: string) {
+    await this.functions.resolve(name);
+    return { FunctionEventInvokeConfigs: [] };
+  }
+
+  /** ListFunctionUrlConfigs. */
+  @Get('2021-10-31/functions/:name/urls')
+  async urls(@Param('name') name: string) {
+    await this.functions.resolve(name);
+    return { FunctionUrlConfigs: [] };
+  }
+
+  /** ListProvisionedConcurrencyConfigs (`?List=ALL`) and GetProvisionedConcurrencyConfig share a path: none is configured. */
+  @Get('2019-09-30/functions/:name/provisioned-concurrency')
+  async provisionedConcurrency(@Param('name') name: string, @Query('List') list?: string, @Query('Qualifier') qualifier?: string) {
+    await this.functions.resolve(name, list === 'ALL' ? undefined : qualifier);
+    if (list === 'ALL') return { ProvisionedConcurrencyConfigs: [] };
+    throw new LambdaError(LambdaErrorType.ProvisionedConcurrencyConfigNotFound, 'No Provisioned Concurrency Config found for this function');
+  }
+
+  /** DeleteFunctionConcurrency: there is no reservation to remove, which AWS answers as any other. */
+  @Delete('2017-10-31/functions/:name/concurrency')
+  @HttpCode(204)
+  async deleteConcurrency(@Param('name') name: string): Promise<void> {
+    await this.functions.resolve(name);
+  }
+
+  /** ListLayers: this build has no layers. */
+  @Get('2018-10-31/layers')
+  layers() {
+    return { Layers: [] };
+  }
+
+  /** ListLayerVersions. */
+  @Get('2018-10-31/layers/:layer/versions')
+  layerVersions() {
+    return { LayerVersions: [] };
+  }
+
+  /** ListCodeSigningConfigs: packages are not signed here. */
+  @Get('2020-04-22/code-signing-configs')
+  codeSigningConfigs() {
+    return { CodeSigningConfigs: [] };
   }
 
   /** ListEventSourceMappings: none (table streams and queues arrive with their own issues). */

@@ -11,6 +11,7 @@ import { LambdaErrorFilter } from './lambda-error.js';
 import { TagsController } from './tags.controller.js';
 import { FunctionExtrasController } from './function-extras.controller.js';
 import { ResponseStreamController } from './response-stream.controller.js';
+import { UnsupportedOperationsController } from './unsupported-operations.controller.js';
 import { PolicyService } from './policy.service.js';
 
 class InvocationClientLifecycle implements OnModuleInit, OnApplicationShutdown {
@@ -41,7 +42,7 @@ export class FunctionsModule {
   static forRoot(options: FunctionsModuleOptions): DynamicModule {
     return {
       module: FunctionsModule,
-      controllers: [FunctionsController, TagsController, FunctionExtrasController, ResponseStreamController],
+      controllers: [FunctionsController, TagsController, FunctionExtrasController, ResponseStreamController, UnsupportedOperationsController],
       providers: [
         { provide: APP_FILTER, useClass: LambdaErrorFilter },
         { provide: LAMBDA_IDENTITY, useValue: options.identity },

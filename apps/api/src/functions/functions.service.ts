@@ -40,11 +40,11 @@ const settingsOf = (dto: FunctionSettingsDto): Partial<Pick<FunctionRecord, 'tra
 const DEFAULT_ROLE = (accountId: string) => `arn:aws:iam::${accountId}:role/tributary-function`;
 
 /** A setting this build cannot honour: InvalidParameterValueException, saying why. */
-const unsupported = (setting: string, why: string): LambdaError =>
+export const unsupported = (setting: string, why: string): LambdaError =>
   new LambdaError(LambdaErrorType.InvalidParameterValue, `${setting} is not supported by this Tributary build: ${why}`);
 /** ListFunctions' MasterRegion, as the API model has it. */
 const MASTER_REGION_PATTERN = /^(ALL|[a-z]{2}(-gov)?-[a-z]+-\d{1})$/;
-const PUBLISH_WHY = 'functions have no published versions yet; invoke $LATEST.';
+export const PUBLISH_WHY = 'functions have no published versions yet; invoke $LATEST.';
 
 /** The Lambda API's function operations over the registry. */
 @Injectable()
@@ -177,8 +177,8 @@ export class FunctionsService {
 
   async updateCode(nameOrArn: string, body: unknown) {
     const dto = this.validate(UpdateFunctionCodeDto, body);
-    if (dto.Publish) throw unsupported('Publish', PUBLISH_WHY);
     const { record } = await this.resolve(nameOrArn);
+    if (dto.Publish) throw unsupported('Publish', PUBLISH_WHY);
     this.checkRevision(record, dto.RevisionId);
     const zip = await this.zipFrom(dto);
     if (dto.DryRun) return this.configuration(record);
@@ -203,7 +203,10 @@ export class FunctionsService {
     }
   }
 
-  /** ListFunctions. Every function has only $LATEST, so `FunctionVersion=ALL` lists the same. */
+  /**
+   * ListFunctions. Every function has only $LATEST, so `FunctionVersion=ALL` lists the same
+   * functions, each as its $LATEST version (under the qualified ARN, as AWS lists versions).
+   */
   list(marker: string | undefined, maxItems: number | undefined, filters: { functionVersion?: string | undefined; masterRegion?: string | undefined } = {}) {
     const limit = maxItems ?? LAMBDA_LIMITS.listMaxItems;
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
@@ -224,7 +227,7 @@ export class FunctionsService {
     const page = all.slice(0, Math.min(limit, LAMBDA_LIMITS.listMaxItems));
     const last = page.at(-1);
     return {
-      Functions: page.map((e) => this.configuration(e.record)),
+      Functions: page.map((e) => this.configuration(e.record, filters.functionVersion === 'ALL' ? LATEST : undefined)),
       ...(all.length > page.length && last ? { NextMarker: Buffer.from(last.record.name).toString('base64url') } : {}),
     };
   }

@@ -15,6 +15,7 @@ export enum LambdaErrorType {
   Validation = 'ValidationException',
   Service = 'ServiceException',
   InvalidZipFile = 'InvalidZipFileException',
+  ProvisionedConcurrencyConfigNotFound = 'ProvisionedConcurrencyConfigNotFoundException',
   UnknownOperation = 'UnknownOperationException',
 }
 
@@ -30,6 +31,7 @@ const STATUS: Record<LambdaErrorType, number> = {
   [LambdaErrorType.Validation]: 400,
   [LambdaErrorType.Service]: 500,
   [LambdaErrorType.InvalidZipFile]: 502,
+  [LambdaErrorType.ProvisionedConcurrencyConfigNotFound]: 404,
   [LambdaErrorType.UnknownOperation]: 404,
 };
 
