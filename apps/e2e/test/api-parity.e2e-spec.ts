@@ -393,6 +393,8 @@ describe('Lambda API details as AWS answers them', () => {
     assert.deepEqual([all?.Version, all?.FunctionArn], ['$LATEST', `${arn('us-east-1')}:$LATEST`]);
     const plain = (await e2e.lambda.send(new ListFunctionsCommand({}))).Functions?.find((f) => f.FunctionName === name);
     assert.equal(plain?.FunctionArn, arn('us-east-1'));
+    // AWS lists a subset of the configuration: the states are GetFunction's.
+    assert.deepEqual([plain?.State, plain?.LastUpdateStatus, all?.State], [undefined, undefined, undefined]);
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'SOME' as 'ALL' })), 'ValidationException', /at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: \[ALL\]/);
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'nowhere', FunctionVersion: 'ALL' })), 'ValidationException', /at 'masterRegion' failed to satisfy constraint/);
     assert.deepEqual((await e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'us-east-1', FunctionVersion: 'ALL' }))).Functions, []);

@@ -1,10 +1,11 @@
 import { functionArn, LATEST, logGroupOf, type FunctionRecord, type LambdaIdentity } from '@tributary/contracts';
 
 /**
- * A registry record in the shape the Lambda API returns (FunctionConfiguration). Asked for with a
- * qualifier (`Qualifier=$LATEST`, or `name:$LATEST`), AWS answers with the qualified ARN.
+ * A registry record as ListFunctions lists it: "a subset of the FunctionConfiguration fields", as
+ * AWS documents, which leaves out the states. Asked for with a qualifier (`Qualifier=$LATEST`, or
+ * `name:$LATEST`), AWS answers with the qualified ARN.
  */
-export const toFunctionConfiguration = (record: FunctionRecord, identity: LambdaIdentity, qualifier?: string) => ({
+export const toListedConfiguration = (record: FunctionRecord, identity: LambdaIdentity, qualifier?: string) => ({
   FunctionName: record.name,
   FunctionArn: functionArn(identity, record.name, qualifier),
   Runtime: record.runtime,
@@ -20,13 +21,18 @@ export const toFunctionConfiguration = (record: FunctionRecord, identity: Lambda
   ...(Object.keys(record.environment).length > 0 ? { Environment: { Variables: record.environment } } : {}),
   TracingConfig: { Mode: record.tracingMode ?? 'PassThrough' },
   RevisionId: record.revisionId,
-  State: 'Active',
-  LastUpdateStatus: 'Successful',
   PackageType: 'Zip',
   Architectures: record.architectures,
   EphemeralStorage: { Size: record.ephemeralStorageMb },
   SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
   LoggingConfig: { LogFormat: 'Text', LogGroup: logGroupOf(record) },
+});
+
+/** A registry record in the shape the Lambda API returns it (FunctionConfiguration): the code is stored before CreateFunction answers, so it is at once Active. */
+export const toFunctionConfiguration = (record: FunctionRecord, identity: LambdaIdentity, qualifier?: string) => ({
+  ...toListedConfiguration(record, identity, qualifier),
+  State: 'Active',
+  LastUpdateStatus: 'Successful',
 });
 
 /** `2026-11-25T05:00:00.000+0000`: the Lambda API's LastModified format. */

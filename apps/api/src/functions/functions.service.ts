@@ -25,7 +25,7 @@ import {
 import { FunctionExistsError, FunctionNotFoundError, FunctionRegistry, inspectZip, type FunctionEntry } from '@tributary/registry';
 import { CODE_COLLECTION, type CodeCollectionSettings } from './code-collector.js';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
-import { lambdaTimestamp, toFunctionConfiguration } from './function-configuration.js';
+import { lambdaTimestamp, toFunctionConfiguration, toListedConfiguration } from './function-configuration.js';
 
 export const LAMBDA_IDENTITY = Symbol('LAMBDA_IDENTITY');
 /** S3 client for deployment packages given as Code.S3Bucket/S3Key (the configured object store). */
@@ -227,7 +227,7 @@ export class FunctionsService {
     const page = all.slice(0, Math.min(limit, LAMBDA_LIMITS.listMaxItems));
     const last = page.at(-1);
     return {
-      Functions: page.map((e) => this.configuration(e.record, filters.functionVersion === 'ALL' ? LATEST : undefined)),
+      Functions: page.map((e) => toListedConfiguration(e.record, this.identity, filters.functionVersion === 'ALL' ? LATEST : undefined)),
       ...(all.length > page.length && last ? { NextMarker: Buffer.from(last.record.name).toString('base64url') } : {}),
     };
   }
