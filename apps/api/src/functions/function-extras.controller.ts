@@ -99,7 +99,7 @@ export class FunctionExtrasController {
     throw new LambdaError(LambdaErrorType.ProvisionedConcurrencyConfigNotFound, 'No Provisioned Concurrency Config found for this function');
   }
 
-  /** DeleteFunctionConcurrency: there is no reservation to remove, which AWS answers as any other. */
+  /** DeleteFunctionConcurrency: none is reserved, so there is nothing to remove; AWS answers 204 then too. */
   @Delete('2017-10-31/functions/:name/concurrency')
   @HttpCode(204)
   async deleteConcurrency(@Param('name') name: string): Promise<void> {
