@@ -422,8 +422,8 @@ describe('Lambda API details as AWS answers them', () => {
   });
 
   it('answers the lookups of settings a function has none of, and refuses by name the writes of features this build lacks', async () => {
-    const qualified = `${arn('us-east-1')}:live`;
-    await rejects(e2e.lambda.send(new GetAliasCommand({ FunctionName: name, Name: 'live' })), 'ResourceNotFoundException', new RegExp(`^Cannot find alias arn: ${qualified.replace(/\$/g, '\\$')}$`));
+    // An ARN holds nothing a RegExp reads as special.
+    await rejects(e2e.lambda.send(new GetAliasCommand({ FunctionName: name, Name: 'live' })), 'ResourceNotFoundException', new RegExp(`^Cannot find alias arn: ${arn('us-east-1')}:live$`));
     assert.deepEqual((await e2e.lambda.send(new ListFunctionEventInvokeConfigsCommand({ FunctionName: name }))).FunctionEventInvokeConfigs, []);
     assert.deepEqual((await e2e.lambda.send(new ListFunctionUrlConfigsCommand({ FunctionName: name }))).FunctionUrlConfigs, []);
     assert.deepEqual((await e2e.lambda.send(new ListProvisionedConcurrencyConfigsCommand({ FunctionName: name }))).ProvisionedConcurrencyConfigs, []);

@@ -1,3 +1,5 @@
+import { LAMBDA_LIMITS } from './lambda.js';
+
 /**
  * A function as the registry stores it (one KV entry per function, keyed by name).
  * Persisted: add fields as optional, never rename one.
@@ -33,6 +35,16 @@ export interface FunctionRecord {
   /** LoggingConfig.LogGroup; absent means `/aws/lambda/<name>`. */
   logGroup?: string;
 }
+
+/** The settings a function has when CreateFunction leaves them out, as on AWS (a new object each call). */
+export const functionDefaults = (): Pick<FunctionRecord, 'description' | 'timeout' | 'memorySize' | 'environment' | 'architectures' | 'ephemeralStorageMb'> => ({
+  description: '',
+  timeout: LAMBDA_LIMITS.timeoutDefault,
+  memorySize: LAMBDA_LIMITS.memoryDefault,
+  environment: {},
+  architectures: ['x86_64'],
+  ephemeralStorageMb: LAMBDA_LIMITS.ephemeralStorageDefault,
+});
 
 /**
  * Whether `record` is the function an invocation was made for: one deleted and created again

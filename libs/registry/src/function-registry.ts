@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
 import {
-  LAMBDA_LIMITS,
   LATEST,
   functionArn,
+  functionDefaults,
   type FunctionRecord,
   type FunctionSpec,
   type LambdaIdentity,
@@ -54,15 +54,7 @@ const isFunctionRecord = (value: unknown): value is FunctionRecord => {
 export const readFunctionRecord = (value: unknown): FunctionRecord | undefined => {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const present = Object.fromEntries(Object.entries(value).filter(([, member]) => member !== null));
-  const record: unknown = {
-    description: '',
-    timeout: LAMBDA_LIMITS.timeoutDefault,
-    memorySize: LAMBDA_LIMITS.memoryDefault,
-    environment: {},
-    architectures: ['x86_64'],
-    ephemeralStorageMb: LAMBDA_LIMITS.ephemeralStorageDefault,
-    ...present,
-  };
+  const record: unknown = { ...functionDefaults(), ...present };
   return isFunctionRecord(record) ? record : undefined;
 };
 

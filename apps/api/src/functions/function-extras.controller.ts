@@ -39,7 +39,7 @@ export class FunctionExtrasController {
   @Get('2015-03-31/functions/:name/aliases/:alias')
   async alias(@Param('name') name: string, @Param('alias') alias: string) {
     const { record } = await this.functions.resolve(name);
-    throw new LambdaError(LambdaErrorType.ResourceNotFound, `Cannot find alias arn: ${functionArn(this.identity, record.name)}:${alias}`);
+    throw new LambdaError(LambdaErrorType.ResourceNotFound, `Cannot find alias arn: ${functionArn(this.identity, record.name, alias)}`);
   }
 
   /** GetFunctionConcurrency: no reserved concurrency. */

@@ -14,6 +14,7 @@ import {
   isSupportedRuntime,
   SUPPORTED_RUNTIMES,
   parseFunctionName,
+  functionDefaults,
   QUALIFIER_PATTERN,
   TAGGABLE_RESOURCE_PATTERN,
   type FunctionReference,
@@ -130,18 +131,19 @@ export class FunctionsService {
     if (this.registry.get(name)) throw new LambdaError(LambdaErrorType.ResourceConflict, `Function already exist: ${name}`);
     const code = await this.storeCode(zip);
     const now = new Date();
+    const defaults = functionDefaults();
     const record: FunctionRecord = {
       v: 1,
       name,
       runtime: dto.Runtime,
       handler: dto.Handler,
       role: dto.Role ?? DEFAULT_ROLE(this.identity.accountId),
-      description: dto.Description ?? '',
-      timeout: dto.Timeout ?? LAMBDA_LIMITS.timeoutDefault,
-      memorySize: dto.MemorySize ?? LAMBDA_LIMITS.memoryDefault,
-      environment: dto.Environment?.Variables ?? {},
-      architectures: dto.Architectures ?? ['x86_64'],
-      ephemeralStorageMb: dto.EphemeralStorage?.Size ?? LAMBDA_LIMITS.ephemeralStorageDefault,
+      description: dto.Description ?? defaults.description,
+      timeout: dto.Timeout ?? defaults.timeout,
+      memorySize: dto.MemorySize ?? defaults.memorySize,
+      environment: dto.Environment?.Variables ?? defaults.environment,
+      architectures: dto.Architectures ?? defaults.architectures,
+      ephemeralStorageMb: dto.EphemeralStorage?.Size ?? defaults.ephemeralStorageMb,
       ...settingsOf(dto),
       ...code,
       tags,
