@@ -458,6 +458,32 @@ describe('Lambda API details as AWS answers them', () => {
     );
   });
 
+  it("gives /tmp the function's EphemeralStorage size, and a new size from the next cold start on", async (t) => {
+    const sized = uniqueName('storage');
+    // The size /tmp has, and whether it is the sandbox's own mount (not where the worker cannot make one).
+    const code = `const fs = require('node:fs');
+exports.handler = async () => ({ size: fs.statfsSync('/tmp').bsize * fs.statfsSync('/tmp').blocks,
+  own: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\\n').some((line) => line.split(' ')[4] === '/tmp' && line.includes(' - tmpfs tributary-tmp ')) });`;
+    await e2e.lambda.send(new CreateFunctionCommand({ ...functionInput(sized, code), EphemeralStorage: { Size: 1024 } }));
+    try {
+      const size = async () => {
+        const out = await e2e.lambda.send(new InvokeCommand({ FunctionName: sized }));
+        assert.equal(out.FunctionError, undefined, decode(out.Payload));
+        return JSON.parse(decode(out.Payload)) as { size: number; own: boolean };
+      };
+      const first = await size();
+      if (!first.own) {
+        t.skip('the worker cannot give sandboxes mounts of their own here (it says so at start)');
+        return;
+      }
+      assert.equal(first.size, 1024 * 1024 * 1024);
+      await e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: sized, EphemeralStorage: { Size: 2048 } }));
+      assert.deepEqual(await size(), { size: 2048 * 1024 * 1024, own: true });
+    } finally {
+      await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: sized }));
+    }
+  });
+
   // The worker switches users only as root, and only where they can read the runtime (this checkout).
   const ownUsers = process.getuid?.() === 0 && readableBy(fileURLToPath(import.meta.url), { uid: 60_000, gid: 65_534 });
   it("keeps one function's environment and /tmp out of another's reach, as AWS's separate sandboxes do", { skip: !ownUsers && 'sandboxes run as the worker’s user here' }, async () => {

@@ -52,8 +52,9 @@ export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConf
   CODE_DIR: string = join(tmpdir(), 'tributary-code');
 
   /**
-   * Each sandbox's /tmp is a directory of its own under this one, removed with the sandbox
-   * (AWS's ephemeral storage; its size is not limited here).
+   * Where the worker cannot give a sandbox mounts of its own, its TMPDIR is a directory of its
+   * own under this one, removed with the sandbox, of no fixed size. (With them, its /tmp is a
+   * tmpfs as big as the function's EphemeralStorage.)
    */
   @IsString()
   SANDBOX_TMP_DIR: string = join(tmpdir(), 'tributary-sandbox-tmp');

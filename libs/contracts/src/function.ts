@@ -66,6 +66,8 @@ export interface FunctionSpec {
   handler: string;
   timeout: number;
   memorySize: number;
+  /** EphemeralStorage.Size, MB: the size of the sandbox's /tmp where it has mounts of its own. */
+  ephemeralStorageMb: number;
   environment: Record<string, string>;
   codeKey: string;
   revisionId: string;

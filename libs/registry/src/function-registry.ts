@@ -191,6 +191,7 @@ export const toFunctionSpec = (record: FunctionRecord, identity: LambdaIdentity)
   handler: record.handler,
   timeout: record.timeout,
   memorySize: record.memorySize,
+  ephemeralStorageMb: record.ephemeralStorageMb,
   environment: record.environment,
   codeKey: record.codeKey,
   revisionId: record.revisionId,

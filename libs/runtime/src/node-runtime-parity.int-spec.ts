@@ -22,7 +22,7 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     zips.set(codeKey, zip);
     return {
       name: 'parity', version: '$LATEST', arn: 'arn:aws:lambda:us-east-1:000000000000:function:parity', runtime: 'nodejs20.x',
-      handler: 'index.handler', timeout: 3, memorySize: 128, environment: {}, codeKey, revisionId: randomUUID(), logGroup: '/aws/lambda/parity',
+      handler: 'index.handler', timeout: 3, memorySize: 128, ephemeralStorageMb: 512, environment: {}, codeKey, revisionId: randomUUID(), logGroup: '/aws/lambda/parity',
       ...overrides,
     };
   };

@@ -57,7 +57,7 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     zips.set(codeKey, zip);
     return {
       name: 'fn', version: '$LATEST', arn: 'arn:aws:lambda:us-east-1:000000000000:function:fn', runtime: 'nodejs20.x',
-      handler: 'index.handler', timeout: 3, memorySize: 128, environment: { GREETING: 'hi' }, codeKey, revisionId: 'r1', logGroup: '/aws/lambda/fn',
+      handler: 'index.handler', timeout: 3, memorySize: 128, ephemeralStorageMb: 512, environment: { GREETING: 'hi' }, codeKey, revisionId: 'r1', logGroup: '/aws/lambda/fn',
       ...overrides,
     };
   };
@@ -297,7 +297,7 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
       `import { SandboxPool } from ${JSON.stringify(fileURLToPath(new URL('./index.js', import.meta.url)))};
        const zip = Buffer.from(${JSON.stringify(Buffer.from(zip).toString('base64'))}, 'base64');
        const pool = new SandboxPool({ codeDir: ${JSON.stringify(join(codeDir, name))}, region: 'us-east-1', idleTimeoutMs: 60000, fetchCode: async () => zip });
-       pool.invoke({ name: 'o', version: '$LATEST', arn: 'a', runtime: 'nodejs20.x', handler: 'index.handler', timeout: 900, memorySize: 128, environment: {}, codeKey: '${key}', revisionId: 'r' },
+       pool.invoke({ name: 'o', version: '$LATEST', arn: 'a', runtime: 'nodejs20.x', handler: 'index.handler', timeout: 900, memorySize: 128, ephemeralStorageMb: 512, environment: {}, codeKey: '${key}', revisionId: 'r' },
          { requestId: 'x', payload: '{}', wantLogTail: false });`,
     );
     const parent = spawn(process.execPath, [worker], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -684,6 +684,18 @@ exports.handler = async () => {
         exports.handler = async (event) => {
           const tried = (f) => { try { return f() ?? 'done'; } catch (e) { return e.code; } };
           if (event.write) fs.writeFileSync(tmp + '/note', event.write);
+          if (event.fill !== undefined) {
+            // How big /tmp says it is, and (fill: true) how many MB of writes it takes before one fails.
+            const { bsize, blocks } = fs.statfsSync('/tmp');
+            if (!event.fill) return { size: bsize * blocks };
+            const chunk = Buffer.alloc(1024 * 1024, 1);
+            const fd = fs.openSync('/tmp/fill', 'w');
+            let mb = 0;
+            const failed = tried(() => { for (;;) { fs.writeSync(fd, chunk); mb += 1; } });
+            fs.closeSync(fd);
+            fs.rmSync('/tmp/fill');
+            return { size: bsize * blocks, mb, failed };
+          }
           // A System V shared memory segment (util-linux's ipcmk), then the segments this sandbox sees.
           if (event.shm) require('node:child_process').execFileSync('ipcmk', ['-M', '4096'], { stdio: 'ignore' });
           const segments = fs.readFileSync('/proc/sysvipc/shm', 'utf8').trim().split('\\n').length - 1;
@@ -722,6 +734,11 @@ exports.handler = async () => {
         const shared = SHARED_WRITABLE_DIRS.filter((d) => existsSync(d));
         assert.ok(shared.length > 0);
         assert.equal(wrote.shared, shared.map((d) => `${d} EROFS`).join(', '));
+        // /tmp holds the function's ephemeral storage and no more, as on AWS.
+        const full = await run({ ...first, revisionId: 'a3', timeout: 60 }, { fill: true });
+        assert.deepEqual({ size: full.size, failed: full.failed }, { size: 512 * 1024 * 1024, failed: 'ENOSPC' });
+        assert.ok(Number(full.mb) > 500 && Number(full.mb) <= 512, `${full.mb} MB written`);
+        assert.equal((await run({ ...first, revisionId: 'a4', ephemeralStorageMb: 10_240 }, { fill: false })).size, 10_240 * 1024 * 1024);
       }
       if (ownIpc) {
         // Each sandbox has IPC objects of its own: the segment the first made is its alone.

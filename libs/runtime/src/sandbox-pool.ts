@@ -336,7 +336,8 @@ export class SandboxPool {
     let released: Promise<void> | undefined;
     const release = (): Promise<void> => (released ??= user && this.ownUsers ? this.freeUser(user) : Promise.resolve());
     // A uid of the range is in no passwd of the host: in its mount namespace the sandbox's has it.
-    const tmpDir = await this.scratch.create(user, { passwd: this.privateMounts && this.ownUsers }).catch(async (error: unknown) => {
+    // There its /tmp is a tmpfs of its own, and no directory of the host's is needed.
+    const tmpDir = await this.scratch.create(user, { passwd: this.privateMounts && this.ownUsers, directory: !this.privateMounts }).catch(async (error: unknown) => {
       await release();
       throw error;
     });
@@ -352,7 +353,7 @@ export class SandboxPool {
         region: this.options.region,
         baseEnvironment: this.options.baseEnvironment ?? {},
         ...(user ? { runAs: user, ownUser: this.ownUsers } : {}),
-        tmpDir: tmpDir.path,
+        ...(this.privateMounts ? {} : { tmpDir: tmpDir.path }),
         ...(tmpDir.passwdFile ? { passwdFile: tmpDir.passwdFile } : {}),
         privateMounts: this.privateMounts,
         ...(this.options.onLog ? { onLog: this.options.onLog } : {}),

@@ -70,9 +70,12 @@ export interface SandboxSettings {
   baseEnvironment: Record<string, string>;
   /** The user and group the child runs as (the worker must be root to switch). */
   runAs?: { uid: number; gid: number };
-  /** The sandbox's own /tmp: an empty directory the pool made for it (ScratchDirs). */
+  /** Without privateMounts, the sandbox's own TMPDIR: an empty directory the pool made for it (ScratchDirs). */
   tmpDir?: string;
-  /** Mount `tmpDir` at /tmp and the package read-only at /var/task (PRIVATE_MOUNTS, and /var/task exists). */
+  /**
+   * Mount a tmpfs of the function's ephemeral storage size at /tmp and the package read-only at
+   * /var/task (PRIVATE_MOUNTS, and /var/task exists).
+   */
   privateMounts?: boolean;
   /** With privateMounts, mounted read-only over /etc/passwd: it names `runAs`'s uid (ScratchDirs). */
   passwdFile?: string;
@@ -134,8 +137,8 @@ const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'].find((path) => existsSync(p
 /**
  * Whether sandboxes get mounts of their own, as on AWS: in a mount namespace (util-linux's
  * unshare; the worker must be root, or hold CAP_SYS_ADMIN in a container) a sandbox's /tmp is
- * its own empty directory and /var/task its package, read-only. Elsewhere /tmp is the host's
- * and only TMPDIR (`os.tmpdir()`) is the sandbox's own.
+ * its own empty tmpfs, as big as its ephemeral storage, and /var/task its package, read-only.
+ * Elsewhere /tmp is the host's and only TMPDIR (`os.tmpdir()`) is the sandbox's own.
  */
 export const PRIVATE_MOUNTS: boolean =
   SETPRIV !== undefined && MOUNT !== undefined && UNSHARE !== undefined && existsSync('/bin/sh') &&
@@ -176,12 +179,19 @@ export const RUNTIME_MODULES_MOUNT = '/var/node_modules';
  */
 export const SHARED_WRITABLE_DIRS = ['/var/tmp', '/dev/shm', '/run/lock'] as const;
 /**
+ * The options of a sandbox's /tmp, a tmpfs of its own: as big as the function's ephemeral
+ * storage, so that a write past it fails with ENOSPC as on AWS (and `df /tmp` tells its size),
+ * owned by the sandbox's user. It lives in memory and goes with the sandbox's mount namespace.
+ */
+const tmpfsOptions = (sizeMb: number, owner: { uid: number; gid: number }): string =>
+  `size=${sizeMb}m,mode=0700,uid=${owner.uid},gid=${owner.gid},nosuid,nodev`;
+/**
  * Run by `sh -c` inside the sandbox's new mount namespace (mounts there are private, unshare's
- * default): `$0` mount, `$1` the sandbox's /tmp, `$2` its package, `$3` the runtime modules,
- * `$4` a passwd file naming the sandbox's user (or empty), `$5` the directory of every unpacked
- * package, then the command to exec. Once its own package and modules are bound, the directory
+ * default): `$0` mount, `$1` the options of its /tmp (tmpfsOptions), `$2` its package, `$3` the
+ * runtime modules, `$4` a passwd file naming the sandbox's user (or empty), `$5` the directory of
+ * every unpacked package, then the command to exec. Once its own package and modules are bound, the directory
  * of all packages is covered with an empty read-only tmpfs: other functions' code is out of
- * sight, as on AWS. /tmp is bound after those: the package, the code directory and the passwd
+ * sight, as on AWS. /tmp is mounted after those: the package, the code directory and the passwd
  * file may be in the host's /tmp. Last, the host's other world-writable directories
  * (SHARED_WRITABLE_DIRS) get empty read-only covers too.
  */
@@ -189,7 +199,7 @@ const MOUNT_SCRIPT =
   `set -e; "$0" --bind -o ro "$2" ${TASK_MOUNT}; "$0" --bind -o ro "$3" ${RUNTIME_MODULES_MOUNT}; ` +
   `if [ -n "$4" ]; then "$0" --bind -o ro "$4" /etc/passwd; fi; ` +
   `"$0" -t tmpfs -o ro,size=4k,mode=0755 tributary-code "$5"; ` +
-  `"$0" --bind "$1" /tmp; ` +
+  `"$0" -t tmpfs -o "$1" tributary-tmp /tmp; ` +
   `for d in ${SHARED_WRITABLE_DIRS.join(' ')}; do if [ -d "$d" ] && [ ! -L "$d" ]; then "$0" -t tmpfs -o ro,size=4k,mode=0755 tributary-ro "$d"; fi; done; ` +
   `cd ${TASK_MOUNT}; unset OLDPWD; shift 5; exec "$@"`;
 
@@ -388,15 +398,16 @@ export class Sandbox {
     const runtime: [string, ...string[]] = [process.execPath, '--expose-gc', '--max-http-header-size=81920', ...heap, BOOTSTRAP];
     const wrapper = this.spec.environment['AWS_LAMBDA_EXEC_WRAPPER'];
     const node: [string, ...string[]] = wrapper ? ['/bin/sh', '-c', EXEC_WRAPPER_SCRIPT, wrapper, this.hostPath(wrapper), ...runtime] : runtime;
-    const { runAs, tmpDir, passwdFile } = this.settings;
+    const { runAs, passwdFile } = this.settings;
     let command: string;
     let args: string[];
     let user = runAs;
-    if (this.mounted && tmpDir && SETPRIV && UNSHARE && MOUNT) {
+    if (this.mounted && SETPRIV && UNSHARE && MOUNT) {
       // Mounts are made as root; setpriv then drops to the sandbox's user, every capability with it.
       const drop = runAs ? [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups'] : [];
       const modules = join(dirname(this.taskRoot), 'node_modules');
-      [command, args] = [UNSHARE, ['--mount', ...(PRIVATE_IPC ? ['--ipc'] : []), '--', '/bin/sh', '-c', MOUNT_SCRIPT, MOUNT, tmpDir, this.taskRoot, modules, passwdFile ?? '', dirname(this.taskRoot), SETPRIV, ...drop, '--pdeathsig', 'KILL', '--', ...node]];
+      const tmp = tmpfsOptions(this.spec.ephemeralStorageMb, runAs ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+      [command, args] = [UNSHARE, ['--mount', ...(PRIVATE_IPC ? ['--ipc'] : []), '--', '/bin/sh', '-c', MOUNT_SCRIPT, MOUNT, tmp, this.taskRoot, modules, passwdFile ?? '', dirname(this.taskRoot), SETPRIV, ...drop, '--pdeathsig', 'KILL', '--', ...node]];
       user = undefined;
     } else if (SETPRIV) {
       [command, args] = [SETPRIV, ['--pdeathsig', 'KILL', '--', ...node]];
@@ -425,7 +436,7 @@ export class Sandbox {
   }
 
   private get mounted(): boolean {
-    return this.settings.privateMounts === true && this.settings.tmpDir !== undefined;
+    return this.settings.privateMounts === true;
   }
 
   /** A scrubbed environment: the Lambda variables, the platform's, then the function's own. */

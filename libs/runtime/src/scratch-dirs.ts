@@ -16,6 +16,7 @@ export const isRunning = (pid: number): boolean => {
 
 /** A sandbox's /tmp and, when asked for, the passwd file that names its user. */
 export interface ScratchDir {
+  /** The directory (not made when the sandbox's /tmp is a mount of its own). */
   path: string;
   passwdFile?: string;
 }
@@ -40,12 +41,18 @@ export class ScratchDirs {
 
   constructor(private readonly root: string) {}
 
-  async create(owner?: User, { passwd = false } = {}): Promise<ScratchDir> {
+  /**
+   * `directory: false` when the sandbox's /tmp is a mount of its own (a tmpfs in its mount
+   * namespace): then only the passwd file is made, named as if the directory were there.
+   */
+  async create(owner?: User, { passwd = false, directory = true } = {}): Promise<ScratchDir> {
     this.prepared ??= this.removeAbandoned();
     await this.prepared;
     const path = join(this.root, `${process.pid}-${randomBytes(6).toString('hex')}`);
-    await mkdir(path, { mode: 0o700 });
-    if (owner) await chown(path, owner.uid, owner.gid);
+    if (directory) {
+      await mkdir(path, { mode: 0o700 });
+      if (owner) await chown(path, owner.uid, owner.gid);
+    }
     if (!passwd || !owner) return { path };
     const passwdFile = `${path}.passwd`;
     // The pool refuses a range that holds an account: the host's entries and the sandbox's never clash.
