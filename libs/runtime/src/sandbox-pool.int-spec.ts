@@ -561,6 +561,48 @@ exports.handler = async () => {
     }
   });
 
+  it('gives a sandbox user a home where no passwd names it, so that an AWS SDK client can start', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const dir = await mkdtemp('/var/lib/trib-runtime-home-');
+    await chmod(dir, 0o711);
+    // Outside the ranges of the other tests and of e2e stacks; no account of the host has it.
+    const user = { uid: 61_110, gid: 65_534 };
+    const own = new SandboxPool({
+      codeDir: join(dir, 'code'), tmpRoot: join(dir, 'scratch'), region: 'us-east-1', idleTimeoutMs: 60_000, runAs: user, privateMounts: false,
+      fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')),
+    });
+    const files = {
+      'index.js': `const os = require('node:os');
+        const { S3Client } = require('@aws-sdk/client-s3');
+        exports.handler = async () => {
+          // A client with the default providers reads ~/.aws/config and ~/.aws/credentials.
+          const client = new S3Client({});
+          const region = await client.config.region().catch((e) => e.name);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          return { pid: process.pid, uid: process.getuid(), home: os.homedir(), tmpdir: os.tmpdir(), region };
+        };`,
+    };
+    try {
+      const s = spec({ name: 'homeless', revisionId: 'h1' }, files);
+      const first = await own.invoke(s, { requestId: randomUUID(), payload: '{}', wantLogTail: false });
+      if (!readableBy(fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url)), user)) {
+        // A checkout where others may not enter keeps sandboxes as root (a test above shows it).
+        assert.equal(own.sandboxUser, undefined);
+        return;
+      }
+      assert.equal(own.privateMounts, false);
+      assert.equal(first.functionError, undefined, first.payload);
+      const seen = JSON.parse(first.payload) as { pid: number; uid: number; home: string; tmpdir: string; region: string };
+      assert.deepEqual({ uid: seen.uid, home: seen.home, region: seen.region }, { uid: user.uid, home: seen.tmpdir, region: 'us-east-1' });
+      // The SDK's look for config files did not end the process: the warm sandbox answers again.
+      const again = await own.invoke(s, { requestId: randomUUID(), payload: '{}', wantLogTail: false });
+      assert.equal(again.functionError, undefined, again.payload);
+      assert.equal((JSON.parse(again.payload) as { pid: number }).pid, seen.pid);
+    } finally {
+      await own.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("runs each sandbox as a user of its own, which cannot read another's environment or /tmp through /proc, nor signal it", { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
     // Outside /tmp and SHARED_WRITABLE_DIRS, which sandboxes' mounts cover: the code directory must
     // be hidden by itself. Root runs this test, and may make it here.

@@ -158,6 +158,8 @@ export interface SandboxPoolOptions {
    * defaults to 1: all as `uid`), one per live sandbox. The worker must be root to switch.
    */
   runAs?: { uid: number; gid: number; count?: number };
+  /** false: never give sandboxes mounts of their own, as where the worker cannot make them. */
+  privateMounts?: false;
   onLog?(spec: FunctionSpec, requestId: string, text: string): void;
   logger?: { log(message: string): void; warn(message: string): void; error(message: string): void };
 }
@@ -229,7 +231,7 @@ export class SandboxPool {
     this.scratch = new ScratchDirs(options.tmpRoot ?? join(tmpdir(), 'tributary-sandbox-tmp'));
     // Node, the runtime and the SDK must stay visible once a sandbox's /tmp covers the host's.
     const underTmp = [process.execPath, BOOTSTRAP, functionSdkDirectory()].find((path) => path && isUnder(realpathOrSelf(path), '/tmp'));
-    this.privateMounts = PRIVATE_MOUNTS && !underTmp && ensureDirectory(TASK_MOUNT) && ensureDirectory(RUNTIME_MODULES_MOUNT);
+    this.privateMounts = options.privateMounts !== false && PRIVATE_MOUNTS && !underTmp && ensureDirectory(TASK_MOUNT) && ensureDirectory(RUNTIME_MODULES_MOUNT);
     if (!this.privateMounts) {
       options.logger?.warn(
         `sandboxes share the host's /tmp (only TMPDIR is their own) and see their package outside /var/task: ${

@@ -456,7 +456,9 @@ export class Sandbox {
       // /var/lang or /var/runtime here, and no /opt (no layers).
       LD_LIBRARY_PATH: ['/lib64', '/usr/lib64', taskRoot, join(taskRoot, 'lib')].join(':'),
       // Without a mount of its own, /tmp is shared: the sandbox's directory is at least os.tmpdir().
-      ...(!this.mounted && this.settings.tmpDir ? { TMPDIR: this.settings.tmpDir } : {}),
+      // Its user is then in no passwd (that is mounted too): os.homedir() would throw, and the AWS
+      // SDK, which looks for ~/.aws/config as a client starts, would take the process down.
+      ...(!this.mounted && this.settings.tmpDir ? { TMPDIR: this.settings.tmpDir, ...(this.settings.runAs ? { HOME: this.settings.tmpDir } : {}) } : {}),
       LAMBDA_RUNTIME_DIR: fileURLToPath(new URL('./node-runtime/', import.meta.url)),
       _HANDLER: spec.handler,
       AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,
