@@ -272,6 +272,9 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
         assert.equal(payload(outcome), traceId);
         assert.match(tail(outcome), /\tFATAL\tall is lost\n/);
       }
+      // One of its own for an invocation that came without: root, parent and sampling, as AWS's.
+      const own = await call(s, {});
+      assert.match(String(payload(own)), /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/);
     });
 
     it('defines awslambda.streamifyResponse, and answers a streaming handler with its whole stream', async () => {

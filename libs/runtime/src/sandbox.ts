@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -291,7 +291,16 @@ const success = (result: { payload: string; payloadEncoding?: 'base64'; streamed
 /** A trailer or header's one value (Node gives repeated ones as an array). */
 const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
-const traceId = (): string => `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomUUID().replace(/-/g, '').slice(0, 24)};Sampled=0`;
+/**
+ * An X-Ray trace header as AWS hands one to an invocation that came without: a new root, a
+ * parent id and the sampling decision, all three, or the X-Ray SDK (and Powertools' Tracer) logs
+ * "_X_AMZN_TRACE_ID is missing required information" at every invocation. Not sampled: no trace
+ * is collected here, whatever the function's TracingConfig.
+ */
+const traceId = (): string => {
+  const random = randomBytes(20).toString('hex');
+  return `Root=1-${Math.floor(Date.now() / 1000).toString(16).padStart(8, '0')}-${random.slice(0, 24)};Parent=${random.slice(24, 40)};Sampled=0`;
+};
 
 const logStreamName = (): string => {
   const d = new Date();
@@ -471,6 +480,8 @@ export class Sandbox {
       AWS_REGION: this.settings.region,
       AWS_DEFAULT_REGION: this.settings.region,
       AWS_EXECUTION_ENV: `AWS_Lambda_${spec.runtime}`,
+      // As AWS sets it: the X-Ray SDK logs a segment it cannot find instead of throwing.
+      AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
       ...this.settings.baseEnvironment,
       ...spec.environment,
     };
