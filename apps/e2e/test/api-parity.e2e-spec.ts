@@ -15,6 +15,9 @@ import {
   ListFunctionEventInvokeConfigsCommand,
   ListFunctionUrlConfigsCommand,
   ListLayerVersionsCommand,
+  GetLayerVersionByArnCommand,
+  GetLayerVersionCommand,
+  GetEventSourceMappingCommand,
   ListLayersCommand,
   ListProvisionedConcurrencyConfigsCommand,
   PublishVersionCommand,
@@ -435,6 +438,15 @@ describe('Lambda API details as AWS answers them', () => {
     assert.equal((await e2e.lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: name }))).$metadata.httpStatusCode, 204);
     assert.deepEqual((await e2e.lambda.send(new ListLayersCommand({}))).Layers, []);
     assert.deepEqual((await e2e.lambda.send(new ListLayerVersionsCommand({ LayerName: 'any' }))).LayerVersions, []);
+    // Lookups of one layer version or mapping find none (GetLayerVersionByArn shares ListLayers' path).
+    const layer = 'arn:aws:lambda:us-east-1:000000000000:layer:shared';
+    await rejects(e2e.lambda.send(new GetLayerVersionByArnCommand({ Arn: `${layer}:3` })), 'ResourceNotFoundException', new RegExp(`^Layer version ${layer}:3 does not exist\\.$`));
+    await rejects(e2e.lambda.send(new GetLayerVersionCommand({ LayerName: 'shared', VersionNumber: 3 })), 'ResourceNotFoundException', new RegExp(`^Layer version ${layer}:3 does not exist\\.$`));
+    await rejects(
+      e2e.lambda.send(new GetEventSourceMappingCommand({ UUID: '14e0db71-5d35-4eb5-b481-8945cf9d10c2' })),
+      'ResourceNotFoundException',
+      /^The resource you requested does not exist\.$/,
+    );
     assert.deepEqual((await e2e.lambda.send(new ListCodeSigningConfigsCommand({}))).CodeSigningConfigs, []);
 
     const refused: Array<[string, () => Promise<unknown>]> = [
@@ -456,6 +468,23 @@ describe('Lambda API details as AWS answers them', () => {
       e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: missing, ZipFile: buildZip({ 'index.js': 'exports.handler = async () => 1;' }), Publish: true })),
       ResourceNotFoundException,
     );
+  });
+
+  // The JavaScript SDK reads either spelling into `message`; boto3 and others read the modeled member.
+  it("spells each error's message member as AWS's model does: Message for ResourceNotFoundException, message for most", async () => {
+    const api = e2e.stack.url('api');
+    const missing = await fetch(`${api}/2015-03-31/functions/${uniqueName('missing')}`);
+    assert.equal(missing.status, 404);
+    const notFound = (await missing.json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(notFound).sort(), ['Message', 'Type']);
+    assert.match(String(notFound['Message']), /^Function not found: arn:aws:lambda:us-east-1:000000000000:function:/);
+    const duplicate = await fetch(`${api}/2015-03-31/functions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ FunctionName: name, Runtime: 'nodejs20.x', Handler: 'index.handler', Role: 'arn:aws:iam::000000000000:role/r', Code: { ZipFile: Buffer.from(buildZip({ 'index.js': '' })).toString('base64') } }),
+    });
+    assert.equal(duplicate.status, 409);
+    assert.deepEqual(Object.keys((await duplicate.json()) as object).sort(), ['Type', 'message']);
   });
 
   it("gives /tmp the function's EphemeralStorage size, and a new size from the next cold start on", async (t) => {

@@ -11,6 +11,9 @@ import { LambdaError, LambdaErrorType } from './lambda-error.js';
  * these settings — rather than UnknownOperationException, which stops those tools. Each checks
  * that the function exists first, as AWS does.
  */
+/** AWS's answer for a layer version it does not have. */
+const layerVersionNotFound = (arn: string): LambdaError => new LambdaError(LambdaErrorType.ResourceNotFound, `Layer version ${arn} does not exist.`);
+
 @Controller()
 export class FunctionExtrasController {
   constructor(
@@ -106,10 +109,18 @@ export class FunctionExtrasController {
     await this.functions.resolve(name);
   }
 
-  /** ListLayers: this build has no layers. */
+  /** ListLayers: this build has no layers. GetLayerVersionByArn (`?find=LayerVersion&Arn=`) shares its path. */
   @Get('2018-10-31/layers')
-  layers() {
+  layers(@Query('find') find?: string, @Query('Arn') arn?: string) {
+    if (find === 'LayerVersion') throw layerVersionNotFound(arn ?? '');
     return { Layers: [] };
+  }
+
+  /** GetLayerVersion: there is none. LayerName may be the layer's ARN. */
+  @Get('2018-10-31/layers/:layer/versions/:version')
+  layerVersion(@Param('layer') layer: string, @Param('version') version: string) {
+    const arn = layer.startsWith('arn:') ? layer : `arn:aws:lambda:${this.identity.region}:${this.identity.accountId}:layer:${layer}`;
+    throw layerVersionNotFound(`${arn}:${version}`);
   }
 
   /** ListLayerVersions. */
@@ -128,6 +139,12 @@ export class FunctionExtrasController {
   @Get('2015-03-31/event-source-mappings')
   eventSourceMappings() {
     return { EventSourceMappings: [] };
+  }
+
+  /** GetEventSourceMapping: there is none, whatever the UUID (AWS's words for one it does not have). */
+  @Get('2015-03-31/event-source-mappings/:uuid')
+  eventSourceMapping() {
+    throw new LambdaError(LambdaErrorType.ResourceNotFound, 'The resource you requested does not exist.');
   }
 
   /** GetAccountSettings: AWS's default limits, and this installation's usage. */

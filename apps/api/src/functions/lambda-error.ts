@@ -35,7 +35,14 @@ const STATUS: Record<LambdaErrorType, number> = {
   [LambdaErrorType.UnknownOperation]: 404,
 };
 
-/** An error answered in the Lambda API's shape: `x-amzn-ErrorType` plus `{Type, message}`. */
+/**
+ * The errors whose message member AWS's model spells `Message`; the others (and the errors outside
+ * the model, ValidationException and UnknownOperationException) spell it `message`. SDKs that read
+ * the modeled member (boto3's `e.response['Message']`) find it only under its own spelling.
+ */
+const CAPITALISED_MESSAGE: ReadonlySet<LambdaErrorType> = new Set([LambdaErrorType.ResourceNotFound, LambdaErrorType.Service, LambdaErrorType.InvalidZipFile]);
+
+/** An error answered in the Lambda API's shape: `x-amzn-ErrorType` plus `{Type, message}` (or `Message`). */
 export class LambdaError extends Error {
   constructor(
     readonly type: LambdaErrorType,
@@ -54,7 +61,7 @@ export class LambdaError extends Error {
   render(): { headers: Record<string, string>; body: string } {
     return {
       headers: { 'x-amzn-ErrorType': this.type, 'x-amzn-RequestId': randomUUID(), 'content-type': 'application/json', ...this.extra },
-      body: JSON.stringify({ Type: this.status >= 500 ? 'Service' : 'User', message: this.message }),
+      body: JSON.stringify({ Type: this.status >= 500 ? 'Service' : 'User', [CAPITALISED_MESSAGE.has(this.type) ? 'Message' : 'message']: this.message }),
     };
   }
 
