@@ -268,6 +268,43 @@ describe('Lambda API details as AWS answers them', () => {
     await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: callback }));
   });
 
+  it('logs a function in JSON at the levels of its LoggingConfig, and back in text when asked', async () => {
+    const logged = uniqueName('jsonlogs');
+    const created = await e2e.lambda.send(
+      new CreateFunctionCommand(functionInput(logged, "exports.handler = async () => { console.debug('detail'); console.info('done'); return 1; };", { LoggingConfig: { LogFormat: 'JSON' } })),
+    );
+    try {
+      // AWS's defaults for the levels JSON was not given.
+      assert.deepEqual(created.LoggingConfig, { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'INFO', LogGroup: `/aws/lambda/${logged}` });
+      const tailOf = async () => {
+        const out = await e2e.lambda.send(new InvokeCommand({ FunctionName: logged, LogType: 'Tail' }));
+        return Buffer.from(out.LogResult ?? '', 'base64').toString().trimEnd().split('\n');
+      };
+      const lines = (await tailOf()).map((line) => JSON.parse(line) as { type?: string; level?: string; message?: string });
+      assert.deepEqual(lines.map((r) => r.type ?? `${r.level} ${r.message}`), ['platform.start', 'INFO done', 'platform.report']);
+      // A level alone keeps the format; the other level stays.
+      const debug = await e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: logged, LoggingConfig: { ApplicationLogLevel: 'DEBUG' } }));
+      assert.deepEqual(debug.LoggingConfig, { LogFormat: 'JSON', ApplicationLogLevel: 'DEBUG', SystemLogLevel: 'INFO', LogGroup: `/aws/lambda/${logged}` });
+      assert.deepEqual((await tailOf()).map((line) => (JSON.parse(line) as { message?: string }).message).filter(Boolean), ['detail', 'done']);
+      const text = await e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: logged, LoggingConfig: { LogFormat: 'Text' } }));
+      assert.deepEqual(text.LoggingConfig, { LogFormat: 'Text', LogGroup: `/aws/lambda/${logged}` });
+      assert.match((await tailOf())[0] ?? '', /^START RequestId: /);
+      // Levels belong to JSON logs only; a system level must be one of the platform's.
+      await rejects(
+        e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: logged, LoggingConfig: { ApplicationLogLevel: 'DEBUG' } })),
+        'InvalidParameterValueException',
+        /can be set only with LogFormat JSON/,
+      );
+      await rejects(
+        e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: logged, LoggingConfig: { LogFormat: 'JSON', SystemLogLevel: 'ERROR' as 'WARN' } })),
+        'ValidationException',
+        /Member must satisfy enum value set: \[DEBUG, INFO, WARN\]/,
+      );
+    } finally {
+      await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: logged }));
+    }
+  });
+
   it('keeps TracingConfig and a LoggingConfig log group, and refuses the settings it cannot honour', async () => {
     const other = uniqueName('settings');
     const created = await e2e.lambda.send(
@@ -281,9 +318,6 @@ describe('Lambda API details as AWS answers them', () => {
     assert.equal(updated.TracingConfig?.Mode, 'PassThrough');
     assert.equal(updated.LoggingConfig?.LogGroup, '/custom/group');
 
-    const refused = /only the Text log format is supported/;
-    await rejects(e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: other, LoggingConfig: { LogFormat: 'JSON' } })), 'InvalidParameterValueException', refused);
-    await rejects(e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: other, LoggingConfig: { ApplicationLogLevel: 'DEBUG' } })), 'InvalidParameterValueException', refused);
     const withDlq = uniqueName('dlq');
     await rejects(
       e2e.lambda.send(

@@ -34,6 +34,16 @@ export interface FunctionRecord {
   tracingMode?: 'Active' | 'PassThrough';
   /** LoggingConfig.LogGroup; absent means `/aws/lambda/<name>`. */
   logGroup?: string;
+  /** LoggingConfig with LogFormat JSON (absent: Text, whose logs have no levels). */
+  jsonLogs?: JsonLogging;
+}
+
+/** A function's JSON logging: the levels below which its own and Lambda's records are left out. */
+export interface JsonLogging {
+  /** ApplicationLogLevel: TRACE … FATAL (AWS_LAMBDA_LOG_LEVEL, honoured by the runtime's console). */
+  applicationLogLevel: string;
+  /** SystemLogLevel: DEBUG, INFO or WARN, for the platform's records (start, report). */
+  systemLogLevel: string;
 }
 
 /** The settings a function has when CreateFunction leaves them out, as on AWS (a new object each call). */
@@ -73,4 +83,6 @@ export interface FunctionSpec {
   revisionId: string;
   /** The function's log group (AWS_LAMBDA_LOG_GROUP_NAME, context.logGroupName). */
   logGroup: string;
+  /** Log in JSON, at these levels (absent: in text). */
+  jsonLogs?: JsonLogging;
 }

@@ -60,7 +60,10 @@ export class EphemeralStorageDto {
 
 export const TRACING_MODES = ['Active', 'PassThrough'] as const;
 export const LOG_FORMATS = ['JSON', 'Text'] as const;
+/** LoggingConfig.ApplicationLogLevel, from the most verbose. */
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+/** LoggingConfig.SystemLogLevel: the levels of Lambda's own (platform) log records. */
+export const SYSTEM_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN'] as const;
 export const LOG_GROUP_PATTERN = /^[.\-_/#A-Za-z0-9]+$/;
 
 export class TracingConfigDto {
@@ -70,7 +73,7 @@ export class TracingConfigDto {
 export class LoggingConfigDto {
   @IsOptional() @IsIn(LOG_FORMATS, ENUM(LOG_FORMATS)) LogFormat?: string;
   @IsOptional() @IsIn(LOG_LEVELS, ENUM(LOG_LEVELS)) ApplicationLogLevel?: string;
-  @IsOptional() @IsIn(LOG_LEVELS, ENUM(LOG_LEVELS)) SystemLogLevel?: string;
+  @IsOptional() @IsIn(SYSTEM_LOG_LEVELS, ENUM(SYSTEM_LOG_LEVELS)) SystemLogLevel?: string;
   @IsOptional() @IsString(STRING) @MinLength(1, MIN_LEN(1)) @MaxLength(512, MAX_LEN(512)) @Matches(LOG_GROUP_PATTERN, PATTERN(LOG_GROUP_PATTERN)) LogGroup?: string;
 }
 

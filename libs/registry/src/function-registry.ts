@@ -196,4 +196,5 @@ export const toFunctionSpec = (record: FunctionRecord, identity: LambdaIdentity)
   codeKey: record.codeKey,
   revisionId: record.revisionId,
   logGroup: logGroupOf(record),
+  ...(record.jsonLogs ? { jsonLogs: record.jsonLogs } : {}),
 });

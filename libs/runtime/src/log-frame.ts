@@ -18,6 +18,48 @@ export const reportLine = (requestId: string, f: ReportFigures): string =>
   `Memory Size: ${f.memorySizeMb} MB\tMax Memory Used: ${f.maxMemoryUsedMb} MB\t` +
   (f.initDurationMs !== undefined ? `Init Duration: ${f.initDurationMs.toFixed(2)} ms\t` : '');
 
+/** How an invocation ended, as a JSON log's platform records say. */
+export type InvocationStatus = { status: 'success' } | { status: 'error' | 'timeout'; errorType: string };
+
+/** The levels of Lambda's own records in a JSON log (SystemLogLevel), from the most verbose. */
+const SYSTEM_LEVELS = ['DEBUG', 'INFO', 'WARN'] as const;
+const systemLevelAtLeast = (level: (typeof SYSTEM_LEVELS)[number], threshold: string): boolean =>
+  SYSTEM_LEVELS.indexOf(level) >= Math.max(0, SYSTEM_LEVELS.indexOf(threshold as (typeof SYSTEM_LEVELS)[number]));
+
+const ms = (value: number): number => Math.round(value * 100) / 100;
+const platformRecord = (time: Date, type: string, record: Record<string, unknown>): string => JSON.stringify({ time: time.toISOString(), type, record });
+
+/**
+ * The platform's lines of one invocation in a JSON log, as AWS writes them with LogFormat JSON:
+ * `platform.start` and `platform.report` (level INFO), and `platform.runtimeDone` between them at
+ * DEBUG, each kept only at `systemLogLevel` or above. They frame the function's own records.
+ */
+export const jsonPlatformLines = (
+  requestId: string,
+  version: string,
+  figures: ReportFigures,
+  outcome: InvocationStatus,
+  systemLogLevel: string,
+  times: { start: Date; end: Date },
+): { before: string[]; after: string[] } => {
+  const status = outcome.status === 'success' ? { status: 'success' } : { status: outcome.status, errorType: outcome.errorType };
+  const metrics = {
+    durationMs: ms(figures.durationMs),
+    billedDurationMs: billedDuration(figures.durationMs),
+    memorySizeMB: figures.memorySizeMb,
+    maxMemoryUsedMB: figures.maxMemoryUsedMb,
+    ...(figures.initDurationMs !== undefined ? { initDurationMs: ms(figures.initDurationMs) } : {}),
+  };
+  const at = (level: (typeof SYSTEM_LEVELS)[number], line: string): string[] => (systemLevelAtLeast(level, systemLogLevel) ? [line] : []);
+  return {
+    before: at('INFO', platformRecord(times.start, 'platform.start', { requestId, version })),
+    after: [
+      ...at('DEBUG', platformRecord(times.end, 'platform.runtimeDone', { requestId, ...status, metrics: { durationMs: ms(figures.durationMs) } })),
+      ...at('INFO', platformRecord(times.end, 'platform.report', { requestId, metrics, ...status })),
+    ],
+  };
+};
+
 /** Base64 of the last 4 KB of a log, what `X-Amz-Log-Type: Tail` returns. */
 export const logTail = (text: string, limit: number = LAMBDA_LIMITS.logTailBytes): string => {
   const bytes = Buffer.from(text, 'utf8');

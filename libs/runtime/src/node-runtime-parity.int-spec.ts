@@ -516,11 +516,117 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.deepEqual(payload(await call(spec(files, { environment: { LD_LIBRARY_PATH: '/own' } }), {})), ['/own', root]);
     });
 
+    it('names the last invocation in a line logged after it answered, as AWS’s runtime keeps its request id', async () => {
+      const s = spec({ 'index.js': `exports.handler = async (event) => { if (event.late) setTimeout(() => console.log('late'), 50); return 1; };` });
+      const first = randomUUID();
+      await call(s, { late: true }, { requestId: first });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.match(tail(await call(s, {})), new RegExp(`\\t${first}\\tINFO\\tlate\\n`));
+    });
+
     it('logs `undefined` for a console call without arguments, as AWS’s runtime does', async () => {
       const s = spec({ 'index.js': `exports.handler = async () => { console.log(); console.warn(); return 1; };` });
       const log = tail(await call(s, {}));
       assert.match(log, /\tINFO\tundefined\n/, JSON.stringify(log));
       assert.match(log, /\tWARN\tundefined\n/, JSON.stringify(log));
+    });
+  });
+
+  describe('JSON logs (LoggingConfig LogFormat JSON)', () => {
+    const records = (log: string): Array<Record<string, unknown>> =>
+      log.trimEnd().split('\n').map((line) => {
+        try {
+          return JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          throw new Error(`not a JSON record: ${line}`);
+        }
+      });
+
+    it('writes console calls as JSON records, from the application log level up, as AWS’s runtime does', async () => {
+      const s = spec(
+        {
+          'index.js': `exports.handler = async (event, context) => {
+            console.debug('not at WARN');
+            console.info('nor this');
+            console.warn('careful', 42);
+            console.error({ order: 7 });
+            const failure = Object.assign(new TypeError('bad input'), { code: 'E_BAD' });
+            console.error('failed:', failure);
+            const cycle = {}; cycle.self = cycle;
+            console.error(cycle);
+            console.fatal('the end');
+            return [process.env.AWS_LAMBDA_LOG_FORMAT, process.env.AWS_LAMBDA_LOG_LEVEL, context.awsRequestId];
+          };`,
+        },
+        { jsonLogs: { applicationLogLevel: 'WARN', systemLogLevel: 'WARN' } },
+      );
+      const outcome = await call(s, {});
+      const [format, level, requestId] = payload(outcome) as string[];
+      assert.deepEqual([format, level], ['JSON', 'WARN']);
+      // SystemLogLevel WARN: none of the platform's records (they are INFO and DEBUG).
+      const logged = records(tail(outcome));
+      for (const record of logged) {
+        assert.match(String(record['timestamp']), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        assert.equal(record['requestId'], requestId);
+      }
+      const [warned, object, failed, cyclic, fatal] = logged.map(({ timestamp: _t, requestId: _r, ...rest }) => rest);
+      assert.equal(logged.length, 5, tail(outcome));
+      assert.deepEqual(warned, { level: 'WARN', message: 'careful 42' });
+      assert.deepEqual(object, { level: 'ERROR', message: { order: 7 } });
+      // Several arguments: one formatted message, and the first error's fields beside it.
+      assert.equal(failed?.['message'], `failed: ${String((failed?.['stackTrace'] as string[]).join('\n'))} {\n  code: 'E_BAD'\n}`);
+      assert.deepEqual([failed?.['errorType'], failed?.['errorMessage'], (failed?.['stackTrace'] as string[])[0]], ['TypeError', 'bad input', 'TypeError: bad input']);
+      // What JSON cannot hold is formatted instead.
+      assert.deepEqual(cyclic, { level: 'ERROR', message: '<ref *1> { self: [Circular *1] }' });
+      assert.deepEqual(fatal, { level: 'FATAL', message: 'the end' });
+    });
+
+    it('logs a handler’s error as a JSON record, and frames the invocation with the platform’s records at the system log level', async () => {
+      const s = spec(
+        { 'index.js': `exports.handler = async (event) => { console.log('working'); if (event.fail) throw Object.assign(new RangeError('too far'), { limit: 3 }); return 'ok'; };` },
+        { jsonLogs: { applicationLogLevel: 'INFO', systemLogLevel: 'INFO' }, revisionId: randomUUID() },
+      );
+      const ok = await call(s, {});
+      const [start, worked, report] = records(tail(ok));
+      assert.equal(records(tail(ok)).length, 3, tail(ok));
+      assert.deepEqual({ ...start, time: undefined }, { time: undefined, type: 'platform.start', record: { requestId: (worked as { requestId: string }).requestId, version: '$LATEST' } });
+      assert.equal(worked?.['message'], 'working');
+      assert.equal(report?.['type'], 'platform.report');
+      const reported = report?.['record'] as { requestId: string; status: string; metrics: Record<string, number> };
+      assert.equal(reported.status, 'success');
+      assert.equal(reported.requestId, worked?.['requestId']);
+      assert.deepEqual(Object.keys(reported.metrics).sort(), ['billedDurationMs', 'durationMs', 'initDurationMs', 'maxMemoryUsedMB', 'memorySizeMB']);
+      assert.equal(reported.metrics['memorySizeMB'], 128);
+      assert.equal(reported.metrics['billedDurationMs'], Math.max(1, Math.ceil(Number(reported.metrics['durationMs']))));
+
+      const failed = await call(s, { fail: true });
+      assert.deepEqual(errorOf(failed), ['RangeError', 'too far']);
+      const logged = records(tail(failed));
+      assert.deepEqual(logged.map((r) => r['type'] ?? r['level']), ['platform.start', 'INFO', 'ERROR', 'platform.report']);
+      // AWS's runtime logs the error alone as the message (no "Invoke Error" label), with its own fields.
+      const message = logged[2]?.['message'] as Record<string, unknown>;
+      assert.deepEqual({ ...message, stackTrace: (message['stackTrace'] as string[])[0] }, { errorType: 'RangeError', errorMessage: 'too far', stackTrace: 'RangeError: too far', limit: 3 });
+      const failure = logged[3]?.['record'] as Record<string, unknown>;
+      assert.deepEqual([failure['status'], failure['errorType'], 'initDurationMs' in (failure['metrics'] as object)], ['error', 'RangeError', false]);
+    });
+
+    it('adds platform.runtimeDone at system log level DEBUG, and reports a timeout by its status', async () => {
+      const s = spec(
+        { 'index.js': `exports.handler = async (event) => { if (event.hang) await new Promise(() => setInterval(() => {}, 1000)); return 1; };` },
+        { jsonLogs: { applicationLogLevel: 'INFO', systemLogLevel: 'DEBUG' }, timeout: 1, revisionId: randomUUID() },
+      );
+      assert.deepEqual(records(tail(await call(s, {}))).map((r) => r['type']), ['platform.start', 'platform.runtimeDone', 'platform.report']);
+      const timedOut = await call(s, { hang: true });
+      assert.equal(timedOut.errorType, 'Sandbox.Timedout');
+      const [, done, report] = records(tail(timedOut)) as Array<{ record: Record<string, unknown> }>;
+      assert.deepEqual([done?.record['status'], report?.record['status'], report?.record['errorType']], ['timeout', 'timeout', 'Sandbox.Timedout']);
+    });
+
+    it('keeps text logs, and every level, for a function without JSON logging', async () => {
+      const s = spec({ 'index.js': `exports.handler = async () => { console.debug('fine detail'); return process.env.AWS_LAMBDA_LOG_FORMAT ?? null; };` }, { revisionId: randomUUID() });
+      const outcome = await call(s, {});
+      assert.equal(payload(outcome), null);
+      assert.match(tail(outcome), /^START RequestId: \S+ Version: \$LATEST\n.*\tDEBUG\tfine detail\nEND RequestId: /);
     });
   });
 

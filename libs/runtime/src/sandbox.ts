@@ -8,7 +8,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { LAMBDA_LIMITS, type FunctionSpec } from '@tributary/contracts';
-import { LogLines, billedDuration, endLine, logTail, reportLine, startLine, timeoutMessage } from './log-frame.js';
+import { LogLines, billedDuration, endLine, jsonPlatformLines, logTail, reportLine, startLine, timeoutMessage } from './log-frame.js';
 
 export interface InvokeRequest {
   requestId: string;
@@ -480,6 +480,8 @@ export class Sandbox {
       AWS_REGION: this.settings.region,
       AWS_DEFAULT_REGION: this.settings.region,
       AWS_EXECUTION_ENV: `AWS_Lambda_${spec.runtime}`,
+      // LoggingConfig's JSON format, as AWS hands it to the runtime (and Powertools' Logger reads it).
+      ...(spec.jsonLogs ? { AWS_LAMBDA_LOG_FORMAT: 'JSON', AWS_LAMBDA_LOG_LEVEL: spec.jsonLogs.applicationLogLevel } : {}),
       // As AWS sets it: the X-Ray SDK logs a segment it cannot find instead of throwing.
       AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
       ...this.settings.baseEnvironment,
@@ -858,14 +860,25 @@ export class Sandbox {
     const { requestId } = invocation.request;
     const error = override ?? invocation.result?.error;
     const initDurationMs = invocation.coldStart ? this.initDurationMs : undefined;
-    const lines = [
-      ...this.initLines.take(),
-      startLine(requestId, this.spec.version),
-      ...invocation.lines.take(),
-      ...(error?.extraLine ? [error.extraLine] : []),
-      endLine(requestId),
-      reportLine(requestId, { durationMs, memorySizeMb: this.spec.memorySize, maxMemoryUsedMb, ...(initDurationMs !== undefined ? { initDurationMs } : {}) }),
-    ];
+    const figures = { durationMs, memorySizeMb: this.spec.memorySize, maxMemoryUsedMb, ...(initDurationMs !== undefined ? { initDurationMs } : {}) };
+    const json = this.spec.jsonLogs;
+    let lines: string[];
+    if (json) {
+      // As AWS's JSON logs: records only, the outcome in the report (no text lines of the platform's).
+      const outcome = error ? { status: error.errorType === 'Sandbox.Timedout' ? ('timeout' as const) : ('error' as const), errorType: error.errorType } : { status: 'success' as const };
+      const end = new Date();
+      const platform = jsonPlatformLines(requestId, this.spec.version, figures, outcome, json.systemLogLevel, { start: new Date(end.getTime() - durationMs), end });
+      lines = [...this.initLines.take(), ...platform.before, ...invocation.lines.take(), ...platform.after];
+    } else {
+      lines = [
+        ...this.initLines.take(),
+        startLine(requestId, this.spec.version),
+        ...invocation.lines.take(),
+        ...(error?.extraLine ? [error.extraLine] : []),
+        endLine(requestId),
+        reportLine(requestId, figures),
+      ];
+    }
     const text = `${lines.join('\n')}\n`;
     try {
       this.settings.onLog?.(this.spec, requestId, text);

@@ -25,7 +25,9 @@ export const toListedConfiguration = (record: FunctionRecord, identity: LambdaId
   Architectures: record.architectures,
   EphemeralStorage: { Size: record.ephemeralStorageMb },
   SnapStart: { ApplyOn: 'None', OptimizationStatus: 'Off' },
-  LoggingConfig: { LogFormat: 'Text', LogGroup: logGroupOf(record) },
+  LoggingConfig: record.jsonLogs
+    ? { LogFormat: 'JSON', ApplicationLogLevel: record.jsonLogs.applicationLogLevel, SystemLogLevel: record.jsonLogs.systemLogLevel, LogGroup: logGroupOf(record) }
+    : { LogFormat: 'Text', LogGroup: logGroupOf(record) },
 });
 
 /** A registry record in the shape the Lambda API returns it (FunctionConfiguration): the code is stored before CreateFunction answers, so it is at once Active. */

@@ -21,7 +21,9 @@ import {
   validateDto,
   type FunctionRecord,
   type FunctionSettingsDto,
+  type JsonLogging,
   type LambdaIdentity,
+  type LoggingConfigDto,
 } from '@tributary/contracts';
 import { FunctionExistsError, FunctionNotFoundError, FunctionRegistry, inspectZip, type FunctionEntry } from '@tributary/registry';
 import { CODE_COLLECTION, type CodeCollectionSettings } from './code-collector.js';
@@ -37,6 +39,32 @@ const settingsOf = (dto: FunctionSettingsDto): Partial<Pick<FunctionRecord, 'tra
   ...(dto.TracingConfig?.Mode != null && { tracingMode: dto.TracingConfig.Mode as 'Active' | 'PassThrough' }),
   ...(dto.LoggingConfig?.LogGroup != null && { logGroup: dto.LoggingConfig.LogGroup }),
 });
+
+/**
+ * LoggingConfig's format and levels applied to those a function has (`current`; none for a new
+ * one): JSON keeps the levels it had and takes INFO, AWS's default, for one never given; Text has
+ * no levels, and levels for a function that stays in Text are refused.
+ */
+const jsonLogsAfter = (logging: LoggingConfigDto | undefined, current: JsonLogging | undefined): JsonLogging | undefined => {
+  const format = logging?.LogFormat ?? (current ? 'JSON' : 'Text');
+  if (format === 'Text') {
+    if (logging?.ApplicationLogLevel !== undefined || logging?.SystemLogLevel !== undefined) {
+      throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'LoggingConfig: ApplicationLogLevel and SystemLogLevel can be set only with LogFormat JSON.');
+    }
+    return undefined;
+  }
+  return {
+    applicationLogLevel: logging?.ApplicationLogLevel ?? current?.applicationLogLevel ?? 'INFO',
+    systemLogLevel: logging?.SystemLogLevel ?? current?.systemLogLevel ?? 'INFO',
+  };
+};
+
+/** `record` with its JSON logging as `jsonLogs` says (none: text). */
+const withJsonLogs = (record: FunctionRecord, jsonLogs: JsonLogging | undefined): FunctionRecord => {
+  const next: FunctionRecord = { ...record };
+  delete next.jsonLogs;
+  return jsonLogs ? { ...next, jsonLogs } : next;
+};
 
 const DEFAULT_ROLE = (accountId: string) => `arn:aws:iam::${accountId}:role/tributary-function`;
 
@@ -132,6 +160,7 @@ export class FunctionsService {
     const code = await this.storeCode(zip);
     const now = new Date();
     const defaults = functionDefaults();
+    const jsonLogs = jsonLogsAfter(dto.LoggingConfig, undefined);
     const record: FunctionRecord = {
       v: 1,
       name,
@@ -145,6 +174,7 @@ export class FunctionsService {
       architectures: dto.Architectures ?? defaults.architectures,
       ephemeralStorageMb: dto.EphemeralStorage?.Size ?? defaults.ephemeralStorageMb,
       ...settingsOf(dto),
+      ...(jsonLogs ? { jsonLogs } : {}),
       ...code,
       tags,
       revisionId: randomUUID(),
@@ -163,7 +193,7 @@ export class FunctionsService {
     const dto = this.validate(UpdateFunctionConfigurationDto, body);
     this.checkSettings(dto);
     const { record } = await this.resolve(nameOrArn);
-    return this.change(record.name, dto.RevisionId, (current) => ({
+    return this.change(record.name, dto.RevisionId, (current) => withJsonLogs({
       ...current,
       ...(dto.Runtime !== undefined && { runtime: dto.Runtime }),
       ...(dto.Handler !== undefined && { handler: dto.Handler }),
@@ -174,7 +204,7 @@ export class FunctionsService {
       ...(dto.Environment !== undefined && { environment: dto.Environment.Variables ?? {} }),
       ...(dto.EphemeralStorage !== undefined && { ephemeralStorageMb: dto.EphemeralStorage.Size }),
       ...settingsOf(dto),
-    }));
+    }, jsonLogsAfter(dto.LoggingConfig, current.jsonLogs)));
   }
 
   async updateCode(nameOrArn: string, body: unknown) {
@@ -323,13 +353,6 @@ export class FunctionsService {
       throw new LambdaError(
         LambdaErrorType.InvalidParameterValue,
         `The runtime parameter of ${dto.Runtime} is not supported by this Tributary build. Supported runtimes: ${SUPPORTED_RUNTIMES.join(', ')}.`,
-      );
-    }
-    const logging = dto.LoggingConfig;
-    if (logging?.LogFormat === 'JSON' || logging?.ApplicationLogLevel !== undefined || logging?.SystemLogLevel !== undefined) {
-      throw new LambdaError(
-        LambdaErrorType.InvalidParameterValue,
-        'LoggingConfig: only the Text log format is supported by this Tributary build (no JSON format, no log levels).',
       );
     }
     if (dto.DeadLetterConfig?.TargetArn) {

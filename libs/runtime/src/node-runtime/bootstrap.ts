@@ -97,6 +97,12 @@ class RuntimeError extends Error {
 }
 
 let currentRequestId: string | undefined;
+/**
+ * The request id console lines carry: the invocation's, and after it the last one's, as AWS's
+ * runtime keeps it (a timer that logs after its invocation answered names that invocation, not
+ * "undefined"). Before the first invocation there is none.
+ */
+let loggedRequestId: string | undefined;
 
 /** Longest error type sent as a header or trailer (the worker reads the type from the body first). */
 const ERROR_TYPE_MAX = 1024;
@@ -114,16 +120,59 @@ const headerSafe = (value: string): string => {
   }
 };
 
-// Console lines as AWS writes them: timestamp, request id, level, message. A message keeps its
-// newlines, as AWS's log events do (its runtime writes each call as one event to a log socket;
-// `\r` for `\n` is only its fallback for plain stdout, and shows as garbled lines in a Tail).
-// console.fatal is AWS's own addition (level FATAL). The message is always formatted as a first
-// argument, as AWS's runtime does: `console.log()` logs `undefined`, not an empty line.
-const levels: Array<[string, string]> = [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN'], ['error', 'ERROR'], ['debug', 'DEBUG'], ['trace', 'TRACE'], ['fatal', 'FATAL']];
+/** The levels of console methods, from the most verbose, as AWS's runtime orders them. */
+const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'] as const;
+/** LoggingConfig's JSON format (AWS_LAMBDA_LOG_FORMAT), else text. */
+const jsonLogs = process.env['AWS_LAMBDA_LOG_FORMAT']?.toUpperCase() === 'JSON';
+/** The least level logged (AWS_LAMBDA_LOG_LEVEL, which AWS sets from ApplicationLogLevel); all without it. */
+const leastLevel = Math.max(0, LEVELS.indexOf(process.env['AWS_LAMBDA_LOG_LEVEL']?.toUpperCase() as (typeof LEVELS)[number]));
+
+/** An error in a JSON record, as AWS's runtime writes one: type, message and stack as lines, then its own fields. */
+const errorFields = (error: Error): Record<string, unknown> => ({
+  errorType: (error.constructor as { name?: string } | undefined)?.name ?? 'UnknownError',
+  errorMessage: error.message,
+  stackTrace: typeof error.stack === 'string' ? error.stack.split('\n') : error.stack,
+  ...error,
+});
+
+/**
+ * One console call as a JSON record (LogFormat JSON): timestamp, level, request id (none during
+ * init) and message. One argument is the message as it is, errors in it as `errorFields` (as
+ * formatted text when JSON cannot hold it: a cycle, a BigInt); several are formatted into one
+ * string, the first error among them adding its fields beside.
+ */
+const jsonRecord = (level: string, params: unknown[]): string => {
+  const record: Record<string, unknown> = { timestamp: new Date().toISOString(), level, requestId: loggedRequestId };
+  if (params.length === 1) {
+    try {
+      return JSON.stringify({ ...record, message: params[0] }, (_key, value: unknown) => (value instanceof Error ? errorFields(value) : value));
+    } catch {
+      return JSON.stringify({ ...record, message: format(params[0]) });
+    }
+  }
+  const error = params.find((param): param is Error => param instanceof Error);
+  const { errorType, errorMessage, stackTrace } = error ? errorFields(error) : {};
+  return JSON.stringify({ ...record, message: format(...params), ...(error ? { errorType, errorMessage, stackTrace } : {}) });
+};
+
+// Console lines as AWS writes them: in text, timestamp, request id, level, message; in JSON, a
+// record (jsonRecord). A text message keeps its newlines, as AWS's log events do (its runtime
+// writes each call as one event to a log socket; `\r` for `\n` is only its fallback for plain
+// stdout, and shows as garbled lines in a Tail). console.fatal is AWS's own addition (level
+// FATAL), and logs at any level; the others only from AWS_LAMBDA_LOG_LEVEL up. The message is
+// always formatted as a first argument, as AWS's runtime does: `console.log()` logs `undefined`.
+const levels: Array<[string, (typeof LEVELS)[number]]> = [['log', 'INFO'], ['info', 'INFO'], ['warn', 'WARN'], ['error', 'ERROR'], ['debug', 'DEBUG'], ['trace', 'TRACE'], ['fatal', 'FATAL']];
 for (const [method, level] of levels) {
-  (console as unknown as Record<string, (...a: unknown[]) => void>)[method] = (message?: unknown, ...params: unknown[]) => {
-    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId ?? 'undefined'}\t${level}\t${format(message, ...params)}\n`);
-  };
+  const logged = level === 'FATAL' || LEVELS.indexOf(level) >= leastLevel;
+  (console as unknown as Record<string, (...a: unknown[]) => void>)[method] = !logged
+    ? () => undefined
+    : jsonLogs
+      ? (...params: unknown[]) => {
+          process.stdout.write(`${jsonRecord(level, params.length === 0 ? [undefined] : params)}\n`);
+        }
+      : (message?: unknown, ...params: unknown[]) => {
+          process.stdout.write(`${new Date().toISOString()}\t${loggedRequestId ?? 'undefined'}\t${level}\t${format(message, ...params)}\n`);
+        };
 }
 
 const die = (): never => process.exit(1);
@@ -149,7 +198,9 @@ const formatThrown = (thrown: unknown, record: ErrorRecord): string => {
 
 const logError = (label: string, thrown: unknown, record: ErrorRecord): void => {
   try {
-    console.error(label, formatThrown(thrown, record));
+    // In JSON, AWS's runtime logs the error alone, as a record's message (without the label).
+    if (jsonLogs) console.error(thrown instanceof Error ? thrown : new Error(String(thrown)));
+    else console.error(label, formatThrown(thrown, record));
   } catch {
     // A console the handler replaced must not keep the error from being reported.
   }
@@ -550,6 +601,7 @@ for (;;) {
   const clientContext = next.headers['lambda-runtime-client-context'];
   const traceId = next.headers['lambda-runtime-trace-id'];
   currentRequestId = requestId;
+  loggedRequestId = requestId;
   // X-Ray's trace header, per invocation, as AWS's InvokeContext forwards it.
   if (typeof traceId === 'string' && traceId) process.env['_X_AMZN_TRACE_ID'] = traceId;
   else delete process.env['_X_AMZN_TRACE_ID'];
