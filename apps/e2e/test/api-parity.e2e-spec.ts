@@ -548,7 +548,7 @@ exports.handler = async () => ({ size: fs.statfsSync('/tmp').bsize * fs.statfsSy
   });
 
   // The worker switches users only as root, and only where they can read the runtime (this checkout).
-  const ownUsers = process.getuid?.() === 0 && readableBy(fileURLToPath(import.meta.url), { uid: 60_000, gid: 65_534 });
+  const ownUsers = process.getuid?.() === 0 && readableBy(fileURLToPath(import.meta.url), { uid: 62_000, gid: 65_534 });
   it("keeps one function's environment and /tmp out of another's reach, as AWS's separate sandboxes do", { skip: !ownUsers && 'sandboxes run as the worker’s user here' }, async () => {
     const [victim, spy] = [uniqueName('victim'), uniqueName('spy')];
     await e2e.lambda.send(

@@ -33,6 +33,10 @@ export const isolatedEnvironment = (id: string = uniqueName('t')): Record<string
   S3_NOTIFY_SUBJECT: `${id}.s3n`,
   CODE_DIR: join(tmpdir(), `tributary-code-${id}`),
   SANDBOX_TMP_DIR: join(tmpdir(), `tributary-sandbox-tmp-${id}`),
+  // Sandbox users apart from those of a stack `npm start` runs on this machine (60000–60999): a
+  // worker kills every process of its range as it starts, so two sharing one kill each other's sandboxes.
+  SANDBOX_UID: '62000',
+  SANDBOX_UID_COUNT: '200',
   NATS_URL: TEST_NATS_URL,
   REDIS_URL: TEST_REDIS_URL,
 });
