@@ -524,6 +524,20 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.match(tail(await call(s, {})), new RegExp(`\\t${first}\\tINFO\\tlate\\n`));
     });
 
+    it('keeps its own calls to the Runtime API out of reach of a tracer that patches http.request', async () => {
+      // As the X-Ray SDK does: every request made through the module's function goes through its wrapper.
+      const s = spec({
+        'index.js': `const http = require('node:http');
+          let seen = 0;
+          const original = http.request;
+          http.request = (...args) => { seen += 1; return original(...args); };
+          exports.handler = async () => seen;`,
+      });
+      assert.equal(payload(await call(s, {})), 0);
+      // The answer, the next /next and this answer went out since, none through the wrapper.
+      assert.equal(payload(await call(s, {})), 0);
+    });
+
     it('logs `undefined` for a console call without arguments, as AWS’s runtime does', async () => {
       const s = spec({ 'index.js': `exports.handler = async () => { console.log(); console.warn(); return 1; };` });
       const log = tail(await call(s, {}));

@@ -33,6 +33,13 @@ const logEnd = (): Record<string, string> => ({ 'Tributary-Log-End': `${written.
 
 const [apiHost = '127.0.0.1', apiPort = '9001'] = (process.env['AWS_LAMBDA_RUNTIME_API'] ?? '').split(':');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+/**
+ * `http.request` as it is before function code loads. Tracers (the X-Ray SDK under Powertools'
+ * Tracer, OpenTelemetry) replace the module's own to record outgoing calls: the runtime's calls
+ * to its API would be traced as the function's, the first outside any invocation (an error line
+ * at every cold start). AWS's runtime makes them with a native client, out of their reach.
+ */
+const apiRequest = http.request;
 
 interface ApiResponse {
   status: number;
@@ -42,7 +49,7 @@ interface ApiResponse {
 
 const call = (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<ApiResponse> =>
   new Promise((done, fail) => {
-    const req = http.request(
+    const req = apiRequest(
       { host: apiHost, port: Number(apiPort), method, path: `${RUNTIME_PATH}${path}`, agent, headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } },
       (res) => {
         const chunks: Buffer[] = [];
@@ -398,7 +405,7 @@ const invokeStreaming = async (handler: Handler, event: unknown, context: Record
   };
   const open = (): http.ClientRequest => {
     if (request) return request;
-    const opened = http.request({
+    const opened = apiRequest({
       host: apiHost,
       port: Number(apiPort),
       method: 'POST',
