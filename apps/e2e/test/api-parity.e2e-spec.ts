@@ -18,6 +18,8 @@ import {
   GetLayerVersionByArnCommand,
   GetLayerVersionCommand,
   GetEventSourceMappingCommand,
+  UpdateEventSourceMappingCommand,
+  DeleteEventSourceMappingCommand,
   ListLayersCommand,
   ListProvisionedConcurrencyConfigsCommand,
   PublishVersionCommand,
@@ -476,11 +478,14 @@ describe('Lambda API details as AWS answers them', () => {
     const layer = 'arn:aws:lambda:us-east-1:000000000000:layer:shared';
     await rejects(e2e.lambda.send(new GetLayerVersionByArnCommand({ Arn: `${layer}:3` })), 'ResourceNotFoundException', new RegExp(`^Layer version ${layer}:3 does not exist\\.$`));
     await rejects(e2e.lambda.send(new GetLayerVersionCommand({ LayerName: 'shared', VersionNumber: 3 })), 'ResourceNotFoundException', new RegExp(`^Layer version ${layer}:3 does not exist\\.$`));
-    await rejects(
-      e2e.lambda.send(new GetEventSourceMappingCommand({ UUID: '14e0db71-5d35-4eb5-b481-8945cf9d10c2' })),
-      'ResourceNotFoundException',
-      /^The resource you requested does not exist\.$/,
-    );
+    const mapping = '14e0db71-5d35-4eb5-b481-8945cf9d10c2';
+    for (const lookup of [
+      () => e2e.lambda.send(new GetEventSourceMappingCommand({ UUID: mapping })),
+      () => e2e.lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping, BatchSize: 5 })),
+      () => e2e.lambda.send(new DeleteEventSourceMappingCommand({ UUID: mapping })),
+    ]) {
+      await rejects(lookup(), 'ResourceNotFoundException', /^The resource you requested does not exist\.$/);
+    }
     assert.deepEqual((await e2e.lambda.send(new ListCodeSigningConfigsCommand({}))).CodeSigningConfigs, []);
 
     const refused: Array<[string, () => Promise<unknown>]> = [

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { LAMBDA_LIMITS, LATEST, functionArn, type LambdaIdentity } from '@tributary/contracts';
 import { FunctionRegistry } from '@tributary/registry';
 import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
@@ -141,10 +141,23 @@ export class FunctionExtrasController {
     return { EventSourceMappings: [] };
   }
 
-  /** GetEventSourceMapping: there is none, whatever the UUID (AWS's words for one it does not have). */
+  /**
+   * GetEventSourceMapping, UpdateEventSourceMapping, DeleteEventSourceMapping: there is none,
+   * whatever the UUID (AWS's words for one it does not have).
+   */
   @Get('2015-03-31/event-source-mappings/:uuid')
   eventSourceMapping() {
     throw new LambdaError(LambdaErrorType.ResourceNotFound, 'The resource you requested does not exist.');
+  }
+
+  @Put('2015-03-31/event-source-mappings/:uuid')
+  updateEventSourceMapping() {
+    return this.eventSourceMapping();
+  }
+
+  @Delete('2015-03-31/event-source-mappings/:uuid')
+  deleteEventSourceMapping() {
+    return this.eventSourceMapping();
   }
 
   /** GetAccountSettings: AWS's default limits, and this installation's usage. */
