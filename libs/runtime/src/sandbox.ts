@@ -189,9 +189,9 @@ const tmpfsOptions = (sizeMb: number, owner: { uid: number; gid: number }): stri
  * Run by `sh -c` inside the sandbox's new mount namespace (mounts there are private, unshare's
  * default): `$0` mount, `$1` the options of its /tmp (tmpfsOptions), `$2` its package, `$3` the
  * runtime modules, `$4` a passwd file naming the sandbox's user (or empty), `$5` the directory of
- * every unpacked package, then the command to exec. Once its own package and modules are bound, the directory
- * of all packages is covered with an empty read-only tmpfs: other functions' code is out of
- * sight, as on AWS. /tmp is mounted after those: the package, the code directory and the passwd
+ * every unpacked package, then the command to exec. Once its own package and modules are bound,
+ * the directory of all packages is covered with an empty read-only tmpfs: other functions' code
+ * is out of sight, as on AWS. /tmp is mounted after those: the package, the code directory and the passwd
  * file may be in the host's /tmp. Last, the host's other world-writable directories
  * (SHARED_WRITABLE_DIRS) get empty read-only covers too.
  */

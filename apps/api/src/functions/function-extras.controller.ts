@@ -5,15 +5,15 @@ import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
 import { InvokeService } from './invoke.service.js';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
 
+/** AWS's answer for a layer version it does not have. */
+const layerVersionNotFound = (arn: string): LambdaError => new LambdaError(LambdaErrorType.ResourceNotFound, `Layer version ${arn} does not exist.`);
+
 /**
  * Operations that deployment tools (Terraform, CDK, SAM, the console's equivalents) call around
  * a function, answered as AWS answers them for a function that has only $LATEST and none of
  * these settings — rather than UnknownOperationException, which stops those tools. Each checks
  * that the function exists first, as AWS does.
  */
-/** AWS's answer for a layer version it does not have. */
-const layerVersionNotFound = (arn: string): LambdaError => new LambdaError(LambdaErrorType.ResourceNotFound, `Layer version ${arn} does not exist.`);
-
 @Controller()
 export class FunctionExtrasController {
   constructor(
