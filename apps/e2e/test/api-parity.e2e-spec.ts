@@ -46,7 +46,7 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { readableBy } from '@tributary/runtime';
-import { CallbackListener, buildZip, uniqueName } from '@tributary/testing';
+import { CallbackListener, TEST_SANDBOX_USERS, buildZip, uniqueName } from '@tributary/testing';
 import { decode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 // Answers that real AWS Lambda gives and an SDK user notices, found by driving the API with the
@@ -553,7 +553,7 @@ exports.handler = async () => ({ size: fs.statfsSync('/tmp').bsize * fs.statfsSy
   });
 
   // The worker switches users only as root, and only where they can read the runtime (this checkout).
-  const ownUsers = process.getuid?.() === 0 && readableBy(fileURLToPath(import.meta.url), { uid: 62_000, gid: 65_534 });
+  const ownUsers = process.getuid?.() === 0 && readableBy(fileURLToPath(import.meta.url), TEST_SANDBOX_USERS);
   it("keeps one function's environment and /tmp out of another's reach, as AWS's separate sandboxes do", { skip: !ownUsers && 'sandboxes run as the worker’s user here' }, async () => {
     const [victim, spy] = [uniqueName('victim'), uniqueName('spy')];
     await e2e.lambda.send(

@@ -1,4 +1,4 @@
-import { LAMBDA_LIMITS } from '@tributary/contracts';
+import { LAMBDA_LIMITS, SYSTEM_LOG_LEVELS } from '@tributary/contracts';
 
 export interface ReportFigures {
   durationMs: number;
@@ -21,10 +21,10 @@ export const reportLine = (requestId: string, f: ReportFigures): string =>
 /** How an invocation ended, as a JSON log's platform records say. */
 export type InvocationStatus = { status: 'success' } | { status: 'error' | 'timeout'; errorType: string };
 
-/** The levels of Lambda's own records in a JSON log (SystemLogLevel), from the most verbose. */
-const SYSTEM_LEVELS = ['DEBUG', 'INFO', 'WARN'] as const;
-const systemLevelAtLeast = (level: (typeof SYSTEM_LEVELS)[number], threshold: string): boolean =>
-  SYSTEM_LEVELS.indexOf(level) >= Math.max(0, SYSTEM_LEVELS.indexOf(threshold as (typeof SYSTEM_LEVELS)[number]));
+type SystemLevel = (typeof SYSTEM_LOG_LEVELS)[number];
+/** Whether a record of Lambda's own at `level` is kept at SystemLogLevel `threshold` (the levels run from the most verbose). */
+const systemLevelAtLeast = (level: SystemLevel, threshold: string): boolean =>
+  SYSTEM_LOG_LEVELS.indexOf(level) >= Math.max(0, SYSTEM_LOG_LEVELS.indexOf(threshold as SystemLevel));
 
 const ms = (value: number): number => Math.round(value * 100) / 100;
 const platformRecord = (time: Date, type: string, record: Record<string, unknown>): string => JSON.stringify({ time: time.toISOString(), type, record });
@@ -50,7 +50,7 @@ export const jsonPlatformLines = (
     maxMemoryUsedMB: figures.maxMemoryUsedMb,
     ...(figures.initDurationMs !== undefined ? { initDurationMs: ms(figures.initDurationMs) } : {}),
   };
-  const at = (level: (typeof SYSTEM_LEVELS)[number], line: string): string[] => (systemLevelAtLeast(level, systemLogLevel) ? [line] : []);
+  const at = (level: SystemLevel, line: string): string[] => (systemLevelAtLeast(level, systemLogLevel) ? [line] : []);
   return {
     before: at('INFO', platformRecord(times.start, 'platform.start', { requestId, version })),
     after: [

@@ -19,6 +19,13 @@ export const uniqueName = (prefix = 't'): string => `${prefix}_${randomBytes(5).
  * Environment that gives a service its own stream, consumer, buckets, stores, queue prefix,
  * subjects and unpacked-code directory, so that tests running at the same time never see each other's work.
  */
+/**
+ * The sandbox users of test stacks, apart from those of a stack `npm start` runs on this machine
+ * (60000–60999): a worker kills every process of its range as it starts, so two sharing one
+ * kill each other's sandboxes. Group: SANDBOX_GID's default (nogroup).
+ */
+export const TEST_SANDBOX_USERS = { uid: 62_000, gid: 65_534, count: 200 } as const;
+
 export const isolatedEnvironment = (id: string = uniqueName('t')): Record<string, string> => ({
   EVENTS_STREAM: `${id}_EVENTS`,
   EVENTS_SUBJECT_ROOT: `${id}.events`,
@@ -33,10 +40,8 @@ export const isolatedEnvironment = (id: string = uniqueName('t')): Record<string
   S3_NOTIFY_SUBJECT: `${id}.s3n`,
   CODE_DIR: join(tmpdir(), `tributary-code-${id}`),
   SANDBOX_TMP_DIR: join(tmpdir(), `tributary-sandbox-tmp-${id}`),
-  // Sandbox users apart from those of a stack `npm start` runs on this machine (60000–60999): a
-  // worker kills every process of its range as it starts, so two sharing one kill each other's sandboxes.
-  SANDBOX_UID: '62000',
-  SANDBOX_UID_COUNT: '200',
+  SANDBOX_UID: String(TEST_SANDBOX_USERS.uid),
+  SANDBOX_UID_COUNT: String(TEST_SANDBOX_USERS.count),
   NATS_URL: TEST_NATS_URL,
   REDIS_URL: TEST_REDIS_URL,
 });
