@@ -1,7 +1,7 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, readlink, realpath, rename, rm, stat, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
@@ -67,31 +67,36 @@ export class CodeCache {
   private runtimeModules?: Promise<void>;
 
   /**
-   * AWS's Node.js runtimes let handlers import the AWS SDK v3 without bundling it. Module
-   * resolution walks up from the handler's directory, so a `node_modules/@aws-sdk` beside the
-   * code directories serves both `require` and `import`; a package the function bundles itself
-   * is found first.
+   * AWS's Node.js runtimes let handlers import the AWS SDK v3 without bundling it, and the
+   * `@smithy/*` packages it is built from (`@smithy/node-http-handler` for a client's timeouts,
+   * say). Module resolution walks up from the handler's directory, so links to both scopes in
+   * a `node_modules` beside the code directories serve `require` and `import`; a package the
+   * function bundles itself is found first.
    */
   private provideRuntimeModules(): Promise<void> {
-    this.runtimeModules ??= (async () => {
-      const sdk = functionSdkDirectory();
-      if (!sdk) return; // not installed: handlers must bundle the SDK
-      const link = join(this.root, 'node_modules', '@aws-sdk');
-      if ((await readlink(link).catch(() => undefined)) === sdk) return;
-      // A link left by an earlier install may point at a directory that no longer exists:
-      // replace it atomically (rename over), so a concurrent reader never sees no link.
-      await mkdir(dirname(link), { recursive: true });
-      const staging = `${link}.tmp-${randomBytes(4).toString('hex')}`;
-      await symlink(sdk, staging, 'dir');
-      await rename(staging, link).catch(async (error: unknown) => {
-        await rm(staging, { force: true });
-        throw error;
-      });
-    })().catch(() => {
-      // Best effort: functions that bundle the SDK still run; the next cold start tries again.
-      this.runtimeModules = undefined;
-    });
+    this.runtimeModules ??= Promise.all(functionModuleScopes().map((scope) => this.link(scope))).then(
+      () => undefined,
+      () => {
+        // Best effort: functions that bundle the SDK still run; the next cold start tries again.
+        this.runtimeModules = undefined;
+      },
+    );
     return this.runtimeModules;
+  }
+
+  /** root/node_modules/<scope> → the installed scope directory. */
+  private async link(scope: string): Promise<void> {
+    const link = join(this.root, 'node_modules', basename(scope));
+    if ((await readlink(link).catch(() => undefined)) === scope) return;
+    // A link left by an earlier install may point at a directory that no longer exists:
+    // replace it atomically (rename over), so a concurrent reader never sees no link.
+    await mkdir(dirname(link), { recursive: true });
+    const staging = `${link}.tmp-${randomBytes(4).toString('hex')}`;
+    await symlink(scope, staging, 'dir');
+    await rename(staging, link).catch(async (error: unknown) => {
+      await rm(staging, { force: true });
+      throw error;
+    });
   }
 
   private async prepare(codeKey: string): Promise<string> {
@@ -118,14 +123,20 @@ export class CodeCache {
   }
 }
 
-/** The `@aws-sdk` directory functions import the SDK from without bundling it; undefined when not installed. */
-export const functionSdkDirectory = (): string | undefined => {
+/**
+ * The package scopes functions import without bundling them: the installed `@aws-sdk` directory
+ * and the `@smithy` one beside it. Empty when the SDK is not installed.
+ */
+export const functionModuleScopes = (): string[] => {
+  let sdk: string;
   try {
     const entry = createRequire(import.meta.url).resolve('@aws-sdk/client-s3');
-    return entry.slice(0, entry.lastIndexOf(`${sep}@aws-sdk${sep}`) + `${sep}@aws-sdk`.length);
+    sdk = entry.slice(0, entry.lastIndexOf(`${sep}@aws-sdk${sep}`) + `${sep}@aws-sdk`.length);
   } catch {
-    return undefined;
+    return [];
   }
+  const smithy = join(dirname(sdk), '@smithy');
+  return existsSync(smithy) ? [sdk, smithy] : [sdk];
 };
 
 /** The modes `extractZip` gives, applied to a tree unpacked earlier: readable by all, writable by the owner only. */

@@ -496,17 +496,33 @@ exports.handler = async () => {
           import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
           import { SSMClient } from '@aws-sdk/client-ssm';
           import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+          import { KMSClient } from '@aws-sdk/client-kms';
+          import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+          import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+          import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+          import { NodeHttpHandler } from '@smithy/node-http-handler';
           import { createRequire } from 'node:module';
           const require = createRequire(import.meta.url);
           const { STSClient } = require('@aws-sdk/client-sts');
           export const handler = async () => [
             DynamoDBDocumentClient.from(new DynamoDBClient({})), new SQSClient({}), new SNSClient({}), new EventBridgeClient({}),
-            new SecretsManagerClient({}), new SSMClient({}), new STSClient({}),
-          ].every((client) => typeof client.send === 'function') && typeof getSignedUrl;`,
+            new SecretsManagerClient({}), new SSMClient({}), new STSClient({}), new KMSClient({ requestHandler: new NodeHttpHandler({ requestTimeout: 1_000 }) }),
+            new BedrockRuntimeClient({}), new ApiGatewayManagementApiClient({ endpoint: 'http://127.0.0.1:1' }),
+          ].every((client) => typeof client.send === 'function') && typeof fromTemporaryCredentials === 'function' && typeof getSignedUrl;`,
       });
       const imported = await own.invoke(common, { requestId: randomUUID(), payload: '{}', wantLogTail: false });
       assert.equal(imported.functionError, undefined, imported.payload);
       assert.equal(JSON.parse(imported.payload), 'function');
+      // Every SDK package the runtime provides (its package.json says which) loads from a function.
+      const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+      const provided = Object.keys(manifest.dependencies).filter((name) => name.startsWith('@aws-sdk/'));
+      assert.ok(provided.length > 20, provided.join());
+      const every = spec({ revisionId: 'sdk-every' }, {
+        'index.js': `exports.handler = async (names) => names.filter((name) => { try { require(name); return false; } catch (e) { return true; } });`,
+      });
+      const missing = await own.invoke(every, { requestId: randomUUID(), payload: JSON.stringify(provided), wantLogTail: false });
+      assert.equal(missing.functionError, undefined, missing.payload);
+      assert.deepEqual(JSON.parse(missing.payload), []);
     } finally {
       await own.close();
       await rm(dir, { recursive: true, force: true });

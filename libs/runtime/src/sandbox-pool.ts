@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse, resolve, sep } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
-import { CodeCache, functionSdkDirectory } from './code-cache.js';
+import { CodeCache, functionModuleScopes } from './code-cache.js';
 import { BOOTSTRAP, PRIVATE_MOUNTS, RUNTIME_MODULES_MOUNT, SETPRIV, Sandbox, TASK_MOUNT, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
 import { ScratchDirs } from './scratch-dirs.js';
 
@@ -139,8 +139,7 @@ const existingAncestor = (path: string): string => {
  * cache opens itself), and the AWS SDK that functions import without bundling.
  */
 const runtimeFiles = (codeDir: string): string[] => {
-  const sdk = functionSdkDirectory();
-  return [process.execPath, BOOTSTRAP, existingAncestor(dirname(resolve(codeDir))), ...(sdk ? [sdk] : [])];
+  return [process.execPath, BOOTSTRAP, existingAncestor(dirname(resolve(codeDir))), ...functionModuleScopes()];
 };
 
 export interface SandboxPoolOptions {
@@ -230,7 +229,7 @@ export class SandboxPool {
     if (!SETPRIV) options.logger?.warn('setpriv (util-linux) not found: idle sandboxes are not frozen between invocations');
     this.scratch = new ScratchDirs(options.tmpRoot ?? join(tmpdir(), 'tributary-sandbox-tmp'));
     // Node, the runtime and the SDK must stay visible once a sandbox's /tmp covers the host's.
-    const underTmp = [process.execPath, BOOTSTRAP, functionSdkDirectory()].find((path) => path && isUnder(realpathOrSelf(path), '/tmp'));
+    const underTmp = [process.execPath, BOOTSTRAP, ...functionModuleScopes()].find((path) => isUnder(realpathOrSelf(path), '/tmp'));
     this.privateMounts = options.privateMounts !== false && PRIVATE_MOUNTS && !underTmp && ensureDirectory(TASK_MOUNT) && ensureDirectory(RUNTIME_MODULES_MOUNT);
     if (!this.privateMounts) {
       options.logger?.warn(
