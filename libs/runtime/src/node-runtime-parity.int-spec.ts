@@ -191,6 +191,15 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.match(esm.errorMessage, /Cannot find package 'no-such-package'/);
     });
 
+    it('fails the init with a rejection or a throw that module code left behind, and names no reason as AWS does', async () => {
+      const failed = async (files: Record<string, string>) => errorOf(await call(spec(files), {}));
+      assert.deepEqual(await failed({ 'index.js': `Promise.reject(new Error('init rejection')); exports.handler = async () => 'ok';` }), ['Runtime.UnhandledPromiseRejection', 'Error: init rejection']);
+      assert.deepEqual(await failed({ 'index.mjs': `Promise.reject(new TypeError('esm rejection')); export const handler = async () => 'ok';` }), ['Runtime.UnhandledPromiseRejection', 'TypeError: esm rejection']);
+      assert.deepEqual(await failed({ 'index.js': `setTimeout(() => { throw new RangeError('from a timer'); }, 0); exports.handler = async () => 'ok';` }), ['RangeError', 'from a timer']);
+      // AWS's message is the reason's toString(): empty when there is no reason.
+      assert.deepEqual(await failed({ 'index.js': `exports.handler = async () => { Promise.reject(); await new Promise(() => {}); };` }), ['Runtime.UnhandledPromiseRejection', '']);
+    });
+
     it('refuses a handler that takes a callback from Node.js 24 on, telling it by its arity, and warns of one before, as AWS does', async () => {
       const files = {
         'index.js': `exports.callback = (event, context, callback) => callback(null, 'called back');
@@ -261,6 +270,31 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     assert.equal(await answer('plain.default'), 'plain default');
     assert.equal(await answer('plain.handler'), 'plain handler');
     assert.equal(await answer('esm.default'), 'esm default');
+  });
+
+  it('requires a CommonJS handler from the runtime, as AWS does, and walks the handler path on what the module exports', async () => {
+    const files = {
+      // "Run me directly" guards stay quiet: the module has a parent, AWS's /var/runtime/index.mjs.
+      'guarded.js': `if (!module.parent) require('node:http').createServer().listen(0);
+        exports.handler = (event, context, callback) => callback(null, { parent: module.parent && module.parent.id, main: require.main === module });`,
+      'needs-missing.js': `require('no-such-dependency'); exports.handler = async () => 'never';`,
+      'whole.js': `module.exports = async () => 'module.exports';`,
+      'default-object.mjs': `export default { handler: async () => 'inside default' };`,
+      'esm/package.json': '{ "type": "module" }',
+      'esm/app.js': `export const handler = async () => typeof require;`,
+      'old.cjs': `exports.handler = async () => typeof module.exports;`,
+    };
+    const outcome = async (handler: string) => call(spec(files, { handler, timeout: 2 }), {});
+    assert.deepEqual(payload(await outcome('guarded.handler')), { parent: '/var/runtime/index.mjs', main: false });
+    const missing = payload(await outcome('needs-missing.handler')) as { errorType: string; errorMessage: string };
+    assert.equal(missing.errorType, 'Runtime.ImportModuleError');
+    assert.match(missing.errorMessage, /^Error: Cannot find module 'no-such-dependency'\nRequire stack:\n- .*needs-missing\.js\n- \/var\/runtime\/index\.mjs$/);
+    // module.exports itself is no `default`, and an ES module's default export is no namespace.
+    for (const handler of ['whole.default', 'default-object.handler']) {
+      assert.deepEqual(errorOf(await outcome(handler)), ['Runtime.HandlerNotFound', `${handler} is undefined or not exported`]);
+    }
+    assert.equal(payload(await outcome('esm/app.handler')), 'undefined');
+    assert.equal(payload(await outcome('old.handler')), 'object');
   });
 
   describe('console and environment', () => {

@@ -235,6 +235,9 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     // A signal is named as AWS's runtime names it.
     const killed = await call(spec({ revisionId: 'killed' }, { 'index.js': `exports.handler = async () => process.kill(process.pid, 'SIGKILL');` }), {});
     assert.match(JSON.parse(killed.payload).errorMessage, /Runtime exited with error: signal: killed$/);
+    // Status 0 is no error to Go's os/exec, so AWS names none.
+    const quiet = await call(spec({ revisionId: 'exit-0' }, { 'index.js': `exports.handler = async () => process.exit(0);` }), {});
+    assert.match(JSON.parse(quiet.payload).errorMessage, /^RequestId: \S+ Error: Runtime exited without providing a reason$/);
   });
 
   it("sizes the heap from the memory size, unless the function's NODE_OPTIONS does", async () => {

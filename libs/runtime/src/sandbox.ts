@@ -932,8 +932,9 @@ export class Sandbox {
       if (invocation.result) this.settle(invocation);
       else if (!invocation.delivered && !invocation.coldStart) this.notStarted();
       else {
-        const status = signal ? `signal: ${SIGNAL_NAMES[signal] ?? signal}` : `exit status ${code ?? 0}`;
-        const message = `RequestId: ${invocation.request.requestId} Error: Runtime exited with error: ${status}`;
+        // AWS's words (Go's): an exit with status 0 is no error to name.
+        const status = signal ? `with error: signal: ${SIGNAL_NAMES[signal] ?? signal}` : code ? `with error: exit status ${code}` : 'without providing a reason';
+        const message = `RequestId: ${invocation.request.requestId} Error: Runtime exited ${status}`;
         // AWS's log of it ends with these two lines, before END.
         this.fail('Runtime.ExitError', message, `${message}\nRuntime.ExitError`);
       }

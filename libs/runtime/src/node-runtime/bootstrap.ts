@@ -2,9 +2,9 @@
 // like AWS's own Node.js runtime and may import nothing but Node's built-ins, because it runs
 // inside the function's task root.
 import http from 'node:http';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
@@ -233,28 +233,52 @@ const initError = async (error: unknown): Promise<never> => {
 const AWS_TASK_ROOT = '/var/task';
 
 const isFile = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
-const isDirectory = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
 /**
- * The module a handler names, looked for where AWS's UserFunction.js looks, in its order: the
- * file without an extension (CommonJS), then `.js`, `.mjs`, `.cjs`, then a directory, then a package of that
- * name in `node_modules`. Undefined when there is none.
+ * The `require` AWS's runtime loads CommonJS handlers with, made in `/var/runtime/index.mjs`: a
+ * handler's `module.parent` is that module (so `if (!module.parent) app.listen()` stays quiet)
+ * and a require stack ends with it, as on AWS.
  */
-const loadModule = async (root: string, moduleRoot: string, moduleName: string): Promise<Record<string, unknown> | undefined> => {
+const runtimeRequire = createRequire('/var/runtime/index.mjs');
+
+/** Whether `.js` files in `folder` are ES modules: the nearest package.json says `"type": "module"` (AWS's check, which stops at node_modules). */
+const typeModule = (folder: string): boolean => {
+  if (folder.endsWith(`${sep}node_modules`)) return false;
+  const manifest = join(folder, 'package.json');
+  if (isFile(manifest)) {
+    try {
+      const parsed = JSON.parse(readFileSync(manifest, 'utf8')) as { type?: unknown } | null;
+      if (parsed) return parsed.type === 'module';
+    } catch (error) {
+      console.warn(`${manifest} cannot be read, it will be ignored for ES module detection purposes.`, error);
+      return false;
+    }
+  }
+  const parent = dirname(folder);
+  return parent !== folder && typeModule(parent);
+};
+
+/**
+ * What the module a handler names exports (`module.exports`, or an ES module's namespace), looked
+ * for where AWS's UserFunction.js looks, in its order: the path itself (a file without an
+ * extension, or a directory, required), `.js` (required, or imported under `"type": "module"`),
+ * `.mjs` (imported), `.cjs` (required), then a package of that name in `node_modules`. Undefined
+ * when there is none.
+ */
+const loadModule = async (root: string, moduleRoot: string, moduleName: string): Promise<{ exports: unknown } | undefined> => {
   const base = resolve(root, moduleRoot, moduleName);
-  const requireFrom = createRequire(resolve(root, 'index.js'));
-  if (isFile(base)) return { default: requireFrom(base) as unknown };
-  const file = ['.js', '.mjs', '.cjs'].map((ext) => `${base}${ext}`).find(isFile);
-  if (file) return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-  // AWS requires what exists at the path: a directory loads as CommonJS does (index.js, or main).
-  if (isDirectory(base)) return { default: requireFrom(base) as unknown };
+  const imported = async (file: string) => ({ exports: (await import(pathToFileURL(file).href)) as unknown });
+  if (statSync(base, { throwIfNoEntry: false })) return { exports: runtimeRequire(base) };
+  if (isFile(`${base}.js`)) return typeModule(dirname(base)) ? imported(`${base}.js`) : { exports: runtimeRequire(`${base}.js`) };
+  if (isFile(`${base}.mjs`)) return imported(`${base}.mjs`);
+  if (isFile(`${base}.cjs`)) return { exports: runtimeRequire(`${base}.cjs`) };
   let fromPackages: string;
   try {
-    fromPackages = requireFrom.resolve(moduleName, { paths: [root, resolve(root, moduleRoot)] });
+    fromPackages = runtimeRequire.resolve(moduleName, { paths: [root, resolve(root, moduleRoot)] });
   } catch {
     return undefined;
   }
-  return (await import(pathToFileURL(fromPackages).href)) as Record<string, unknown>;
+  return { exports: runtimeRequire(fromPackages) };
 };
 
 // Handler strings are resolved as AWS's UserFunction.js does, with its messages.
@@ -271,14 +295,14 @@ const loadHandler = async (): Promise<Handler> => {
   const [, moduleName = '', exportPath = ''] = match;
   // A handler may name its directory from AWS's task root; here the package is unpacked elsewhere.
   const moduleRoot = dir === AWS_TASK_ROOT || dir.startsWith(`${AWS_TASK_ROOT}/`) ? root + dir.slice(AWS_TASK_ROOT.length) : dir;
-  let namespace: Record<string, unknown>;
+  let exported: unknown;
   try {
     const loaded = await loadModule(root, moduleRoot, moduleName);
     // AWS wraps the loader's error, so its message starts with the original's name ("Error: …").
     if (!loaded) {
       return initError(new RuntimeError('Runtime.ImportModuleError', `Error: Cannot find module '${moduleName}'\nRequire stack:\n- /var/runtime/index.mjs`));
     }
-    namespace = loaded;
+    exported = loaded.exports;
   } catch (error) {
     if (error instanceof SyntaxError) return initError(new RuntimeError('Runtime.UserCodeSyntaxError', String(error)));
     // Only CommonJS's MODULE_NOT_FOUND is an ImportModuleError on AWS; anything else (an ES
@@ -286,13 +310,10 @@ const loadHandler = async (): Promise<Handler> => {
     if ((error as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND') return initError(new RuntimeError('Runtime.ImportModuleError', String(error)));
     return initError(error);
   }
-  const walk = (from: unknown): unknown =>
-    exportPath.split('.').reduce<unknown>((obj, key) => (obj ? (obj as Record<string, unknown>)[key] : undefined), from);
-  // CommonJS modules loaded through import() expose module.exports as `default`, where AWS's
-  // require() resolves the handler: `index.default` names module.exports.default (TypeScript's
-  // and esbuild's `export default`), not module.exports. A function found either way wins.
-  const found = [walk(namespace), walk(namespace['default'])];
-  const handler = found.find((h) => typeof h === 'function') ?? found.find(Boolean);
+  // The path is walked on module.exports, or on an ES module's namespace: `index.default` is
+  // TypeScript's and esbuild's `export default`, and an ES module's `export default { handler }`
+  // does not make `index.handler`.
+  const handler = exportPath.split('.').reduce<unknown>((obj, key) => (obj ? (obj as Record<string, unknown>)[key] : undefined), exported);
   if (!handler) return initError(new RuntimeError('Runtime.HandlerNotFound', `${spec} is undefined or not exported`));
   if (typeof handler !== 'function') return initError(new RuntimeError('Runtime.HandlerNotFound', `${spec} is not a function`));
   return handler as Handler;
@@ -548,7 +569,12 @@ const invoke = (handler: Handler, isAsync: boolean, event: unknown, context: Rec
 
 /** Set by a crash: the process is on its way out and must not ask for another invocation. */
 let dying = false;
-/** Set once the handler is loaded: a crash then, with no invocation running, is nobody's. */
+/**
+ * Set once the first invocation has come. Until then a crash is the init's, as AWS's runtime
+ * keeps its init error callbacks until its first /next is answered: a rejection or a timer's
+ * throw that the module's code left behind fails the init, not a later, innocent invocation.
+ * After it, a crash with no invocation running is nobody's.
+ */
 let initialized = false;
 
 /**
@@ -574,7 +600,8 @@ const crashed = (thrown: unknown, record: ErrorRecord, label: string): void => {
 process.on('uncaughtException', (error) => crashed(error, toErrorRecord(error), 'Uncaught Exception'));
 process.on('unhandledRejection', (reason, promise) => {
   const record = { ...toErrorRecord(reason instanceof Error ? reason : new Error(String(reason))), errorType: 'Runtime.UnhandledPromiseRejection' };
-  record.errorMessage = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+  // AWS's `reason?.toString()`: "Error: message" for an Error, empty for no reason at all.
+  record.errorMessage = reason === undefined || reason === null ? '' : String(reason);
   // AWS logs its wrapping error, which carries the reason (and the promise) as fields.
   const logged = Object.assign(new RuntimeError(record.errorType, record.errorMessage), { reason, promise });
   crashed(logged, record, 'Unhandled Promise Rejection');
@@ -597,12 +624,13 @@ if (streamingHandlers.has(handler)) {
   console.warn(CALLBACK_HANDLER_WARNING);
 }
 const functionName = process.env['AWS_LAMBDA_FUNCTION_NAME'] ?? '';
-initialized = true;
 for (;;) {
   // A crash has ended the last invocation's stream: this process exits once that is answered.
   if (dying) await new Promise<never>(() => undefined);
   const next = await call('GET', '/invocation/next').catch(die);
   if (next.status !== 200) die();
+  if (dying) await new Promise<never>(() => undefined); // the init failed meanwhile
+  initialized = true;
   const requestId = String(next.headers['lambda-runtime-aws-request-id']);
   const deadline = Number(next.headers['lambda-runtime-deadline-ms']);
   const clientContext = next.headers['lambda-runtime-client-context'];
