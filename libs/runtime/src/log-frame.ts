@@ -18,6 +18,18 @@ export const reportLine = (requestId: string, f: ReportFigures): string =>
   `Memory Size: ${f.memorySizeMb} MB\tMax Memory Used: ${f.maxMemoryUsedMb} MB\t` +
   (f.initDurationMs !== undefined ? `Init Duration: ${f.initDurationMs.toFixed(2)} ms\t` : '');
 
+/**
+ * AWS's record of an init that ran out of its 10 s. The invocation then runs the init again
+ * within its own timeout (a "suppressed init"): in text, this line; in a JSON log, a
+ * `platform.initReport` record (level INFO).
+ */
+export const initTimeoutLine = (durationMs: number, json?: { systemLogLevel: string }): string | undefined =>
+  json
+    ? systemLevelAtLeast('INFO', json.systemLogLevel)
+      ? platformRecord(new Date(), 'platform.initReport', { initializationType: 'on-demand', phase: 'init', status: 'timeout', metrics: { durationMs: ms(durationMs) } })
+      : undefined
+    : `INIT_REPORT Init Duration: ${durationMs.toFixed(2)} ms\tPhase: init\tStatus: timeout`;
+
 /** How an invocation ended, as a JSON log's platform records say. */
 export type InvocationStatus = { status: 'success' } | { status: 'error' | 'timeout'; errorType: string };
 

@@ -191,6 +191,22 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.match(esm.errorMessage, /Cannot find package 'no-such-package'/);
     });
 
+    it('cuts an init off at 10 s and runs it again within the invocation, under the function timeout, as AWS does', async () => {
+      // Slow module code: it writes a line each time it runs, then takes 10.5 s.
+      const files = { 'index.js': `console.log('init ran'); require('node:child_process').execFileSync('sleep', ['10.5']); exports.handler = async () => 'ready';` };
+      const [retried, tooShort] = await Promise.all([call(spec(files, { timeout: 20 }), {}), call(spec(files, { timeout: 3 }), {})]);
+      assert.equal(payload(retried), 'ready');
+      const log = tail(retried);
+      // The first init's output and AWS's report of it, then the second init's, inside the invocation.
+      assert.match(log, /init ran\n(.*\n)?INIT_REPORT Init Duration: 1\d{4}\.\d\d ms\tPhase: init\tStatus: timeout\n(.*\n)?.*init ran\nSTART RequestId: /);
+      const report = /REPORT RequestId: \S+\tDuration: (\d+\.\d\d) ms\t.*/.exec(log);
+      assert.ok(report && Number(report[1]) > 10_000, log);
+      assert.doesNotMatch(report[0], /Init Duration/);
+      assert.equal(retried.initDurationMs, undefined);
+      // With 3 s, the retried init cannot finish: the invocation times out.
+      assert.deepEqual(errorOf(tooShort), ['Sandbox.Timedout', `RequestId: ${/START RequestId: (\S+)/.exec(tail(tooShort))?.[1]} Error: Task timed out after 3.00 seconds`]);
+    });
+
     it('fails the init with a rejection or a throw that module code left behind, and names no reason as AWS does', async () => {
       const failed = async (files: Record<string, string>) => errorOf(await call(spec(files), {}));
       assert.deepEqual(await failed({ 'index.js': `Promise.reject(new Error('init rejection')); exports.handler = async () => 'ok';` }), ['Runtime.UnhandledPromiseRejection', 'Error: init rejection']);

@@ -314,8 +314,9 @@ export class SandboxPool {
     const outcome = await sandbox.run(request);
     this.release(sandbox);
     // A warm sandbox that died before it took the invocation ran nothing of it: another runs it
-    // (a new one at the latest, whose failure, if it fails, is the invocation's).
-    if (outcome.notStarted) return this.invoke(spec, request);
+    // (a new one at the latest, whose failure, if it fails, is the invocation's). So does a
+    // cold one whose init ran out of its time, the retry's init then within the invocation's.
+    if (outcome.notStarted) return this.invoke(spec, outcome.retriedInit ? { ...request, retriedInit: outcome.retriedInit } : request);
     return outcome;
   }
 

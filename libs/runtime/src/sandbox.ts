@@ -8,7 +8,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { LAMBDA_LIMITS, type FunctionSpec } from '@tributary/contracts';
-import { LogLines, billedDuration, endLine, jsonPlatformLines, logTail, reportLine, startLine, timeoutMessage } from './log-frame.js';
+import { LogLines, billedDuration, endLine, initTimeoutLine, jsonPlatformLines, logTail, reportLine, startLine, timeoutMessage } from './log-frame.js';
 
 export interface InvokeRequest {
   requestId: string;
@@ -33,6 +33,13 @@ export interface InvokeRequest {
    * wait until it settles.
    */
   onChunk?: (chunk: Buffer) => Promise<void> | void;
+  /**
+   * The log of an init that ran out of INIT_LIMIT_MS on another sandbox. As AWS then runs the
+   * init again within the invocation (a "suppressed init"), this sandbox's init gets no time of
+   * its own: init and handler share the function's timeout, the Duration counts both, there is
+   * no Init Duration, and the log starts with these lines.
+   */
+  retriedInit?: string[];
 }
 
 /** What a caller sees of an invocation. */
@@ -63,6 +70,8 @@ export interface InvokeOutcome extends InvokeResponse {
    * while idle): nothing ran, and the pool runs it on another sandbox. Never seen by the pool's callers.
    */
   notStarted?: true;
+  /** With notStarted: the init ran out of INIT_LIMIT_MS, and these lines of its log go with the retry (InvokeRequest.retriedInit). */
+  retriedInit?: string[];
 }
 
 export interface SandboxSettings {
@@ -118,7 +127,10 @@ const LINE_MAX_CHARS = 256 * 1024;
  * After a second idle a freeze costs under 0.1 % of a core.
  */
 const FREEZE_AFTER_MS = 1000;
-/** AWS gives a function's initialisation 10 s of its own. */
+/**
+ * AWS gives a function's initialisation 10 s of its own. An init that takes longer is cut off and
+ * run again within the invocation, under the function's timeout (InvokeRequest.retriedInit).
+ */
 const INIT_LIMIT_MS = 10_000;
 /** The Node.js runtime a sandbox runs. */
 export const BOOTSTRAP = fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url));
@@ -210,6 +222,10 @@ interface Invocation {
   startedAt: number;
   lines: LogLines;
   coldStart: boolean;
+  /** Its init is a retry after one that ran out of INIT_LIMIT_MS: it runs within the invocation's timeout. */
+  suppressedInit: boolean;
+  /** Epoch ms by which it must have answered, for a suppressed init (set as it starts). */
+  deadline: number;
   timer?: NodeJS.Timeout;
   memoryTimer?: NodeJS.Timeout;
   result?: { payload: string; payloadEncoding?: 'base64'; streamed?: true; error?: { errorType: string; payload: string; extraLine?: string } };
@@ -493,6 +509,8 @@ export class Sandbox {
   run(request: InvokeRequest): Promise<InvokeOutcome> {
     return new Promise((resolve) => {
       const coldStart = this.initDurationMs === undefined;
+      const suppressedInit = coldStart && request.retriedInit !== undefined;
+      const timeoutMs = this.spec.timeout * 1000;
       this.current = {
         request,
         resolve,
@@ -500,6 +518,8 @@ export class Sandbox {
         startedAt: performance.now(),
         lines: new LogLines(LOG_KEEP_CHARS),
         coldStart,
+        suppressedInit,
+        deadline: Date.now() + timeoutMs,
         finished: false,
       };
       if (!this.alive) {
@@ -507,9 +527,12 @@ export class Sandbox {
         return this.fail('Runtime.ExitError', `RequestId: ${request.requestId} Error: Runtime exited`);
       }
       this.thaw();
-      // Until the runtime asks for it: a cold start gets the init limit on top; a warm runtime
-      // that never comes back to /next (busy with what its last handler left running) a grace.
-      this.current.timer = setTimeout(() => this.timeout(), (coldStart ? INIT_LIMIT_MS : NEXT_GRACE_MS) + this.spec.timeout * 1000);
+      // Until the runtime asks for it: a cold start has the init limit (a retried init, the
+      // function's timeout); a warm runtime that never comes back to /next (busy with what its
+      // last handler left running) has a grace on top of the timeout.
+      if (suppressedInit) this.current.timer = setTimeout(() => this.timeout(), timeoutMs);
+      else if (coldStart) this.current.timer = setTimeout(() => this.initTimedOut(), INIT_LIMIT_MS);
+      else this.current.timer = setTimeout(() => this.timeout(), NEXT_GRACE_MS + timeoutMs);
       if (this.pendingNext) this.deliver(this.pendingNext);
     });
   }
@@ -708,16 +731,20 @@ export class Sandbox {
     if (!invocation) return;
     this.pendingNext = undefined;
     invocation.delivered = true;
-    invocation.startedAt = performance.now();
     const timeoutMs = this.spec.timeout * 1000;
-    clearTimeout(invocation.timer);
-    invocation.timer = setTimeout(() => this.timeout(), timeoutMs);
+    // A suppressed init's invocation started, and has been timed, since the init began.
+    if (!invocation.suppressedInit) {
+      invocation.startedAt = performance.now();
+      invocation.deadline = Date.now() + timeoutMs;
+      clearTimeout(invocation.timer);
+      invocation.timer = setTimeout(() => this.timeout(), timeoutMs);
+    }
     invocation.memoryTimer = setTimeout(() => this.watchMemory(invocation), MEMORY_POLL_MS);
     const { request } = invocation;
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'Lambda-Runtime-Aws-Request-Id': request.requestId,
-      'Lambda-Runtime-Deadline-Ms': String(Date.now() + timeoutMs),
+      'Lambda-Runtime-Deadline-Ms': String(invocation.deadline),
       'Lambda-Runtime-Invoked-Function-Arn': request.invokedFunctionArn ?? this.spec.arn,
       'Lambda-Runtime-Trace-Id': request.traceId ?? traceId(),
     };
@@ -853,13 +880,14 @@ export class Sandbox {
         this.partial[stream] = '';
       }
     }
-    const durationMs = invocation.delivered ? performance.now() - invocation.startedAt : 0;
+    const durationMs = invocation.delivered || invocation.suppressedInit ? performance.now() - invocation.startedAt : 0;
     const measuredMb = invocation.maxRssKb !== undefined ? Math.round(invocation.maxRssKb / 1024) : this.peakMemoryMb();
     // A function killed for its memory used, as far as AWS reports, all of it and no more.
     const maxMemoryUsedMb = this.overMemory(invocation) ? this.spec.memorySize : measuredMb;
     const { requestId } = invocation.request;
     const error = override ?? invocation.result?.error;
-    const initDurationMs = invocation.coldStart ? this.initDurationMs : undefined;
+    const initDurationMs = invocation.coldStart && !invocation.suppressedInit ? this.initDurationMs : undefined;
+    const retriedInit = invocation.request.retriedInit ?? [];
     const figures = { durationMs, memorySizeMb: this.spec.memorySize, maxMemoryUsedMb, ...(initDurationMs !== undefined ? { initDurationMs } : {}) };
     const json = this.spec.jsonLogs;
     let lines: string[];
@@ -868,9 +896,10 @@ export class Sandbox {
       const outcome = error ? { status: error.errorType === 'Sandbox.Timedout' ? ('timeout' as const) : ('error' as const), errorType: error.errorType } : { status: 'success' as const };
       const end = new Date();
       const platform = jsonPlatformLines(requestId, this.spec.version, figures, outcome, json.systemLogLevel, { start: new Date(end.getTime() - durationMs), end });
-      lines = [...this.initLines.take(), ...platform.before, ...invocation.lines.take(), ...platform.after];
+      lines = [...retriedInit, ...this.initLines.take(), ...platform.before, ...invocation.lines.take(), ...platform.after];
     } else {
       lines = [
+        ...retriedInit,
         ...this.initLines.take(),
         startLine(requestId, this.spec.version),
         ...invocation.lines.take(),
@@ -907,6 +936,23 @@ export class Sandbox {
     clearTimeout(invocation.memoryTimer);
     this.current = undefined;
     invocation.resolve({ payload: '', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: false, notStarted: true });
+  }
+
+  /**
+   * A cold start whose init ran out of INIT_LIMIT_MS: the sandbox is killed, and the pool runs the
+   * invocation on a new one, whose init then has the invocation's timeout (a suppressed init, as
+   * AWS retries it). What this init wrote, and AWS's INIT_REPORT of it, go with the retry.
+   */
+  private initTimedOut(): void {
+    const invocation = this.current;
+    if (!invocation || invocation.finished || invocation.delivered) return;
+    invocation.finished = true;
+    clearTimeout(invocation.memoryTimer);
+    this.current = undefined;
+    const report = initTimeoutLine(performance.now() - this.spawnedAt, this.spec.jsonLogs);
+    const retriedInit = [...this.initLines.take(), ...(report ? [report] : [])];
+    this.kill();
+    invocation.resolve({ payload: '', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: true, notStarted: true, retriedInit });
   }
 
   private fail(errorType: string, message: string, extraLine?: string): void {
