@@ -74,7 +74,7 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
     const timeout = JSON.parse(decode(timedOut.Payload));
     assert.equal(timeout.errorType, 'Sandbox.Timedout');
     assert.match(timeout.errorMessage, /^RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds$/);
-    assert.match(Buffer.from(timedOut.LogResult ?? '', 'base64').toString(), /Task timed out after 1\.00 seconds/);
+    assert.match(Buffer.from(timedOut.LogResult ?? '', 'base64').toString(), /\nREPORT RequestId: [0-9a-f-]{36}\t.*\tStatus: timeout\t\n$/);
     assert.deepEqual(JSON.parse(decode((await invoke({ n: 2 })).Payload)), { ok: true, n: 2 });
 
     const exited = await invoke({ mode: 'exit' });

@@ -11,6 +11,12 @@ describe('log framing', () => {
     assert.match(reportLine('r1', { durationMs: 1, memorySizeMb: 128, maxMemoryUsedMb: 45, initDurationMs: 150.5 }), /Init Duration: 150\.50 ms\t$/);
   });
 
+  it('ends the REPORT line with how the platform ended an invocation, as AWS now writes it', () => {
+    const figures = { durationMs: 3016.78, memorySizeMb: 128, maxMemoryUsedMb: 31, initDurationMs: 84 };
+    assert.match(reportLine('r1', { ...figures, fault: { status: 'timeout' } }), /\tInit Duration: 84\.00 ms\tStatus: timeout\t$/);
+    assert.match(reportLine('r1', { ...figures, fault: { status: 'error', errorType: 'Runtime.ExitError' } }), /\tInit Duration: 84\.00 ms\tStatus: error\tError Type: Runtime\.ExitError\t$/);
+  });
+
   it('bills whole milliseconds, at least one', () => {
     assert.equal(billedDuration(0.2), 1);
     assert.equal(billedDuration(2.01), 3);

@@ -5,6 +5,8 @@ export interface ReportFigures {
   memorySizeMb: number;
   maxMemoryUsedMb: number;
   initDurationMs?: number;
+  /** An invocation the platform ended (a timeout, the runtime's exit or its memory): REPORT says how. */
+  fault?: { status: 'timeout' } | { status: 'error'; errorType: string };
 }
 
 /** Billed duration: rounded up to the next millisecond, as AWS bills since 2020. */
@@ -16,7 +18,9 @@ export const endLine = (requestId: string): string => `END RequestId: ${requestI
 export const reportLine = (requestId: string, f: ReportFigures): string =>
   `REPORT RequestId: ${requestId}\tDuration: ${f.durationMs.toFixed(2)} ms\tBilled Duration: ${billedDuration(f.durationMs)} ms\t` +
   `Memory Size: ${f.memorySizeMb} MB\tMax Memory Used: ${f.maxMemoryUsedMb} MB\t` +
-  (f.initDurationMs !== undefined ? `Init Duration: ${f.initDurationMs.toFixed(2)} ms\t` : '');
+  (f.initDurationMs !== undefined ? `Init Duration: ${f.initDurationMs.toFixed(2)} ms\t` : '') +
+  // AWS's current format: the fault is in REPORT, no longer in lines of its own before END.
+  (f.fault ? `Status: ${f.fault.status}\t${f.fault.status === 'error' ? `Error Type: ${f.fault.errorType}\t` : ''}` : '');
 
 /**
  * AWS's record of an init that ran out of its 10 s. The invocation then runs the init again

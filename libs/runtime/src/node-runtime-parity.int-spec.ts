@@ -712,7 +712,7 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.deepEqual(answered, ['Runtime.OutOfMemory']);
       assert.equal(hog.functionError, 'Unhandled');
       assert.deepEqual(payload(hog), { errorType: 'Runtime.OutOfMemory', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: signal: killed` });
-      assert.match(tail(hog), new RegExp(`\\nRequestId: ${requestId} Error: Runtime exited with error: signal: killed\\nRuntime.OutOfMemory\\nEND RequestId: ${requestId}\\n`));
+      assert.match(tail(hog), new RegExp(`\\nEND RequestId: ${requestId}\\nREPORT RequestId: ${requestId}\\t.*\\tStatus: error\\tError Type: Runtime\\.OutOfMemory\\t\\n`));
       assert.equal(hog.maxMemoryUsedMb, 128);
       const next = await call(s, {});
       assert.equal(next.coldStart, true);
@@ -730,7 +730,7 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       const requestId = randomUUID();
       const outcome = await call(s, {}, { requestId });
       assert.deepEqual(payload(outcome), { errorType: 'Runtime.OutOfMemory', errorMessage: `RequestId: ${requestId} Error: Runtime exited with error: signal: killed` });
-      assert.match(tail(outcome), /\nRuntime.OutOfMemory\nEND RequestId: /);
+      assert.match(tail(outcome), /\nEND RequestId: \S+\nREPORT RequestId: .*\tStatus: error\tError Type: Runtime\.OutOfMemory\t\n/);
       assert.equal(outcome.maxMemoryUsedMb, 128);
       assert.equal((await call(s, {})).coldStart, true);
     });

@@ -215,6 +215,13 @@ const MOUNT_SCRIPT =
   `for d in ${SHARED_WRITABLE_DIRS.join(' ')}; do if [ -d "$d" ] && [ ! -L "$d" ]; then "$0" -t tmpfs -o ro,size=4k,mode=0755 tributary-ro "$d"; fi; done; ` +
   `cd ${TASK_MOUNT}; unset OLDPWD; shift 5; exec "$@"`;
 
+/** An invocation's error; `fault` when the platform ended it (a timeout, the runtime's exit or its memory), not the function. */
+interface InvocationError {
+  errorType: string;
+  payload: string;
+  fault?: true;
+}
+
 interface Invocation {
   request: InvokeRequest;
   resolve: (outcome: InvokeOutcome) => void;
@@ -228,7 +235,7 @@ interface Invocation {
   deadline: number;
   timer?: NodeJS.Timeout;
   memoryTimer?: NodeJS.Timeout;
-  result?: { payload: string; payloadEncoding?: 'base64'; streamed?: true; error?: { errorType: string; payload: string; extraLine?: string } };
+  result?: { payload: string; payloadEncoding?: 'base64'; streamed?: true; error?: InvocationError };
   /** Bytes of stdout and stderr the worker must have read for the log to be complete (LOG_END_HEADER). */
   logEnd?: { stdout: number; stderr: number };
   /** Peak RSS in KB, as the runtime reported it with its result. */
@@ -524,7 +531,7 @@ export class Sandbox {
       };
       if (!this.alive) {
         if (!coldStart) return this.notStarted();
-        return this.fail('Runtime.ExitError', `RequestId: ${request.requestId} Error: Runtime exited`);
+        return this.fail('Runtime.ExitError', `RequestId: ${request.requestId} Error: Runtime exited`, true);
       }
       this.thaw();
       // Until the runtime asks for it: a cold start has the init limit (a retried init, the
@@ -669,7 +676,7 @@ export class Sandbox {
     const message = `RequestId: ${invocation.request.requestId} Error: Runtime exited with error: signal: killed`;
     invocation.result = {
       payload: '',
-      error: { errorType: 'Runtime.OutOfMemory', payload: errorPayload('Runtime.OutOfMemory', message), extraLine: `${message}\nRuntime.OutOfMemory` },
+      error: { errorType: 'Runtime.OutOfMemory', payload: errorPayload('Runtime.OutOfMemory', message), fault: true },
     };
     this.retired = true;
     this.responded(invocation);
@@ -861,14 +868,14 @@ export class Sandbox {
   }
 
   /** Finishes an invocation; whatever goes wrong in doing so, its caller is never left waiting. */
-  private settle(invocation: Invocation, override?: { errorType: string; payload: string; extraLine?: string }): void {
+  private settle(invocation: Invocation, override?: InvocationError): void {
     this.finish(invocation, override).catch((error: unknown) => {
       const payload = errorPayload('Runtime.Unknown', `RequestId: ${invocation.request.requestId} Error: ${String(error)}`);
       invocation.resolve({ payload, functionError: 'Unhandled', errorType: 'Runtime.Unknown', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: invocation.coldStart });
     });
   }
 
-  private async finish(invocation: Invocation, override?: { errorType: string; payload: string; extraLine?: string }): Promise<void> {
+  private async finish(invocation: Invocation, override?: InvocationError): Promise<void> {
     if (invocation.finished) return;
     invocation.finished = true;
     clearTimeout(invocation.timer);
@@ -888,6 +895,7 @@ export class Sandbox {
     const error = override ?? invocation.result?.error;
     const initDurationMs = invocation.coldStart && !invocation.suppressedInit ? this.initDurationMs : undefined;
     const retriedInit = invocation.request.retriedInit ?? [];
+    const fault = error?.fault ? (error.errorType === 'Sandbox.Timedout' ? { status: 'timeout' as const } : { status: 'error' as const, errorType: error.errorType }) : undefined;
     const figures = { durationMs, memorySizeMb: this.spec.memorySize, maxMemoryUsedMb, ...(initDurationMs !== undefined ? { initDurationMs } : {}) };
     const json = this.spec.jsonLogs;
     let lines: string[];
@@ -903,9 +911,8 @@ export class Sandbox {
         ...this.initLines.take(),
         startLine(requestId, this.spec.version),
         ...invocation.lines.take(),
-        ...(error?.extraLine ? [error.extraLine] : []),
         endLine(requestId),
-        reportLine(requestId, figures),
+        reportLine(requestId, { ...figures, ...(fault ? { fault } : {}) }),
       ];
     }
     const text = `${lines.join('\n')}\n`;
@@ -955,17 +962,18 @@ export class Sandbox {
     invocation.resolve({ payload: '', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: true, notStarted: true, retriedInit });
   }
 
-  private fail(errorType: string, message: string, extraLine?: string): void {
+  /** Ends the running invocation with an error of the platform's (fault) or of its own making. */
+  private fail(errorType: string, message: string, fault?: true): void {
     const invocation = this.current;
     if (!invocation) return;
-    this.settle(invocation, { errorType, payload: errorPayload(errorType, message), ...(extraLine ? { extraLine } : {}) });
+    this.settle(invocation, { errorType, payload: errorPayload(errorType, message), ...(fault ? { fault } : {}) });
   }
 
   private timeout(): void {
     const invocation = this.current;
     if (!invocation || invocation.finished) return;
     const message = timeoutMessage(invocation.request.requestId, this.spec.timeout);
-    this.fail('Sandbox.Timedout', message, `${new Date().toISOString()} ${message.replace(/^RequestId: \S+ Error: /, `${invocation.request.requestId} `)}`);
+    this.fail('Sandbox.Timedout', message, true);
     this.kill();
   }
 
@@ -981,8 +989,7 @@ export class Sandbox {
         // AWS's words (Go's): an exit with status 0 is no error to name.
         const status = signal ? `with error: signal: ${SIGNAL_NAMES[signal] ?? signal}` : code ? `with error: exit status ${code}` : 'without providing a reason';
         const message = `RequestId: ${invocation.request.requestId} Error: Runtime exited ${status}`;
-        // AWS's log of it ends with these two lines, before END.
-        this.fail('Runtime.ExitError', message, `${message}\nRuntime.ExitError`);
+        this.fail('Runtime.ExitError', message, true);
       }
     }
     // What the handler started goes with the runtime, as its execution environment does on AWS
