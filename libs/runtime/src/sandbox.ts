@@ -231,7 +231,7 @@ interface Invocation {
   coldStart: boolean;
   /** Its init is a retry after one that ran out of INIT_LIMIT_MS: it runs within the invocation's timeout. */
   suppressedInit: boolean;
-  /** Epoch ms by which it must have answered, for a suppressed init (set as it starts). */
+  /** Epoch ms by which it must have answered (Lambda-Runtime-Deadline-Ms): from its delivery, or for a suppressed init from its start. */
   deadline: number;
   timer?: NodeJS.Timeout;
   memoryTimer?: NodeJS.Timeout;
