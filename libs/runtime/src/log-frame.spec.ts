@@ -22,6 +22,11 @@ describe('log framing', () => {
     assert.equal(billedDuration(2.01), 3);
   });
 
+  it('bills a cold start its init too, as AWS has since August 2025', () => {
+    assert.equal(billedDuration(4.8, 77.39), 83);
+    assert.match(reportLine('r1', { durationMs: 4.8, memorySizeMb: 128, maxMemoryUsedMb: 45, initDurationMs: 77.39 }), /\tDuration: 4\.80 ms\tBilled Duration: 83 ms\t.*\tInit Duration: 77\.39 ms\t$/);
+  });
+
   it('keeps the last 4 KB of the log for Tail', () => {
     const text = `${'x'.repeat(5000)}END`;
     const tail = Buffer.from(logTail(text), 'base64').toString();

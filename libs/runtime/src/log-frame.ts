@@ -9,14 +9,17 @@ export interface ReportFigures {
   fault?: { status: 'timeout' } | { status: 'error'; errorType: string };
 }
 
-/** Billed duration: rounded up to the next millisecond, as AWS bills since 2020. */
-export const billedDuration = (durationMs: number): number => Math.max(1, Math.ceil(durationMs));
+/**
+ * Billed duration: rounded up to the next millisecond, as AWS bills since 2020, with a cold
+ * start's init in it, as AWS bills since August 2025 (managed runtimes and zips included).
+ */
+export const billedDuration = (durationMs: number, initDurationMs = 0): number => Math.max(1, Math.ceil(durationMs + initDurationMs));
 
 export const startLine = (requestId: string, version: string): string => `START RequestId: ${requestId} Version: ${version}`;
 export const endLine = (requestId: string): string => `END RequestId: ${requestId}`;
 
 export const reportLine = (requestId: string, f: ReportFigures): string =>
-  `REPORT RequestId: ${requestId}\tDuration: ${f.durationMs.toFixed(2)} ms\tBilled Duration: ${billedDuration(f.durationMs)} ms\t` +
+  `REPORT RequestId: ${requestId}\tDuration: ${f.durationMs.toFixed(2)} ms\tBilled Duration: ${billedDuration(f.durationMs, f.initDurationMs)} ms\t` +
   `Memory Size: ${f.memorySizeMb} MB\tMax Memory Used: ${f.maxMemoryUsedMb} MB\t` +
   (f.initDurationMs !== undefined ? `Init Duration: ${f.initDurationMs.toFixed(2)} ms\t` : '') +
   // AWS's current format: the fault is in REPORT, no longer in lines of its own before END.
@@ -61,7 +64,7 @@ export const jsonPlatformLines = (
   const status = outcome.status === 'success' ? { status: 'success' } : { status: outcome.status, errorType: outcome.errorType };
   const metrics = {
     durationMs: ms(figures.durationMs),
-    billedDurationMs: billedDuration(figures.durationMs),
+    billedDurationMs: billedDuration(figures.durationMs, figures.initDurationMs),
     memorySizeMB: figures.memorySizeMb,
     maxMemoryUsedMB: figures.maxMemoryUsedMb,
     ...(figures.initDurationMs !== undefined ? { initDurationMs: ms(figures.initDurationMs) } : {}),

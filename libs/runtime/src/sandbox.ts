@@ -927,7 +927,7 @@ export class Sandbox {
       ...(error ? { payload: error.payload, functionError: 'Unhandled' as const, errorType: error.errorType } : success(invocation.result ?? { payload: 'null' })),
       ...(invocation.request.wantLogTail ? { logTail: logTail(text) } : {}),
       durationMs,
-      billedDurationMs: billedDuration(durationMs),
+      billedDurationMs: billedDuration(durationMs, initDurationMs),
       maxMemoryUsedMb,
       ...(initDurationMs !== undefined ? { initDurationMs } : {}),
       coldStart: invocation.coldStart,
