@@ -105,6 +105,15 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
   });
 
   describe('error payloads', () => {
+    it('calls the handler as AWS does, as a method of a Runtime: its stack frame and a function handler\'s `this` say so', async () => {
+      const thrown = await call(spec({ 'index.mjs': `export const handler = async () => { throw new Error('boom'); };` }), {});
+      const { trace } = payload(thrown) as { trace: string[] };
+      assert.equal(trace[0], 'Error: boom');
+      assert.match(trace[1] ?? '', /^ {4}at Runtime\.handler \(file:\/\/.*\/index\.mjs:1:\d+\)$/);
+      const self = await call(spec({ 'index.js': `exports.handler = function (event, context, callback) { callback(null, this.constructor.name); };` }), {});
+      assert.equal(payload(self), 'Runtime');
+    });
+
     it('fails a result, or an error, over the 6 MB response limit with Function.ResponseSizeTooLarge', async () => {
       const s = spec({
         'index.js': `exports.handler = async (event) => {

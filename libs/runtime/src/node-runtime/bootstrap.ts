@@ -225,6 +225,14 @@ const postError = async (path: string, thrown: unknown, record: ErrorRecord, lab
 type Callback = (error?: unknown, result?: unknown) => void;
 type Handler = (event: unknown, context: unknown, callback: Callback) => unknown;
 
+/**
+ * AWS's runtime calls a handler as a method of its Runtime object: a function handler's `this`
+ * is that object, and a stack trace names the call `Runtime.handler`, as in AWS's logs.
+ */
+class Runtime {
+  constructor(readonly handler: Handler) {}
+}
+
 const initError = async (error: unknown): Promise<never> => {
   await postError('/init/error', error, toErrorRecord(error), 'Uncaught Exception');
   return die();
@@ -482,7 +490,7 @@ const invokeStreaming = async (handler: Handler, event: unknown, context: Record
   });
   let outcome: Outcome = { ok: true, result: Buffer.alloc(0) };
   try {
-    const returned = (handler as unknown as (e: unknown, s: Writable, c: unknown) => unknown)(event, responseStream, context);
+    const returned = (new Runtime(handler) as unknown as { handler: (e: unknown, s: Writable, c: unknown) => unknown }).handler(event, responseStream, context);
     if (!returned || typeof (returned as PromiseLike<unknown>).then !== 'function') {
       outcome = { ok: false, error: new Error('Streaming does not support non-async handlers.') };
     } else {
@@ -559,7 +567,7 @@ const invoke = (handler: Handler, isAsync: boolean, event: unknown, context: Rec
     Object.defineProperty(context, 'callbackWaitsForEmptyEventLoop', { get: () => waits, set: (value: unknown) => (waits = value), enumerable: true });
     Object.assign(context, { done: once(done), succeed, fail });
     try {
-      const returned = handler(event, context, callback);
+      const returned = new Runtime(handler).handler(event, context, callback);
       if (returned && typeof (returned as PromiseLike<unknown>).then === 'function') (returned as PromiseLike<unknown>).then(succeed, fail);
     } catch (error) {
       // As on AWS, a throw goes through the callback: `throw null` from a synchronous handler is a success.
