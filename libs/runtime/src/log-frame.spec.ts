@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { LogLines, billedDuration, fitLog, logTail, reportLine, timeoutMessage } from './log-frame.js';
+import { LogLines, billedDuration, fitLog, initReportLine, logTail, reportLine, timeoutMessage } from './log-frame.js';
 
 describe('log framing', () => {
   it('writes the REPORT line as AWS does, with Init Duration only on a cold start', () => {
@@ -20,6 +20,15 @@ describe('log framing', () => {
   it('bills whole milliseconds, at least one', () => {
     assert.equal(billedDuration(0.2), 1);
     assert.equal(billedDuration(2.01), 3);
+  });
+
+  it('reports an init that failed or ran out of time as AWS does, in text and as a JSON log record', () => {
+    assert.equal(initReportLine(10000.5, 'init', { status: 'timeout' }), 'INIT_REPORT Init Duration: 10000.50 ms\tPhase: init\tStatus: timeout');
+    assert.equal(initReportLine(9.09, 'invoke', { status: 'error', errorType: 'Runtime.ImportModuleError' }), 'INIT_REPORT Init Duration: 9.09 ms\tPhase: invoke\tStatus: error\tError Type: Runtime.ImportModuleError');
+    const record = JSON.parse(initReportLine(9.094, 'init', { status: 'error', errorType: 'Runtime.ExitError' }, { systemLogLevel: 'INFO' }) ?? '{}') as { type: string; record: unknown };
+    assert.equal(record.type, 'platform.initReport');
+    assert.deepEqual(record.record, { initializationType: 'on-demand', phase: 'init', status: 'error', errorType: 'Runtime.ExitError', metrics: { durationMs: 9.09 } });
+    assert.equal(initReportLine(1, 'init', { status: 'timeout' }, { systemLogLevel: 'WARN' }), undefined);
   });
 
   it('bills a cold start its init too, as AWS has since August 2025', () => {

@@ -25,17 +25,27 @@ export const reportLine = (requestId: string, f: ReportFigures): string =>
   // AWS's current format: the fault is in REPORT, no longer in lines of its own before END.
   (f.fault ? `Status: ${f.fault.status}\t${f.fault.status === 'error' ? `Error Type: ${f.fault.errorType}\t` : ''}` : '');
 
+/** How an init that did not complete ended. */
+export type InitFailure = { status: 'timeout' } | { status: 'error'; errorType: string };
+
 /**
- * AWS's record of an init that ran out of its 10 s. The invocation then runs the init again
- * within its own timeout (a "suppressed init"): in text, this line; in a JSON log, a
- * `platform.initReport` record (level INFO).
+ * AWS's report of an init that failed or ran out of its 10 s: in text an INIT_REPORT line, in a
+ * JSON log a `platform.initReport` record (level INFO). Phase `init` is a cold start's own init,
+ * which the invocation then runs again within its timeout (a "suppressed init"); phase `invoke`
+ * is that retry, when it fails too.
  */
-export const initTimeoutLine = (durationMs: number, json?: { systemLogLevel: string }): string | undefined =>
-  json
-    ? systemLevelAtLeast('INFO', json.systemLogLevel)
-      ? platformRecord(new Date(), 'platform.initReport', { initializationType: 'on-demand', phase: 'init', status: 'timeout', metrics: { durationMs: ms(durationMs) } })
-      : undefined
-    : `INIT_REPORT Init Duration: ${durationMs.toFixed(2)} ms\tPhase: init\tStatus: timeout`;
+export const initReportLine = (durationMs: number, phase: 'init' | 'invoke', failure: InitFailure, json?: { systemLogLevel: string }): string | undefined => {
+  const errorType = failure.status === 'error' ? failure.errorType : undefined;
+  if (!json) return `INIT_REPORT Init Duration: ${durationMs.toFixed(2)} ms\tPhase: ${phase}\tStatus: ${failure.status}${errorType ? `\tError Type: ${errorType}` : ''}`;
+  if (!systemLevelAtLeast('INFO', json.systemLogLevel)) return undefined;
+  return platformRecord(new Date(), 'platform.initReport', {
+    initializationType: 'on-demand',
+    phase,
+    status: failure.status,
+    ...(errorType ? { errorType } : {}),
+    metrics: { durationMs: ms(durationMs) },
+  });
+};
 
 /** How an invocation ended, as a JSON log's platform records say. */
 export type InvocationStatus = { status: 'success' } | { status: 'error' | 'timeout'; errorType: string };

@@ -216,6 +216,30 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.deepEqual(errorOf(tooShort), ['Sandbox.Timedout', `RequestId: ${/START RequestId: (\S+)/.exec(tail(tooShort))?.[1]} Error: Task timed out after 3.00 seconds`]);
     });
 
+    it('runs a failed init again within the invocation, as AWS resets and retries it, and reports both', async () => {
+      // An init that fails once: the first run starts before the deadline and throws after it.
+      const deadline = Date.now() + 4000;
+      const flaky = spec({ 'index.js': `const started = Date.now();
+        if (started < ${deadline}) { require('node:child_process').execFileSync('sleep', [String((${deadline} - started + 100) / 1000)]); throw new Error('not yet'); }
+        exports.handler = async () => 'second init';` });
+      const recovered = await call(flaky, {});
+      assert.equal(payload(recovered), 'second init');
+      assert.match(tail(recovered), /\tERROR\tUncaught Exception \t\{"errorType":"Error","errorMessage":"not yet"[^\n]*\n(.*\n)?INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: init\tStatus: error\tError Type: Error\nSTART RequestId: /);
+      assert.doesNotMatch(tail(recovered), /Status: error\tError Type: Error\t\n$/);
+      // One that fails both times: each run's report, then the invocation's, which names the error.
+      const broken = await call(spec({ 'index.js': `require('no-such-dependency'); exports.handler = async () => 'never';` }), {});
+      assert.equal(errorOf(broken)[0], 'Runtime.ImportModuleError');
+      const log = tail(broken);
+      assert.equal(log.match(/Uncaught Exception/g)?.length, 2, log);
+      assert.match(log, /\nINIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime\.ImportModuleError\n/);
+      assert.match(log, /\nINIT_REPORT Init Duration: [\d.]+ ms\tPhase: invoke\tStatus: error\tError Type: Runtime\.ImportModuleError\nSTART RequestId: \S+ Version: \$LATEST\nEND RequestId: \S+\nREPORT RequestId: .*\tStatus: error\tError Type: Runtime\.ImportModuleError\t\n$/);
+      assert.equal(broken.initDurationMs, undefined);
+      // Module code that exits: the same, as Runtime.ExitError.
+      const exits = await call(spec({ 'index.js': `process.exit(2);` }), {});
+      assert.deepEqual(errorOf(exits)[0], 'Runtime.ExitError');
+      assert.match(tail(exits), /Phase: init\tStatus: error\tError Type: Runtime\.ExitError\n(.*\n)*INIT_REPORT Init Duration: [\d.]+ ms\tPhase: invoke\tStatus: error\tError Type: Runtime\.ExitError\nSTART /);
+    });
+
     it('fails the init with a rejection or a throw that module code left behind, and names no reason as AWS does', async () => {
       const failed = async (files: Record<string, string>) => errorOf(await call(spec(files), {}));
       assert.deepEqual(await failed({ 'index.js': `Promise.reject(new Error('init rejection')); exports.handler = async () => 'ok';` }), ['Runtime.UnhandledPromiseRejection', 'Error: init rejection']);

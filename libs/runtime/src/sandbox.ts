@@ -8,7 +8,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { LAMBDA_LIMITS, type FunctionSpec } from '@tributary/contracts';
-import { LogLines, billedDuration, endLine, initTimeoutLine, jsonPlatformLines, logTail, reportLine, startLine, timeoutMessage } from './log-frame.js';
+import { LogLines, billedDuration, endLine, initReportLine, jsonPlatformLines, logTail, reportLine, startLine, timeoutMessage, type InitFailure } from './log-frame.js';
 
 export interface InvokeRequest {
   requestId: string;
@@ -231,6 +231,8 @@ interface Invocation {
   coldStart: boolean;
   /** Its init is a retry after one that ran out of INIT_LIMIT_MS: it runs within the invocation's timeout. */
   suppressedInit: boolean;
+  /** A suppressed init that failed too: AWS's INIT_REPORT of it (phase invoke), which heads the invocation's own lines. */
+  initReport?: string;
   /** Epoch ms by which it must have answered (Lambda-Runtime-Deadline-Ms): from its delivery, or for a suppressed init from its start. */
   deadline: number;
   timer?: NodeJS.Timeout;
@@ -813,11 +815,18 @@ export class Sandbox {
     }
   }
 
+  /**
+   * The runtime's /init/error. A cold start's own init is run again within the invocation, as
+   * AWS resets a failed init's environment and retries it in the invoke phase (retryInit); a
+   * retry that fails too fails the invocation with its error.
+   */
   private initFailed(body: string, typeHeader: string | string[] | undefined): void {
     const parsed = this.parseError(body, typeHeader);
     const invocation = this.current;
-    if (invocation && !invocation.result) {
-      invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace) } };
+    if (invocation && !invocation.result && !invocation.finished) {
+      if (invocation.coldStart && !invocation.suppressedInit) return this.retryInit(invocation, { status: 'error', errorType: parsed.errorType });
+      this.noteRetryFailed(invocation, parsed.errorType);
+      invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace), fault: true } };
       this.responded(invocation);
       this.awaitLog(invocation);
     }
@@ -904,11 +913,12 @@ export class Sandbox {
       const outcome = error ? { status: error.errorType === 'Sandbox.Timedout' ? ('timeout' as const) : ('error' as const), errorType: error.errorType } : { status: 'success' as const };
       const end = new Date();
       const platform = jsonPlatformLines(requestId, this.spec.version, figures, outcome, json.systemLogLevel, { start: new Date(end.getTime() - durationMs), end });
-      lines = [...retriedInit, ...this.initLines.take(), ...platform.before, ...invocation.lines.take(), ...platform.after];
+      lines = [...retriedInit, ...this.initLines.take(), ...(invocation.initReport ? [invocation.initReport] : []), ...platform.before, ...invocation.lines.take(), ...platform.after];
     } else {
       lines = [
         ...retriedInit,
         ...this.initLines.take(),
+        ...(invocation.initReport ? [invocation.initReport] : []),
         startLine(requestId, this.spec.version),
         ...invocation.lines.take(),
         endLine(requestId),
@@ -953,13 +963,30 @@ export class Sandbox {
   private initTimedOut(): void {
     const invocation = this.current;
     if (!invocation || invocation.finished || invocation.delivered) return;
+    this.retryInit(invocation, { status: 'timeout' });
+  }
+
+  /**
+   * Gives a cold start's invocation back to the pool to run on a new sandbox, whose init then has
+   * the invocation's timeout (InvokeRequest.retriedInit), and kills this one: what this init
+   * wrote, and AWS's INIT_REPORT of how it ended, go with the retry.
+   */
+  private retryInit(invocation: Invocation, failure: InitFailure): void {
     invocation.finished = true;
+    clearTimeout(invocation.timer);
     clearTimeout(invocation.memoryTimer);
-    this.current = undefined;
-    const report = initTimeoutLine(performance.now() - this.spawnedAt, this.spec.jsonLogs);
+    if (this.current === invocation) this.current = undefined;
+    const report = initReportLine(performance.now() - this.spawnedAt, 'init', failure, this.spec.jsonLogs);
     const retriedInit = [...this.initLines.take(), ...(report ? [report] : [])];
+    this.retired = true;
     this.kill();
     invocation.resolve({ payload: '', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: true, notStarted: true, retriedInit });
+  }
+
+  /** A suppressed init that failed as well: its INIT_REPORT (phase invoke) goes before START. */
+  private noteRetryFailed(invocation: Invocation, errorType: string): void {
+    if (!invocation.suppressedInit || invocation.delivered) return;
+    invocation.initReport = initReportLine(performance.now() - this.spawnedAt, 'invoke', { status: 'error', errorType }, this.spec.jsonLogs);
   }
 
   /** Ends the running invocation with an error of the platform's (fault) or of its own making. */
@@ -985,7 +1012,11 @@ export class Sandbox {
     if (invocation && !invocation.finished) {
       if (invocation.result) this.settle(invocation);
       else if (!invocation.delivered && !invocation.coldStart) this.notStarted();
+      // A runtime that exits in its init (module code's process.exit): the init is retried, as a failed one is.
+      // Not one the pool killed (closing, or the code retired): that is no init of the function's failing.
+      else if (!invocation.delivered && !invocation.suppressedInit && !this.killing) this.retryInit(invocation, { status: 'error', errorType: 'Runtime.ExitError' });
       else {
+        this.noteRetryFailed(invocation, 'Runtime.ExitError');
         // AWS's words (Go's): an exit with status 0 is no error to name.
         const status = signal ? `with error: signal: ${SIGNAL_NAMES[signal] ?? signal}` : code ? `with error: exit status ${code}` : 'without providing a reason';
         const message = `RequestId: ${invocation.request.requestId} Error: Runtime exited ${status}`;
