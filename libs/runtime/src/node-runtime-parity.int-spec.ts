@@ -110,8 +110,10 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       const { trace } = payload(thrown) as { trace: string[] };
       assert.equal(trace[0], 'Error: boom');
       assert.match(trace[1] ?? '', /^ {4}at Runtime\.handler \(file:\/\/.*\/index\.mjs:1:\d+\)$/);
-      const self = await call(spec({ 'index.js': `exports.handler = function (event, context, callback) { callback(null, this.constructor.name); };` }), {});
-      assert.equal(payload(self), 'Runtime');
+      // One Runtime for the process, as AWS's: what a handler keeps on `this` lasts.
+      const self = spec({ 'index.js': `exports.handler = function (event, context, callback) { this.calls = (this.calls || 0) + 1; callback(null, [this.constructor.name, this.calls]); };` });
+      assert.deepEqual(payload(await call(self, {})), ['Runtime', 1]);
+      assert.deepEqual(payload(await call(self, {})), ['Runtime', 2]);
     });
 
     it('fails a result, or an error, over the 6 MB response limit with Function.ResponseSizeTooLarge', async () => {
@@ -203,7 +205,17 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     it('cuts an init off at 10 s and runs it again within the invocation, under the function timeout, as AWS does', async () => {
       // Slow module code: it writes a line each time it runs, then takes 10.5 s.
       const files = { 'index.js': `console.log('init ran'); require('node:child_process').execFileSync('sleep', ['10.5']); exports.handler = async () => 'ready';` };
-      const [retried, tooShort] = await Promise.all([call(spec(files, { timeout: 20 }), {}), call(spec(files, { timeout: 3 }), {})]);
+      // Slow only before a deadline: a second invocation that starts later warms a sandbox of its own quickly,
+      // and the first one's retry must still run its init again, in a new sandbox, not take that warm one.
+      const deadline = Date.now() + 3000;
+      const once = spec({ 'index.js': `console.log('init ran at ' + Date.now()); if (Date.now() < ${deadline}) require('node:child_process').execFileSync('sleep', ['10.5']); exports.handler = async () => 'ready';` });
+      const slowFirst = call(once, {});
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      assert.equal(payload(await call(once, {})), 'ready');
+      const [retried, tooShort, raced] = await Promise.all([call(spec(files, { timeout: 20 }), {}), call(spec(files, { timeout: 3 }), {}), slowFirst]);
+      assert.equal(payload(raced), 'ready');
+      assert.equal(raced.coldStart, true);
+      assert.match(tail(raced), /Status: timeout\n(.*\n)?.*init ran at \d+\nSTART /);
       assert.equal(payload(retried), 'ready');
       const log = tail(retried);
       // The first init's output and AWS's report of it, then the second init's, inside the invocation.
@@ -234,6 +246,10 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.match(log, /\nINIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\tError Type: Runtime\.ImportModuleError\n/);
       assert.match(log, /\nINIT_REPORT Init Duration: [\d.]+ ms\tPhase: invoke\tStatus: error\tError Type: Runtime\.ImportModuleError\nSTART RequestId: \S+ Version: \$LATEST\nEND RequestId: \S+\nREPORT RequestId: .*\tStatus: error\tError Type: Runtime\.ImportModuleError\t\n$/);
       assert.equal(broken.initDurationMs, undefined);
+      // A throw from a timer of module code reaches the Runtime API after the first /next: still the init's.
+      const late = await call(spec({ 'index.js': `setTimeout(() => { throw new RangeError('late'); }, 0); exports.handler = async () => 'never';` }), {});
+      assert.deepEqual(errorOf(late), ['RangeError', 'late']);
+      assert.match(tail(late), /Phase: init\tStatus: error\tError Type: RangeError\n(.*\n)*INIT_REPORT Init Duration: [\d.]+ ms\tPhase: invoke\tStatus: error\tError Type: RangeError\nSTART /);
       // Module code that exits: the same, as Runtime.ExitError.
       const exits = await call(spec({ 'index.js': `process.exit(2);` }), {});
       assert.deepEqual(errorOf(exits)[0], 'Runtime.ExitError');

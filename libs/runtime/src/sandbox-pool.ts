@@ -310,7 +310,8 @@ export class SandboxPool {
 
   async invoke(spec: FunctionSpec, request: InvokeRequest): Promise<InvokeOutcome> {
     if (this.closed) throw new Error('the sandbox pool is closed');
-    const sandbox = this.takeIdle(spec) ?? (await this.create(spec));
+    // A retried init is the invocation's own, in a new sandbox: a warm one would skip it.
+    const sandbox = (request.retriedInit ? undefined : this.takeIdle(spec)) ?? (await this.create(spec));
     const outcome = await sandbox.run(request);
     this.release(sandbox);
     // A warm sandbox that died before it took the invocation ran nothing of it: another runs it

@@ -524,7 +524,8 @@ export class Sandbox {
         request,
         resolve,
         delivered: false,
-        startedAt: performance.now(),
+        // A suppressed init's invocation runs, and its Duration counts, from the start of that init.
+        startedAt: suppressedInit ? this.spawnedAt : performance.now(),
         lines: new LogLines(LOG_KEEP_CHARS),
         coldStart,
         suppressedInit,
@@ -825,7 +826,7 @@ export class Sandbox {
     const invocation = this.current;
     if (invocation && !invocation.result && !invocation.finished) {
       if (invocation.coldStart && !invocation.suppressedInit) return this.retryInit(invocation, { status: 'error', errorType: parsed.errorType });
-      this.noteRetryFailed(invocation, parsed.errorType);
+      this.noteRetryFailed(invocation, { status: 'error', errorType: parsed.errorType });
       invocation.result = { payload: '', error: { errorType: parsed.errorType, payload: errorPayload(parsed.errorType, parsed.errorMessage, parsed.stackTrace), fault: true } };
       this.responded(invocation);
       this.awaitLog(invocation);
@@ -977,16 +978,17 @@ export class Sandbox {
     clearTimeout(invocation.memoryTimer);
     if (this.current === invocation) this.current = undefined;
     const report = initReportLine(performance.now() - this.spawnedAt, 'init', failure, this.spec.jsonLogs);
-    const retriedInit = [...this.initLines.take(), ...(report ? [report] : [])];
+    // What came after a /next that the init's error overtook is the init's too.
+    const retriedInit = [...this.initLines.take(), ...invocation.lines.take(), ...(report ? [report] : [])];
     this.retired = true;
     this.kill();
     invocation.resolve({ payload: '', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: true, notStarted: true, retriedInit });
   }
 
-  /** A suppressed init that failed as well: its INIT_REPORT (phase invoke) goes before START. */
-  private noteRetryFailed(invocation: Invocation, errorType: string): void {
-    if (!invocation.suppressedInit || invocation.delivered) return;
-    invocation.initReport = initReportLine(performance.now() - this.spawnedAt, 'invoke', { status: 'error', errorType }, this.spec.jsonLogs);
+  /** A suppressed init that failed or ran out of time as well: its INIT_REPORT (phase invoke) goes before START. */
+  private noteRetryFailed(invocation: Invocation, failure: InitFailure): void {
+    if (!invocation.suppressedInit) return;
+    invocation.initReport = initReportLine(performance.now() - this.spawnedAt, 'invoke', failure, this.spec.jsonLogs);
   }
 
   /** Ends the running invocation with an error of the platform's (fault) or of its own making. */
@@ -1000,6 +1002,7 @@ export class Sandbox {
     const invocation = this.current;
     if (!invocation || invocation.finished) return;
     const message = timeoutMessage(invocation.request.requestId, this.spec.timeout);
+    if (!invocation.delivered) this.noteRetryFailed(invocation, { status: 'timeout' });
     this.fail('Sandbox.Timedout', message, true);
     this.kill();
   }
@@ -1016,7 +1019,7 @@ export class Sandbox {
       // Not one the pool killed (closing, or the code retired): that is no init of the function's failing.
       else if (!invocation.delivered && !invocation.suppressedInit && !this.killing) this.retryInit(invocation, { status: 'error', errorType: 'Runtime.ExitError' });
       else {
-        this.noteRetryFailed(invocation, 'Runtime.ExitError');
+        if (!invocation.delivered) this.noteRetryFailed(invocation, { status: 'error', errorType: 'Runtime.ExitError' });
         // AWS's words (Go's): an exit with status 0 is no error to name.
         const status = signal ? `with error: signal: ${SIGNAL_NAMES[signal] ?? signal}` : code ? `with error: exit status ${code}` : 'without providing a reason';
         const message = `RequestId: ${invocation.request.requestId} Error: Runtime exited ${status}`;

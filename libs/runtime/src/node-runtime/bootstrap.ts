@@ -226,8 +226,9 @@ type Callback = (error?: unknown, result?: unknown) => void;
 type Handler = (event: unknown, context: unknown, callback: Callback) => unknown;
 
 /**
- * AWS's runtime calls a handler as a method of its Runtime object: a function handler's `this`
- * is that object, and a stack trace names the call `Runtime.handler`, as in AWS's logs.
+ * AWS's runtime calls a handler as a method of its Runtime object, one for the process: a
+ * function handler's `this` is that object (what it keeps there lasts, as module state does), and
+ * a stack trace names the call `Runtime.handler`, as in AWS's logs.
  */
 class Runtime {
   constructor(readonly handler: Handler) {}
@@ -283,8 +284,10 @@ const loadModule = async (root: string, moduleRoot: string, moduleName: string):
   let fromPackages: string;
   try {
     fromPackages = runtimeRequire.resolve(moduleName, { paths: [root, resolve(root, moduleRoot)] });
-  } catch {
-    return undefined;
+  } catch (error) {
+    // Not there at all; anything else (a package whose exports hide it, say) is reported as thrown, as AWS's is.
+    if ((error as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND') return undefined;
+    throw error;
   }
   return { exports: runtimeRequire(fromPackages) };
 };
@@ -416,7 +419,7 @@ let openStream: { fail: (record: ErrorRecord) => Promise<void> } | undefined;
  * handler be async and the stream ended. Resolves to 'streamed' once the POST has been answered,
  * or to the outcome to post the usual way when nothing was written before the end or the error.
  */
-const invokeStreaming = async (handler: Handler, event: unknown, context: Record<string, unknown>, requestId: string): Promise<Outcome | 'streamed'> => {
+const invokeStreaming = async (runtime: Runtime, event: unknown, context: Record<string, unknown>, requestId: string): Promise<Outcome | 'streamed'> => {
   let contentType = 'application/octet-stream';
   let request: http.ClientRequest | undefined;
   let answered: Promise<unknown> | undefined;
@@ -490,7 +493,7 @@ const invokeStreaming = async (handler: Handler, event: unknown, context: Record
   });
   let outcome: Outcome = { ok: true, result: Buffer.alloc(0) };
   try {
-    const returned = (new Runtime(handler) as unknown as { handler: (e: unknown, s: Writable, c: unknown) => unknown }).handler(event, responseStream, context);
+    const returned = (runtime as unknown as { handler: (e: unknown, s: Writable, c: unknown) => unknown }).handler(event, responseStream, context);
     if (!returned || typeof (returned as PromiseLike<unknown>).then !== 'function') {
       outcome = { ok: false, error: new Error('Streaming does not support non-async handlers.') };
     } else {
@@ -530,7 +533,7 @@ process.on('beforeExit', () => {
 });
 
 /** Runs the handler with AWS's callback, context.done/succeed/fail and callbackWaitsForEmptyEventLoop. */
-const invoke = (handler: Handler, isAsync: boolean, event: unknown, context: Record<string, unknown>): Promise<Outcome> =>
+const invoke = (runtime: Runtime, isAsync: boolean, event: unknown, context: Record<string, unknown>): Promise<Outcome> =>
   new Promise((finish) => {
     let finished = false;
     const end = (outcome: Outcome): void => {
@@ -567,7 +570,7 @@ const invoke = (handler: Handler, isAsync: boolean, event: unknown, context: Rec
     Object.defineProperty(context, 'callbackWaitsForEmptyEventLoop', { get: () => waits, set: (value: unknown) => (waits = value), enumerable: true });
     Object.assign(context, { done: once(done), succeed, fail });
     try {
-      const returned = new Runtime(handler).handler(event, context, callback);
+      const returned = runtime.handler(event, context, callback);
       if (returned && typeof (returned as PromiseLike<unknown>).then === 'function') (returned as PromiseLike<unknown>).then(succeed, fail);
     } catch (error) {
       // As on AWS, a throw goes through the callback: `throw null` from a synchronous handler is a success.
@@ -624,6 +627,7 @@ setInterval(() => {
 
 const handler = await loadHandler();
 const handlerIsAsync = isAsyncFunction(handler);
+const runtime = new Runtime(handler);
 if (streamingHandlers.has(handler)) {
   // Its third parameter is its context, not a callback.
 } else if (callbacksRemoved() && handler.length >= 3) {
@@ -667,7 +671,7 @@ for (;;) {
     event = next.body;
   }
   const streaming = streamingHandlers.has(handler);
-  const done = streaming ? await invokeStreaming(handler, event, context, requestId) : await invoke(handler, handlerIsAsync, event, context);
+  const done = streaming ? await invokeStreaming(runtime, event, context, requestId) : await invoke(runtime, handlerIsAsync, event, context);
   if (done === 'streamed') {
     currentRequestId = undefined;
     continue;
