@@ -6,7 +6,7 @@ export interface ReportFigures {
   maxMemoryUsedMb: number;
   initDurationMs?: number;
   /** An invocation the platform ended (a timeout, the runtime's exit or its memory): REPORT says how. */
-  fault?: { status: 'timeout' } | { status: 'error'; errorType: string };
+  fault?: PlatformFailure;
 }
 
 /**
@@ -25,8 +25,8 @@ export const reportLine = (requestId: string, f: ReportFigures): string =>
   // AWS's current format: the fault is in REPORT, no longer in lines of its own before END.
   (f.fault ? `Status: ${f.fault.status}\t${f.fault.status === 'error' ? `Error Type: ${f.fault.errorType}\t` : ''}` : '');
 
-/** How an init that did not complete ended. */
-export type InitFailure = { status: 'timeout' } | { status: 'error'; errorType: string };
+/** How the platform saw an invocation or an init end that did not complete: REPORT's and INIT_REPORT's status. */
+export type PlatformFailure = { status: 'timeout' } | { status: 'error'; errorType: string };
 
 /**
  * AWS's report of an init that failed or ran out of its 10 s: in text an INIT_REPORT line, in a
@@ -34,7 +34,7 @@ export type InitFailure = { status: 'timeout' } | { status: 'error'; errorType: 
  * which the invocation then runs again within its timeout (a "suppressed init"); phase `invoke`
  * is that retry, when it fails too.
  */
-export const initReportLine = (durationMs: number, phase: 'init' | 'invoke', failure: InitFailure, json?: { systemLogLevel: string }): string | undefined => {
+export const initReportLine = (durationMs: number, phase: 'init' | 'invoke', failure: PlatformFailure, json?: { systemLogLevel: string }): string | undefined => {
   const errorType = failure.status === 'error' ? failure.errorType : undefined;
   if (!json) return `INIT_REPORT Init Duration: ${durationMs.toFixed(2)} ms\tPhase: ${phase}\tStatus: ${failure.status}${errorType ? `\tError Type: ${errorType}` : ''}`;
   if (!systemLevelAtLeast('INFO', json.systemLogLevel)) return undefined;

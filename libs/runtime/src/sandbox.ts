@@ -8,7 +8,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { LAMBDA_LIMITS, type FunctionSpec } from '@tributary/contracts';
-import { LogLines, billedDuration, endLine, initReportLine, jsonPlatformLines, logTail, reportLine, startLine, timeoutMessage, type InitFailure } from './log-frame.js';
+import { LogLines, billedDuration, endLine, initReportLine, jsonPlatformLines, logTail, reportLine, startLine, timeoutMessage, type PlatformFailure } from './log-frame.js';
 
 export interface InvokeRequest {
   requestId: string;
@@ -905,13 +905,14 @@ export class Sandbox {
     const error = override ?? invocation.result?.error;
     const initDurationMs = invocation.coldStart && !invocation.suppressedInit ? this.initDurationMs : undefined;
     const retriedInit = invocation.request.retriedInit ?? [];
-    const fault = error?.fault ? (error.errorType === 'Sandbox.Timedout' ? { status: 'timeout' as const } : { status: 'error' as const, errorType: error.errorType }) : undefined;
+    const outcome = error ? { status: error.errorType === 'Sandbox.Timedout' ? ('timeout' as const) : ('error' as const), errorType: error.errorType } : { status: 'success' as const };
+    // REPORT names the platform's faults only; a JSON report names every outcome.
+    const fault = error?.fault && outcome.status !== 'success' ? outcome : undefined;
     const figures = { durationMs, memorySizeMb: this.spec.memorySize, maxMemoryUsedMb, ...(initDurationMs !== undefined ? { initDurationMs } : {}) };
     const json = this.spec.jsonLogs;
     let lines: string[];
     if (json) {
       // As AWS's JSON logs: records only, the outcome in the report (no text lines of the platform's).
-      const outcome = error ? { status: error.errorType === 'Sandbox.Timedout' ? ('timeout' as const) : ('error' as const), errorType: error.errorType } : { status: 'success' as const };
       const end = new Date();
       const platform = jsonPlatformLines(requestId, this.spec.version, figures, outcome, json.systemLogLevel, { start: new Date(end.getTime() - durationMs), end });
       lines = [...retriedInit, ...this.initLines.take(), ...(invocation.initReport ? [invocation.initReport] : []), ...platform.before, ...invocation.lines.take(), ...platform.after];
@@ -949,11 +950,16 @@ export class Sandbox {
   private notStarted(): void {
     const invocation = this.current;
     if (!invocation || invocation.finished) return;
+    this.giveBack(invocation);
+  }
+
+  /** Hands an invocation back to the pool unrun (InvokeOutcome.notStarted), with the log of an init to retry. */
+  private giveBack(invocation: Invocation, retriedInit?: string[]): void {
     invocation.finished = true;
     clearTimeout(invocation.timer);
     clearTimeout(invocation.memoryTimer);
-    this.current = undefined;
-    invocation.resolve({ payload: '', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: false, notStarted: true });
+    if (this.current === invocation) this.current = undefined;
+    invocation.resolve({ payload: '', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: invocation.coldStart, notStarted: true, ...(retriedInit ? { retriedInit } : {}) });
   }
 
   /**
@@ -972,21 +978,16 @@ export class Sandbox {
    * the invocation's timeout (InvokeRequest.retriedInit), and kills this one: what this init
    * wrote, and AWS's INIT_REPORT of how it ended, go with the retry.
    */
-  private retryInit(invocation: Invocation, failure: InitFailure): void {
-    invocation.finished = true;
-    clearTimeout(invocation.timer);
-    clearTimeout(invocation.memoryTimer);
-    if (this.current === invocation) this.current = undefined;
+  private retryInit(invocation: Invocation, failure: PlatformFailure): void {
     const report = initReportLine(performance.now() - this.spawnedAt, 'init', failure, this.spec.jsonLogs);
     // What came after a /next that the init's error overtook is the init's too.
     const retriedInit = [...this.initLines.take(), ...invocation.lines.take(), ...(report ? [report] : [])];
-    this.retired = true;
     this.kill();
-    invocation.resolve({ payload: '', durationMs: 0, billedDurationMs: 0, maxMemoryUsedMb: 0, coldStart: true, notStarted: true, retriedInit });
+    this.giveBack(invocation, retriedInit);
   }
 
   /** A suppressed init that failed or ran out of time as well: its INIT_REPORT (phase invoke) goes before START. */
-  private noteRetryFailed(invocation: Invocation, failure: InitFailure): void {
+  private noteRetryFailed(invocation: Invocation, failure: PlatformFailure): void {
     if (!invocation.suppressedInit) return;
     invocation.initReport = initReportLine(performance.now() - this.spawnedAt, 'invoke', failure, this.spec.jsonLogs);
   }
