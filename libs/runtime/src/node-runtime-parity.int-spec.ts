@@ -348,6 +348,10 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       'esm/package.json': '{ "type": "module" }',
       'esm/app.js': `export const handler = async () => typeof require;`,
       'old.cjs': `exports.handler = async () => typeof module.exports;`,
+      // A file that exports nothing truthy is passed over for the next extension.
+      'falsy.js': `module.exports = null;`,
+      'falsy.mjs': `export const handler = async () => 'the .mjs after a falsy .js';`,
+      'nothing.js': `module.exports = 0;`,
     };
     const outcome = async (handler: string) => call(spec(files, { handler, timeout: 2 }), {});
     assert.deepEqual(payload(await outcome('guarded.handler')), { parent: '/var/runtime/index.mjs', main: false });
@@ -360,6 +364,9 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     }
     assert.equal(payload(await outcome('esm/app.handler')), 'undefined');
     assert.equal(payload(await outcome('old.handler')), 'object');
+    assert.equal(payload(await outcome('falsy.handler')), 'the .mjs after a falsy .js');
+    // With nothing after it, the package lookup finds the same file again (NODE_PATH holds /var/task, as on AWS).
+    assert.deepEqual(errorOf(await outcome('nothing.handler')), ['Runtime.HandlerNotFound', 'nothing.handler is undefined or not exported']);
   });
 
   describe('console and environment', () => {

@@ -271,16 +271,18 @@ const typeModule = (folder: string): boolean => {
  * What the module a handler names exports (`module.exports`, or an ES module's namespace), looked
  * for where AWS's UserFunction.js looks, in its order: the path itself (a file without an
  * extension, or a directory, required), `.js` (required, or imported under `"type": "module"`),
- * `.mjs` (imported), `.cjs` (required), then a package of that name in `node_modules`. Undefined
- * when there is none.
+ * `.mjs` (imported), `.cjs` (required), then a package of that name in `node_modules`. A file
+ * whose exports are falsy (`module.exports = null`) is passed over for the next, as AWS's `||`
+ * chain passes it. Undefined when there is none.
  */
 const loadModule = async (root: string, moduleRoot: string, moduleName: string): Promise<{ exports: unknown } | undefined> => {
   const base = resolve(root, moduleRoot, moduleName);
-  const imported = async (file: string) => ({ exports: (await import(pathToFileURL(file).href)) as unknown });
-  if (statSync(base, { throwIfNoEntry: false })) return { exports: runtimeRequire(base) };
-  if (isFile(`${base}.js`)) return typeModule(dirname(base)) ? imported(`${base}.js`) : { exports: runtimeRequire(`${base}.js`) };
-  if (isFile(`${base}.mjs`)) return imported(`${base}.mjs`);
-  if (isFile(`${base}.cjs`)) return { exports: runtimeRequire(`${base}.cjs`) };
+  const required = (file: string): unknown => (statSync(file, { throwIfNoEntry: false }) ? runtimeRequire(file) : undefined);
+  const imported = async (file: string): Promise<unknown> => (isFile(file) ? ((await import(pathToFileURL(file).href)) as unknown) : undefined);
+  const esm = isFile(`${base}.js`) && typeModule(dirname(base));
+  const exports =
+    required(base) || (!esm && required(`${base}.js`)) || (esm && (await imported(`${base}.js`))) || (await imported(`${base}.mjs`)) || required(`${base}.cjs`);
+  if (exports) return { exports };
   let fromPackages: string;
   try {
     fromPackages = runtimeRequire.resolve(moduleName, { paths: [root, resolve(root, moduleRoot)] });
