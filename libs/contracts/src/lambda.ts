@@ -4,8 +4,11 @@ export const LAMBDA_LIMITS = {
   syncPayloadBytes: 6 * 1024 * 1024,
   /** Invoke payload, Event (AWS raised it from 256 KB to 1 MB in October 2025). */
   asyncPayloadBytes: 1024 * 1024,
-  /** Result of a synchronous invocation (6 MB). */
-  syncResponseBytes: 6 * 1024 * 1024,
+  /**
+   * Result of a synchronous invocation: 6 MB and 100 bytes, the figure AWS's error message names
+   * ("maximum allowed payload size (6291556 bytes)") and its runtime interface emulator enforces.
+   */
+  syncResponseBytes: 6 * 1024 * 1024 + 100,
   /**
    * What a streaming handler may send through InvokeWithResponseStream (AWS: 200 MB since July
    * 2025, 20 MB before). A slow reader holds the function back; nothing on the way keeps it all.

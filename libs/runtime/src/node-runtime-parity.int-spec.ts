@@ -121,7 +121,7 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
         'index.js': `exports.handler = async (event) => {
           const big = 'x'.repeat(7 * 1024 * 1024);
           if (event.throw) throw new Error(big);
-          return event.small ? 'small' : big;
+          return event.small ? 'small' : event.length ? 'x'.repeat(event.length) : big;
         };`,
       }, { memorySize: 512 });
       for (const event of [{}, { throw: true }]) {
@@ -130,6 +130,11 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
         assert.deepEqual(errorOf(outcome), ['Function.ResponseSizeTooLarge', 'Response payload size exceeded maximum allowed payload size (6291556 bytes).']);
       }
       assert.equal(payload(await call(s, { small: true })), 'small');
+      // The limit is AWS's 6 MB and 100 bytes: a JSON string's quotes make 6291556 bytes of 6291554 characters.
+      const atLimit = await call(s, { length: 6_291_554 });
+      assert.equal(atLimit.functionError, undefined);
+      assert.equal(atLimit.payload.length, 6_291_556);
+      assert.equal(errorOf(await call(s, { length: 6_291_555 }))[0], 'Function.ResponseSizeTooLarge');
     });
 
     it('reports null, undefined and context.fail() as AWS does', async () => {

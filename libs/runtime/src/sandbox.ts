@@ -303,8 +303,7 @@ const tooLarge = (limitBytes: number) => ({
     payload: errorPayload('Function.ResponseSizeTooLarge', `Response payload size exceeded maximum allowed payload size (${limitBytes} bytes).`),
   },
 });
-/** AWS's figure for the 6 MB limit. */
-const TOO_LARGE = tooLarge(LAMBDA_LIMITS.syncResponseBytes + 100);
+const TOO_LARGE = tooLarge(LAMBDA_LIMITS.syncResponseBytes);
 const STREAM_TOO_LARGE = tooLarge(LAMBDA_LIMITS.streamedResponseBytes);
 
 const success = (result: { payload: string; payloadEncoding?: 'base64'; streamed?: true }): InvokeResponse => ({
