@@ -1,0 +1,159 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateFunctionCommand, InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
+import { Queue } from 'bullmq';
+import { functionQueueName } from '@tributary/contracts';
+import { buildZip, CallbackListener, freePort, uniqueName, waitFor } from '@tributary/testing';
+import { decode, encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
+
+// NATS and Redis of the test's own, on spare ports, so that stopping them disturbs nothing else
+// on the machine. They keep their data on disk, as docker-compose.yml's do: JetStream its store
+// directory, Redis its append-only file.
+
+interface Server {
+  command: string;
+  args: string[];
+  port: number;
+  process?: ChildProcess;
+}
+
+const accepting = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+const startServer = async (server: Server): Promise<void> => {
+  server.process = spawn(server.command, server.args, { stdio: 'ignore' });
+  await waitFor(`${server.command} on ${server.port}`, () => accepting(server.port), { timeoutMs: 10_000, intervalMs: 50 });
+};
+
+/** SIGTERM, as a package upgrade or `docker compose restart` stops it. */
+const stopServer = async (server: Server): Promise<void> => {
+  const running = server.process;
+  if (!running || running.exitCode !== null) return;
+  const exited = new Promise((resolve) => running.once('exit', resolve));
+  running.kill('SIGTERM');
+  await exited;
+};
+
+// Each run reports itself to the test's listener: that is the side effect counted.
+const handler = (version: string) => `
+const http = require('node:http');
+exports.handler = async (event, context) => {
+  if (event.callback) {
+    if (event.ms) await new Promise((resolve) => setTimeout(resolve, event.ms));
+    await new Promise((resolve, reject) => {
+      const req = http.request(event.callback, { method: 'POST' }, (res) => { res.resume(); res.on('end', resolve); });
+      req.on('error', reject);
+      req.end(JSON.stringify({ i: event.i, requestId: context.awsRequestId }));
+    });
+  }
+  return '${version}';
+};`;
+
+describe('NATS and Redis restarting under a running stack', { timeout: 180_000 }, () => {
+  let dir: string;
+  let nats: Server;
+  let redis: Server;
+  let e2e: E2eStack;
+  let listener: CallbackListener;
+  const fn = uniqueName('deps');
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tributary-deps-'));
+    const natsPort = await freePort();
+    const redisPort = await freePort();
+    nats = { command: 'nats-server', args: ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')], port: natsPort };
+    redis = {
+      command: 'redis-server',
+      args: ['--bind', '127.0.0.1', '--port', String(redisPort), '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir],
+      port: redisPort,
+    };
+    await Promise.all([startServer(nats), startServer(redis)]);
+    listener = await CallbackListener.start();
+    e2e = await startE2eStack({
+      NATS_URL: `nats://127.0.0.1:${natsPort}`,
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      WORKER_CONCURRENCY: '1',
+    });
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(fn, handler('v1'))));
+  });
+
+  after(async () => {
+    await e2e?.stop();
+    await listener?.close();
+    await Promise.all([nats, redis].filter(Boolean).map(stopServer));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const invoke = async (): Promise<string> => decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: fn, Payload: encode({}) }))).Payload);
+  const invokeAsync = async (event: object): Promise<number | undefined> =>
+    (await e2e.lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', Payload: encode({ callback: listener.url, ...event }) }))).StatusCode;
+  const counts = (): Map<number, number> => {
+    const seen = new Map<number, number>();
+    for (const r of listener.received) {
+      const { i } = JSON.parse(r.body) as { i: number };
+      seen.set(i, (seen.get(i) ?? 0) + 1);
+    }
+    return seen;
+  };
+  const queueSettled = async (): Promise<void> => {
+    const queue = new Queue(functionQueueName(fn), { connection: { url: `redis://127.0.0.1:${redis.port}` }, prefix: e2e.env['QUEUE_PREFIX'] ?? '' });
+    try {
+      await waitFor('the queue to empty', async () => Object.values(await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active')).every((n) => n === 0), {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      });
+    } finally {
+      await queue.close();
+    }
+  };
+
+  it('refuses invokes while NATS is down, and serves again once it is back: new code, sync answers, async runs', async () => {
+    assert.equal(await invoke(), '"v1"');
+    await stopServer(nats);
+    // Nothing can be stored: the caller is told so (and may retry), nothing is half-accepted.
+    await assert.rejects(invoke(), { name: 'ServiceException' });
+    await assert.rejects(invokeAsync({ i: -1 }), { name: 'ServiceException' });
+    await startServer(nats);
+
+    assert.equal(await waitFor('a sync invoke to succeed again', () => invoke().catch(() => undefined), { timeoutMs: 30_000, intervalMs: 250 }), '"v1"');
+    await e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: fn, ZipFile: buildZip({ 'index.js': handler('v2') }) }));
+    await waitFor('the new code to run', async () => (await invoke()) === '"v2"', { timeoutMs: 15_000, intervalMs: 100 });
+    for (let i = 0; i < 10; i += 1) assert.equal(await invokeAsync({ i }), 202);
+    await listener.waitForCount(10, 30_000);
+    assert.deepEqual([...counts().keys()].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('runs every async invoke accepted while Redis was down, once, after it comes back, and those queued before it went down', async () => {
+    listener.received.length = 0;
+    // Queued before the stop: one worker slot, 100 ms each, so most still wait in Redis when it goes down.
+    for (let i = 0; i < 10; i += 1) assert.equal(await invokeAsync({ i, ms: 100 }), 202);
+    await stopServer(redis);
+    // Accepted while it is down: JetStream holds them; the dispatcher retries until Redis is back.
+    for (let i = 10; i < 30; i += 1) assert.equal(await invokeAsync({ i }), 202);
+    // Long enough for every client to see the connection go and for the dispatcher to back off.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    assert.equal(listener.received.length < 10, true, 'the invocations queued before the stop ran anyway');
+    await startServer(redis);
+
+    await listener.waitForCount(30, 60_000);
+    await queueSettled();
+    const seen = counts();
+    assert.deepEqual([...seen.keys()].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i));
+    // Only an invocation that was running when Redis stopped may run again (its completion could not be recorded).
+    const twice = [...seen].filter(([, n]) => n > 1).map(([i]) => i);
+    assert.ok(twice.length <= 1 && twice.every((i) => i < 10), `ran more than once: ${twice.join(', ')}`);
+    assert.equal(await invoke(), '"v2"');
+  });
+});
