@@ -119,15 +119,28 @@ describe('NATS and Redis restarting under a running stack', { timeout: 180_000 }
     }
   };
 
+  /** Each service's /health: its status code and the check of `dependency`. */
+  const health = async (dependency: string): Promise<string[]> =>
+    Promise.all(
+      (['api', 'dispatcher', 'worker'] as const).map(async (service) => {
+        const answer = await fetch(`${e2e.stack.url(service)}/health`);
+        const { checks } = (await answer.json()) as { checks: Record<string, string> };
+        return `${service} ${answer.status} ${checks[dependency] ?? '-'}`;
+      }),
+    );
+
   it('refuses invokes while NATS is down, and serves again once it is back: new code, sync answers, async runs', async () => {
     assert.equal(await invoke(), '"v1"');
     await stopServer(nats);
+    // /health says which dependency is gone, so that an orchestrator keeps traffic away.
+    await waitFor('every /health to report NATS down', async () => (await health('nats')).join() === 'api 503 down,dispatcher 503 down,worker 503 down');
     // Nothing can be stored: the caller is told so (and may retry), nothing is half-accepted.
     await assert.rejects(invoke(), { name: 'ServiceException' });
     await assert.rejects(invokeAsync({ i: -1 }), { name: 'ServiceException' });
     await startServer(nats);
 
     assert.equal(await waitFor('a sync invoke to succeed again', () => invoke().catch(() => undefined), { timeoutMs: 30_000, intervalMs: 250 }), '"v1"');
+    await waitFor('every /health to report NATS up', async () => (await health('nats')).join() === 'api 200 up,dispatcher 200 up,worker 200 up');
     await e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: fn, ZipFile: buildZip({ 'index.js': handler('v2') }) }));
     await waitFor('the new code to run', async () => (await invoke()) === '"v2"', { timeoutMs: 15_000, intervalMs: 100 });
     for (let i = 0; i < 10; i += 1) assert.equal(await invokeAsync({ i }), 202);
@@ -140,6 +153,7 @@ describe('NATS and Redis restarting under a running stack', { timeout: 180_000 }
     // Queued before the stop: one worker slot, 100 ms each, so most still wait in Redis when it goes down.
     for (let i = 0; i < 10; i += 1) assert.equal(await invokeAsync({ i, ms: 100 }), 202);
     await stopServer(redis);
+    await waitFor('/health to report Redis down', async () => (await health('redis')).join() === 'api 200 -,dispatcher 503 down,worker 503 down');
     // Accepted while it is down: JetStream holds them; the dispatcher retries until Redis is back.
     for (let i = 10; i < 30; i += 1) assert.equal(await invokeAsync({ i }), 202);
     // Long enough for every client to see the connection go and for the dispatcher to back off.
@@ -149,6 +163,7 @@ describe('NATS and Redis restarting under a running stack', { timeout: 180_000 }
 
     await listener.waitForCount(30, 60_000);
     await queueSettled();
+    await waitFor('/health to report Redis up', async () => (await health('redis')).join() === 'api 200 -,dispatcher 200 up,worker 200 up');
     const seen = counts();
     assert.deepEqual([...seen.keys()].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i));
     // Only an invocation that was running when Redis stopped may run again (its completion could not be recorded).
