@@ -33,6 +33,8 @@ export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConf
    * systemd's dynamic users (61184–65519), and inside the 65,536 uids a rootless container maps.
    * The range must be this worker's alone (in containers, each has its own): uids an account
    * uses are refused, and every process of a uid is killed when a sandbox gives it up.
+   * A worker claims its range in /run/lock/tributary-sandbox-uids and will not start while a
+   * live worker on this host (same PID namespace) claims one that overlaps it.
    * SANDBOX_UID=0 keeps sandboxes as root. Ignored for a non-root worker, whose sandboxes run as
    * its own user.
    */

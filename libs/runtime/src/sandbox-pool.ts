@@ -7,6 +7,7 @@ import type { FunctionSpec } from '@tributary/contracts';
 import { CodeCache, functionModuleScopes } from './code-cache.js';
 import { BOOTSTRAP, PRIVATE_MOUNTS, RUNTIME_MODULES_MOUNT, SETPRIV, Sandbox, TASK_MOUNT, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
 import { ScratchDirs } from './scratch-dirs.js';
+import { UID_CLAIM_DIR, claimUidRange, type UidClaim } from './uid-claim.js';
 
 type User = { uid: number; gid: number };
 
@@ -157,6 +158,8 @@ export interface SandboxPoolOptions {
    * defaults to 1: all as `uid`), one per live sandbox. The worker must be root to switch.
    */
   runAs?: { uid: number; gid: number; count?: number };
+  /** Where a range of more than one uid is claimed against other workers on this host (default: /run/lock/tributary-sandbox-uids). */
+  uidClaimDir?: string;
   /** false: never give sandboxes mounts of their own, as where the worker cannot make them. */
   privateMounts?: false;
   onLog?(spec: FunctionSpec, requestId: string, text: string): void;
@@ -191,6 +194,8 @@ export class SandboxPool {
   private freeing = 0;
   /** Ends once processes of the range that an earlier worker left are killed. */
   private readonly leftovers?: Promise<void>;
+  /** This pool's claim of the range, which keeps another worker on this host from using uids of it. */
+  private readonly uidClaim?: UidClaim;
 
   constructor(private readonly options: SandboxPoolOptions) {
     // An installation under a directory only its owner may enter (a home, a mktemp dir) keeps
@@ -217,6 +222,9 @@ export class SandboxPool {
       }
       this.runAs = { uid, gid, count };
       if (count > 1) {
+        // Another worker's range that overlaps would lose its sandboxes to the kill below, and to
+        // every uid this pool frees; its claim stops this one. A claim left by a worker gone is taken over.
+        this.uidClaim = claimUidRange(options.uidClaimDir ?? UID_CLAIM_DIR, uid, last, (message) => options.logger?.warn(message));
         // A worker killed with SIGKILL reaps nothing: what its sandboxes started in sessions of
         // their own lives on under uids this pool is about to hand out. None may run here yet.
         this.leftovers = killProcessesOf((u) => u >= uid && u <= last).then(
@@ -439,5 +447,6 @@ export class SandboxPool {
     await Promise.all(sandboxes.map((s) => s.exitedPromise));
     await Promise.all([...this.removals]);
     this.idle.clear();
+    this.uidClaim?.release();
   }
 }
