@@ -15,6 +15,14 @@ export interface DurableConsumerOptions {
 const nanos = (ms: number): number => ms * 1_000_000;
 
 /**
+ * Ends a message's deliveries for good (JetStream's `+TERM`), for a message no retry can help;
+ * log why beside it. No reason travels with it: nats-server before 2.10.4 (Debian 12 ships 2.9.10)
+ * does not know `+TERM <reason>`, ignores the ack and redelivers the message after every ack wait,
+ * for ever, each holding a slot of the consumer's max_ack_pending.
+ */
+export const terminate = (msg: JsMsg): void => msg.term();
+
+/**
  * A JetStream durable pull consumer that hands messages to `handle` with bounded concurrency and
  * stops gracefully: on `stop()` it takes no more messages, gives back the ones it holds but has
  * not started (nak, so another replica gets them now), and waits for those in progress.

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { zipSync, strToU8 } from 'fflate';
 import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Redis } from 'ioredis';
 
 export const TEST_NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
@@ -202,6 +202,27 @@ export const streamMessageCount = async (stream: string): Promise<number> => {
   try {
     const jsm = await jetstreamManager(nc);
     return await jsm.streams.info(stream).then((i) => i.state.messages, () => 0);
+  } finally {
+    await nc.close();
+  }
+};
+
+/** A durable consumer's deliveries still waiting for an ack, and redeliveries so far. */
+export const consumerDeliveries = async (stream: string, durable: string): Promise<{ ackPending: number; redelivered: number }> => {
+  const nc = await connect({ servers: TEST_NATS_URL.replace(/^nats:\/\//, '') });
+  try {
+    const info = await (await jetstreamManager(nc)).consumers.info(stream, durable);
+    return { ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
+  } finally {
+    await nc.close();
+  }
+};
+
+/** Publishes raw bytes on a JetStream subject and waits for the stream's ack. */
+export const publishToStream = async (subject: string, data: string): Promise<void> => {
+  const nc = await connect({ servers: TEST_NATS_URL.replace(/^nats:\/\//, '') });
+  try {
+    await jetstream(nc).publish(subject, data);
   } finally {
     await nc.close();
   }

@@ -16,7 +16,7 @@ import {
   type InvokeEvent,
   type S3EventRecord,
 } from '@tributary/contracts';
-import { NatsClient } from '@tributary/nats';
+import { NatsClient, terminate } from '@tributary/nats';
 import { METRICS_REGISTRY } from '@tributary/observability';
 import { InvocationQueues, invocationJobFromEvent, WorkAnnouncer } from '@tributary/queue';
 import { FunctionRegistry, TriggerRegistry } from '@tributary/registry';
@@ -88,7 +88,7 @@ export class DispatchService implements OnApplicationShutdown {
     if (event.deadline !== undefined && event.deadline < Date.now()) {
       this.dispatched.inc({ outcome: 'expired' });
       this.logger.warn({ msg: 'sync invocation expired before dispatch; dropped', eventId: event.id });
-      msg.term('caller no longer waiting');
+      terminate(msg);
       return;
     }
     // The API saw this revision; a lagging watch falls back to a direct read before giving up.
@@ -141,7 +141,7 @@ export class DispatchService implements OnApplicationShutdown {
   private reject(msg: JsMsg, reason: string, outcome = 'malformed'): void {
     this.dispatched.inc({ outcome });
     this.logger.warn({ msg: `event dropped: ${reason}`, seq: msg.seq });
-    msg.term(reason);
+    terminate(msg);
   }
 
   /** A sync caller must not wait out its timeout for a function deleted in the meantime. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { DurableConsumer, NatsClient } from '@tributary/nats';
+import { DurableConsumer, NatsClient, terminate } from '@tributary/nats';
 import { IngestError, WebhookService } from './webhook.service.js';
 
 export const NATS_NOTIFY_SETTINGS = Symbol('NATS_NOTIFY_SETTINGS');
@@ -37,7 +37,7 @@ export class NatsNotificationsConsumer implements OnApplicationBootstrap, Before
         // Trouble on our side (NATS, say) is redelivered with the consumer's backoff.
         if (!(error instanceof IngestError) || error.status >= 500) throw error;
         this.logger.warn({ msg: `notification dropped: ${error.message}`, subject: msg.subject, seq: msg.seq });
-        msg.term(error.message);
+        terminate(msg);
       }
     });
     this.logger.log(`reading store notifications from ${subject} (stream ${stream})`);

@@ -1,0 +1,39 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
+import { invokeEventSubject } from '@tributary/contracts';
+import { consumerDeliveries, publishToStream, uniqueName, waitFor } from '@tributary/testing';
+import { encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
+
+const ACK_WAIT_MS = 1000;
+
+describe('events the dispatcher refuses', () => {
+  let e2e: E2eStack;
+
+  before(async () => {
+    e2e = await startE2eStack({ EVENTS_ACK_WAIT_MS: String(ACK_WAIT_MS) });
+  });
+
+  after(async () => e2e.stop());
+
+  it('are dropped after one delivery, not redelivered at every ack wait holding a slot of the consumer', async () => {
+    const stream = e2e.env['EVENTS_STREAM'] ?? '';
+    const durable = e2e.env['DISPATCHER_CONSUMER'] ?? '';
+    const root = e2e.env['EVENTS_SUBJECT_ROOT'] ?? '';
+    // An async invoke of a function deleted before the dispatcher took it, as a user makes one.
+    const fn = uniqueName('gone');
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(fn, 'exports.handler = async () => 1;')));
+    await e2e.stack.stopService('dispatcher');
+    assert.equal((await e2e.lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', Payload: encode({}) }))).StatusCode, 202);
+    await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: fn }));
+    // And what anyone may publish on the events subjects: not JSON, and no CloudEvent.
+    await publishToStream(invokeEventSubject(fn, root), 'not json');
+    await publishToStream(invokeEventSubject(fn, root), JSON.stringify({ specversion: '1.0' }));
+    await e2e.stack.startService('dispatcher');
+
+    await waitFor('the dispatcher to settle all three', async () => (await consumerDeliveries(stream, durable)).ackPending === 0, { timeoutMs: 10_000, intervalMs: 100 });
+    // Three ack waits later, none of them has come back.
+    await new Promise((resolve) => setTimeout(resolve, 3 * ACK_WAIT_MS + 500));
+    assert.deepEqual(await consumerDeliveries(stream, durable), { ackPending: 0, redelivered: 0 });
+  });
+});
