@@ -340,8 +340,23 @@ export class InvocationClient {
     return event;
   }
 
-  private async publish(event: InvokeEvent): Promise<void> {
-    await this.client.js.publish(invokeEventSubject(event.targetfunction, this.options.subjectRoot), JSON.stringify(event), {
+  /**
+   * The event as JSON. A payload nested deeper than JSON.stringify can follow (a few thousand
+   * levels; JSON.parse takes any) goes by reference instead, as the bytes the caller sent.
+   */
+  private async serialized(event: InvokeEvent, payload: string): Promise<string> {
+    try {
+      return JSON.stringify(event);
+    } catch (error) {
+      if (!(error instanceof RangeError) || event.data === undefined) throw error;
+      delete event.data;
+      event.dataref = await this.payloads.put(payload, event.id);
+      return JSON.stringify(event);
+    }
+  }
+
+  private async publish(event: InvokeEvent, payload: string): Promise<void> {
+    await this.client.js.publish(invokeEventSubject(event.targetfunction, this.options.subjectRoot), await this.serialized(event, payload), {
       msgID: event.id,
       expect: { streamName: this.options.eventsStream },
     });
@@ -350,7 +365,7 @@ export class InvocationClient {
   /** Resolves once JetStream holds the event: the API may answer 202. */
   async invokeAsync(request: InvokeRequest): Promise<string> {
     const event = await this.buildEvent(request, 'Event', {});
-    await this.publish(event);
+    await this.publish(event, request.payload);
     return event.id;
   }
 
@@ -383,7 +398,7 @@ export class InvocationClient {
         deadline,
         ...(onChunk ? { responsemode: 'streaming' as const, streamwindow: STREAM_WINDOW_BYTES } : {}),
       });
-      await this.publish(event);
+      await this.publish(event, request.payload);
     } catch (error) {
       const waiter = this.pending.get(requestId);
       if (waiter) {
