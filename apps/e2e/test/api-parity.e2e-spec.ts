@@ -38,6 +38,8 @@ import {
   InvokeAsyncCommand,
   InvokeCommand,
   ListAliasesCommand,
+  ListTagsCommand,
+  TagResourceCommand,
   ListEventSourceMappingsCommand,
   ListFunctionsCommand,
   ListVersionsByFunctionCommand,
@@ -418,6 +420,37 @@ describe('Lambda API details as AWS answers them', () => {
     assert.ok(error.message.endsWith(`String measured: ${JSON.stringify(Variables)}`));
     await e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Environment: { Variables: { BIG: 'x'.repeat(4080) } } }));
     await e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Environment: { Variables: {} } }));
+  });
+
+  it('refuses JSON nested too deeply to check with a 400, and runs an invoke payload nested as deeply', async () => {
+    const deep = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+    const api = `${e2e.stack.url('api')}/2015-03-31/functions`;
+    const refused = await fetch(api, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"FunctionName":"${uniqueName('deep')}","X":${deep(5000)}}` });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.headers.get('x-amzn-errortype'), 'ValidationException');
+    const fn = uniqueName('deep');
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(fn, 'exports.handler = async (e) => { let d = 0; while (Array.isArray(e)) { e = e[0]; d++; } return d; };')));
+    const answer = await e2e.lambda.send(new InvokeCommand({ FunctionName: fn, Payload: Buffer.from(deep(5000)) }));
+    assert.equal(decode(answer.Payload), '5000');
+    assert.equal((await e2e.lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', Payload: Buffer.from(deep(5000)) }))).StatusCode, 202);
+    await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: fn }));
+  });
+
+  it("keeps environment variables and tags whose keys are named as an object's members", async () => {
+    const fn = uniqueName('keys');
+    const Variables = { constructor: 'c', toString: 't', valueOf: 'v', hasOwnProperty: 'h' };
+    const Tags = { constructor: 'c', toString: 't', team: 'x' };
+    const created = await e2e.lambda.send(
+      new CreateFunctionCommand(functionInput(fn, 'exports.handler = async () => [process.env.constructor, process.env.toString, process.env.valueOf];', { Environment: { Variables }, Tags })),
+    );
+    assert.deepEqual(created.Environment?.Variables, Variables);
+    assert.deepEqual((await e2e.lambda.send(new ListTagsCommand({ Resource: created.FunctionArn }))).Tags, Tags);
+    assert.equal(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: fn }))).Payload), '["c","t","v"]');
+    await e2e.lambda.send(new TagResourceCommand({ Resource: created.FunctionArn, Tags: { valueOf: 'v2' } }));
+    assert.deepEqual((await e2e.lambda.send(new ListTagsCommand({ Resource: created.FunctionArn }))).Tags, { ...Tags, valueOf: 'v2' });
+    const updated = await e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: fn, Environment: { Variables: { constructor: 'c2' } } }));
+    assert.deepEqual(updated.Environment?.Variables, { constructor: 'c2' });
+    await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: fn }));
   });
 
   it('refuses a payload that is not UTF-8 rather than altering it', async () => {

@@ -18,6 +18,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { FUNCTION_NAME_OR_ARN_PATTERN, KNOWN_RUNTIMES, LAMBDA_LIMITS } from './lambda.js';
+import { MapMember } from './validate.js';
 
 /*
  * Request bodies of the Lambda API (REST-JSON, member names as in the AWS API model). Messages
@@ -51,7 +52,7 @@ export class FunctionCodeDto {
 }
 
 export class EnvironmentDto {
-  @IsOptional() @IsObject({ message: 'Member must be a map of strings' }) Variables?: Record<string, string>;
+  @IsOptional() @MapMember('Member must be a map of strings') Variables?: Record<string, string>;
 }
 
 export class EphemeralStorageDto {
@@ -122,13 +123,13 @@ export class CreateFunctionDto extends FunctionSettingsDto {
   @IsOptional() @IsBoolean(BOOL) Publish?: boolean;
   @IsOptional() @IsIn(PACKAGE_TYPES, ENUM(PACKAGE_TYPES)) PackageType?: string;
   @IsOptional() @IsArray() @ArrayMinSize(1, MIN_LEN(1)) @ArrayMaxSize(1, MAX_LEN(1)) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];
-  @IsOptional() @IsObject({ message: 'Member must be a map of strings' }) Tags?: Record<string, unknown>;
+  @IsOptional() @MapMember('Member must be a map of strings') Tags?: Record<string, unknown>;
   @IsOptional() @IsString(STRING) CodeSigningConfigArn?: string;
 }
 
 /** TagResource (`POST /2017-03-31/tags/{ARN}`). */
 export class TagResourceDto {
-  @IsObject({ message: 'Member must be a map of strings' }) Tags!: Record<string, unknown>;
+  @MapMember('Member must be a map of strings') Tags!: Record<string, unknown>;
 }
 
 export class UpdateFunctionConfigurationDto extends FunctionSettingsDto {
