@@ -68,6 +68,13 @@ export const WithHttp = <B extends Ctor>(Base: B, defaultPort: number) => {
 
     @IsInt() @Min(0) @Max(65_535)
     PORT: number = defaultPort;
+
+    /**
+     * A request whose body has not all arrived this long after it began is answered 408 and its
+     * connection closed (checked every 30 s). 5 minutes, Node's default: a 70 MB package at 250 KB/s.
+     */
+    @IsInt() @Min(1_000) @Max(3_600_000)
+    HTTP_REQUEST_TIMEOUT_MS: number = 300_000;
   }
   return HttpConfig;
 };

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createServer, type RequestListener } from 'node:http';
 import { Logger, type DynamicModule, type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -21,6 +22,8 @@ export interface ServiceSettings {
   LOG_LEVEL: string;
   /** After SIGTERM/SIGINT, the process exits regardless once this much (plus 10 s) has passed. */
   SHUTDOWN_GRACE_MS: number;
+  /** A request whose body has not all arrived this long after it began is answered 408 and its connection closed. */
+  HTTP_REQUEST_TIMEOUT_MS: number;
 }
 
 export interface StartServiceOptions {
@@ -43,6 +46,10 @@ export const startService = async (options: StartServiceOptions): Promise<INestA
     // A path parameter may be a full qualified function ARN (longer than find-my-way's 100 characters).
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
     forceCloseConnections: 'idle',
+    // Node's own default is 5 minutes; Fastify's is none, so a client that stops halfway through
+    // a body held its connection (and a file descriptor) for ever. Node reads it only when the
+    // server is made: Fastify's `requestTimeout`, set on the server afterwards, has no effect.
+    serverFactory: (handler: RequestListener) => createServer({ requestTimeout: options.config.HTTP_REQUEST_TIMEOUT_MS }, handler),
     // No Nest middleware anywhere (request hooks are Fastify's, see `configure`): middie would
     // only add a step to every request.
     skipMiddie: true,

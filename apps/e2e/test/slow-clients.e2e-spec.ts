@@ -1,0 +1,26 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { startE2eStack, type E2eStack } from './harness.js';
+
+describe('a client that stops sending halfway through a request', () => {
+  let e2e: E2eStack;
+
+  before(async () => {
+    e2e = await startE2eStack({ HTTP_REQUEST_TIMEOUT_MS: '1000' });
+  });
+
+  after(async () => e2e.stop());
+
+  it('is answered 408 and let go once the request timeout has passed, not held for ever', { timeout: 60_000 }, async () => {
+    const { port } = new URL(e2e.stack.url('api'));
+    const socket = connect(Number(port), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('POST /2015-03-31/functions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"Fun');
+    // Node looks for overdue requests every 30 s.
+    await closed;
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+  });
+});
