@@ -243,6 +243,10 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
       ['no records', post('{"Records": []}'), 400, /Records is empty/],
       ['not a notification', post('{"hello": 1}'), 400, /Records must be an array/],
       ['record without bucket', post(JSON.stringify({ Records: [{ eventName: 's3:ObjectCreated:Put', s3: { object: { key: 'k' } } }] })), 400, /s3\.bucket/],
+      ['one record over the bus message limit beside a good one', post(JSON.stringify({ Records: ['ok', 'x'.repeat(1_100_000)].map((key, i) => ({
+        eventVersion: '2.0', eventSource: 'minio:s3', awsRegion: '', eventTime: new Date().toISOString(), eventName: 's3:ObjectCreated:Put',
+        s3: { s3SchemaVersion: '1.0', configurationId: 'Config', bucket: { name: BUCKET, arn: `arn:aws:s3:::${BUCKET}` }, object: { key, size: 1, eTag: `big${i}`, sequencer: 'AB' } },
+      })) })), 400, /Records\[1\] is over the \d+-byte limit/],
       ['wrong token', post('{"Records": []}', 'Bearer wrong'), 401, /token is wrong/],
       ['missing token', post('{"Records": []}', null), 401, /token is required/],
     ];

@@ -73,21 +73,29 @@ export class WebhookService {
       throw new IngestError(503, 'the event bus is unavailable; retry later');
     }
     const events = checked.value.Records.map((r) => normalizeS3Record(r, this.settings.region));
+    const messages = events.map(({ id, bucket, key, record }) => {
+      const event: CloudEvent<S3EventRecord> = {
+        specversion: '1.0',
+        id,
+        source: `s3://${bucket}`,
+        type: `s3.${record.eventName}`,
+        subject: key,
+        time: record.eventTime,
+        datacontenttype: 'application/json',
+        partitionkey: `${bucket}/${key}`,
+        data: record,
+      };
+      return { id, text: JSON.stringify(event) };
+    });
+    // Checked before any is published: a record the bus can never take must not turn the whole
+    // notification into a 503, which the store retries for ever, running the others again.
+    const limit = this.nats.nc.info?.max_payload ?? 1024 * 1024;
+    const oversized = messages.findIndex((m) => Buffer.byteLength(m.text) > limit);
+    if (oversized >= 0) return this.reject(`Records[${oversized}] is over the ${limit}-byte limit of one event on the bus`);
     try {
       await Promise.all(
-        events.map(({ id, bucket, key, record }) => {
-          const event: CloudEvent<S3EventRecord> = {
-            specversion: '1.0',
-            id,
-            source: `s3://${bucket}`,
-            type: `s3.${record.eventName}`,
-            subject: key,
-            time: record.eventTime,
-            datacontenttype: 'application/json',
-            partitionkey: `${bucket}/${key}`,
-            data: record,
-          };
-          return this.nats.js.publish(s3EventSubject(this.settings.subjectRoot), JSON.stringify(event), {
+        messages.map(({ id, text }) => {
+          return this.nats.js.publish(s3EventSubject(this.settings.subjectRoot), text, {
             msgID: id,
             expect: { streamName: this.settings.eventsStream },
             timeout: 2000,
