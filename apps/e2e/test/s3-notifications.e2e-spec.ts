@@ -151,6 +151,19 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
     }
   });
 
+  it('refuses a bucket name it cannot hold and XML it cannot read with S3 error codes, not a 500', async () => {
+    const base = e2e.stack.url('s3-ingest');
+    const code = async (answer: Response): Promise<string> => `${answer.status} ${/<Code>([^<]*)<\/Code>/.exec(await answer.text())?.[1] ?? ''}`;
+    const config = '<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></NotificationConfiguration>';
+    for (const bucket of ['a%20b', '%2A', '%3E', 'a..b', '%E2%98%83']) {
+      assert.equal(await code(await fetch(`${base}/${bucket}?notification`, { method: 'PUT', body: config })), '400 InvalidBucketName', bucket);
+      assert.equal(await code(await fetch(`${base}/${bucket}?notification`)), '400 InvalidBucketName', bucket);
+    }
+    const odd = '<NotificationConfiguration><CloudFunctionConfiguration><Event><a>1</a></Event></CloudFunctionConfiguration></NotificationConfiguration>';
+    assert.equal(await code(await fetch(`${base}/other?notification`, { method: 'PUT', body: odd })), '400 MalformedXML');
+    assert.equal((await fetch(`${base}/health`)).status, 200);
+  });
+
   it('runs the function with an S3Event for a matching PutObject; the function reads the object back', async () => {
     await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'incoming/summer trip/IMG 1.jpg', Body: 'jpeg bytes' }));
     await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'incoming/notes.txt', Body: 'not a photo' }));

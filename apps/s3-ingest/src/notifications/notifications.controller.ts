@@ -17,6 +17,26 @@ const sendS3Error = (reply: Reply, error: S3Error, resource: string): void => {
   reply.status(error.status).header('content-type', 'application/xml').header('x-amz-request-id', requestId).send(error.toXml(resource, requestId));
 };
 
+/**
+ * A bucket name the trigger registry can hold: S3's characters (with the legacy upper case and
+ * underscores MinIO and old us-east-1 buckets allow), starting and ending with a letter or digit.
+ */
+const BUCKET_NAME = /^[A-Za-z0-9_-](?:[A-Za-z0-9._-]{0,253}[A-Za-z0-9_-])?$/;
+
+const checkBucket = (bucket: string): void => {
+  if (!BUCKET_NAME.test(bucket) || bucket.includes('..')) throw new S3Error('InvalidBucketName', 'The specified bucket is not valid.', 400, { BucketName: bucket });
+};
+
+/** S3's words for a configuration it cannot read; parseNotificationXml throws its own S3Errors for the rest. */
+const parseConfiguration = (bucket: string, xml: string): ReturnType<typeof parseNotificationXml> => {
+  try {
+    return parseNotificationXml(bucket, xml);
+  } catch (error) {
+    if (error instanceof S3Error) throw error;
+    throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+  }
+};
+
 /** The region and account whose functions this installation runs. */
 export const NOTIFICATION_IDENTITY = Symbol('NOTIFICATION_IDENTITY');
 
@@ -48,7 +68,8 @@ export class NotificationsController {
   async putConfiguration(@Param('bucket') bucket: string, @Query() query: Record<string, string>, @Body() body: Buffer | undefined, @Res() reply: Reply) {
     if (!('notification' in query)) return sendS3Error(reply, new S3Error('NotImplemented', 'Only the ?notification subresource is served here', 501), `/${bucket}`);
     try {
-      const config = parseNotificationXml(bucket, (body ?? Buffer.alloc(0)).toString('utf8'));
+      checkBucket(bucket);
+      const config = parseConfiguration(bucket, (body ?? Buffer.alloc(0)).toString('utf8'));
       for (const trigger of config.lambda) {
         // As on AWS, a bucket notifies functions of its own region (and here, account) only.
         const ref = parseFunctionName(trigger.functionArn);
@@ -84,6 +105,11 @@ export class NotificationsController {
   @Get(':bucket')
   async getConfiguration(@Param('bucket') bucket: string, @Query() query: Record<string, string>, @Res() reply: Reply) {
     if (!('notification' in query)) return sendS3Error(reply, new S3Error('NotImplemented', 'Only the ?notification subresource is served here', 501), `/${bucket}`);
+    try {
+      checkBucket(bucket);
+    } catch (error) {
+      return sendS3Error(reply, error as S3Error, `/${bucket}`);
+    }
     reply.status(200).header('content-type', 'application/xml').send(notificationXml(await this.triggers.getFresh(bucket)));
   }
 }
