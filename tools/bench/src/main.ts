@@ -235,6 +235,10 @@ const startTributary = async (StackClass: typeof Stack, portBase: number, starte
     EVENTS_STREAM: `${id}_EVENTS`, EVENTS_SUBJECT_ROOT: `${id}.events`, DISPATCHER_CONSUMER: `${id}_dispatcher`,
     FUNCTIONS_BUCKET: `${id}_functions`, TRIGGERS_BUCKET: `${id}_triggers`, CODE_STORE: `${id}_code`, PAYLOAD_STORE: `${id}_payloads`,
     QUEUE_PREFIX: `${id}_q`, SUBJECT_PREFIX: `${id}.trib`, CODE_DIR: `/tmp/tributary-code-${id}`, LOG_LEVEL: 'warn',
+    // Sandbox uids of its own (60000–60499, then 60500–60999): a worker kills every process of its
+    // range, so two stacks sharing one (--against) killed each other's sandboxes, until workers
+    // learnt to refuse a range another claims.
+    SANDBOX_UID: String(60_000 + started.length * 500), SANDBOX_UID_COUNT: '500',
   };
   const ports: Record<ServiceName, number> = { api: portBase + 1, 's3-ingest': portBase + 2, dispatcher: portBase + 4, worker: portBase + 5 };
   const stack = new StackClass({ env, ports, output: 'pipe' });
