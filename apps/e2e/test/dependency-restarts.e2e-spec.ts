@@ -6,10 +6,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateFunctionCommand, InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
-import { Queue } from 'bullmq';
-import { functionQueueName } from '@tributary/contracts';
 import { buildZip, CallbackListener, freePort, uniqueName, waitFor } from '@tributary/testing';
-import { decode, encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
+import { decode, encode, functionInput, queueSettled, runsPerEvent, startE2eStack, type E2eStack } from './harness.js';
 
 // NATS and Redis of the test's own, on spare ports, so that stopping them disturbs nothing else
 // on the machine. They keep their data on disk, as docker-compose.yml's do: JetStream its store
@@ -99,26 +97,6 @@ describe('NATS and Redis restarting under a running stack', { timeout: 180_000 }
   const invoke = async (): Promise<string> => decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: fn, Payload: encode({}) }))).Payload);
   const invokeAsync = async (event: object): Promise<number | undefined> =>
     (await e2e.lambda.send(new InvokeCommand({ FunctionName: fn, InvocationType: 'Event', Payload: encode({ callback: listener.url, ...event }) }))).StatusCode;
-  const counts = (): Map<number, number> => {
-    const seen = new Map<number, number>();
-    for (const r of listener.received) {
-      const { i } = JSON.parse(r.body) as { i: number };
-      seen.set(i, (seen.get(i) ?? 0) + 1);
-    }
-    return seen;
-  };
-  const queueSettled = async (): Promise<void> => {
-    const queue = new Queue(functionQueueName(fn), { connection: { url: `redis://127.0.0.1:${redis.port}` }, prefix: e2e.env['QUEUE_PREFIX'] ?? '' });
-    try {
-      await waitFor('the queue to empty', async () => Object.values(await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active')).every((n) => n === 0), {
-        timeoutMs: 60_000,
-        intervalMs: 200,
-      });
-    } finally {
-      await queue.close();
-    }
-  };
-
   /** Each service's /health: its status code and the check of `dependency`. */
   const health = async (dependency: string): Promise<string[]> =>
     Promise.all(
@@ -145,7 +123,7 @@ describe('NATS and Redis restarting under a running stack', { timeout: 180_000 }
     await waitFor('the new code to run', async () => (await invoke()) === '"v2"', { timeoutMs: 15_000, intervalMs: 100 });
     for (let i = 0; i < 10; i += 1) assert.equal(await invokeAsync({ i }), 202);
     await listener.waitForCount(10, 30_000);
-    assert.deepEqual([...counts().keys()].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual([...runsPerEvent(listener).keys()].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it('runs every async invoke accepted while Redis was down, once, after it comes back, and those queued before it went down', async () => {
@@ -162,9 +140,9 @@ describe('NATS and Redis restarting under a running stack', { timeout: 180_000 }
     await startServer(redis);
 
     await listener.waitForCount(30, 60_000);
-    await queueSettled();
+    await queueSettled(e2e, fn);
     await waitFor('/health to report Redis up', async () => (await health('redis')).join() === 'api 200 -,dispatcher 200 up,worker 200 up');
-    const seen = counts();
+    const seen = runsPerEvent(listener);
     assert.deepEqual([...seen.keys()].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i));
     // Only an invocation that was running when Redis stopped may run again (its completion could not be recorded).
     const twice = [...seen].filter(([, n]) => n > 1).map(([i]) => i);

@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { LambdaClient, type CreateFunctionCommandInput, type FunctionCode } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
+import { Queue } from 'bullmq';
 import S3rver from 's3rver';
+import { functionQueueName } from '@tributary/contracts';
 import { Stack, type ServiceName } from '@tributary/stack';
-import { buildZip, freePort, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
+import { buildZip, freePort, isolatedEnvironment, removeIsolatedResources, waitFor, type CallbackListener } from '@tributary/testing';
 
 export interface E2eStack {
   stack: Stack;
@@ -55,6 +57,30 @@ export const functionInput = (
   Code: typeof code === 'string' ? { ZipFile: buildZip({ 'index.js': code }) } : code instanceof Uint8Array ? { ZipFile: code } : code,
   ...extra,
 });
+
+/** Waits until the function's queue (on the stack's own Redis) holds nothing, so no late (duplicate) run can still arrive. */
+export const queueSettled = async (e2e: E2eStack, fn: string): Promise<void> => {
+  const queue = new Queue(functionQueueName(fn), { connection: { url: e2e.env['REDIS_URL'] ?? '' }, prefix: e2e.env['QUEUE_PREFIX'] ?? '' });
+  try {
+    await waitFor(
+      `queue of ${fn} to empty`,
+      async () => Object.values(await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active')).every((n) => n === 0),
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+  } finally {
+    await queue.close();
+  }
+};
+
+/** How many times each event `i` reached the listener (handlers post `{ i, … }` as their side effect). */
+export const runsPerEvent = (listener: CallbackListener): Map<number, number> => {
+  const seen = new Map<number, number>();
+  for (const r of listener.received) {
+    const { i } = JSON.parse(r.body) as { i: number };
+    seen.set(i, (seen.get(i) ?? 0) + 1);
+  }
+  return seen;
+};
 
 export const decode = (payload: Uint8Array | undefined): string => Buffer.from(payload ?? new Uint8Array()).toString('utf8');
 export const encode = (value: unknown): Uint8Array => Buffer.from(JSON.stringify(value));

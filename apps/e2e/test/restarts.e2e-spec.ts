@@ -1,10 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
-import { Queue } from 'bullmq';
-import { functionQueueName } from '@tributary/contracts';
-import { CallbackListener, TEST_REDIS_URL, uniqueName, waitFor } from '@tributary/testing';
-import { encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
+import { CallbackListener, uniqueName, waitFor } from '@tributary/testing';
+import { encode, functionInput, queueSettled, runsPerEvent, startE2eStack, type E2eStack } from './harness.js';
 
 const TOTAL = 1000;
 const WORKER_CONCURRENCY = 8;
@@ -39,26 +37,8 @@ const sendAll = async (e2e: E2eStack, fn: string, callback: string, hooks: Map<n
   await Promise.all(Array.from({ length: 8 }, client));
 };
 
-/** Waits until the function's queue holds nothing, so no late (duplicate) run can still arrive. */
-const queueSettled = async (e2e: E2eStack, fn: string): Promise<void> => {
-  const queue = new Queue(functionQueueName(fn), { connection: { url: TEST_REDIS_URL }, prefix: e2e.env['QUEUE_PREFIX'] ?? '' });
-  try {
-    await waitFor(
-      `queue of ${fn} to empty`,
-      async () => Object.values(await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active')).every((n) => n === 0),
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
-  } finally {
-    await queue.close();
-  }
-};
-
 const tally = (listener: CallbackListener): { distinct: number; duplicates: number } => {
-  const seen = new Map<number, number>();
-  for (const r of listener.received) {
-    const { i } = JSON.parse(r.body) as { i: number };
-    seen.set(i, (seen.get(i) ?? 0) + 1);
-  }
+  const seen = runsPerEvent(listener);
   return { distinct: seen.size, duplicates: [...seen.values()].reduce((n, c) => n + c - 1, 0) };
 };
 

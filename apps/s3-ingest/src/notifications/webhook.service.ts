@@ -94,13 +94,13 @@ export class WebhookService {
     if (oversized >= 0) return this.reject(`Records[${oversized}] is over the ${limit}-byte limit of one event on the bus`);
     try {
       await Promise.all(
-        messages.map(({ id, text }) => {
-          return this.nats.js.publish(s3EventSubject(this.settings.subjectRoot), text, {
+        messages.map(({ id, text }) =>
+          this.nats.js.publish(s3EventSubject(this.settings.subjectRoot), text, {
             msgID: id,
             expect: { streamName: this.settings.eventsStream },
             timeout: 2000,
-          });
-        }),
+          }),
+        ),
       );
     } catch (error) {
       this.received.inc({ outcome: 'unavailable' });
