@@ -164,6 +164,23 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
     assert.equal((await fetch(`${base}/health`)).status, 200);
   });
 
+  it('refuses a configuration larger than a bucket can keep with EntityTooLarge, before looking at its rules', async () => {
+    const arn = `arn:aws:lambda:${process.env['AWS_REGION'] ?? 'us-east-1'}:${process.env['TRIBUTARY_ACCOUNT_ID'] ?? '000000000000'}:function:${created}`;
+    const rules = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ Id: `tenant-${i}`, LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*' as const], Filter: { Key: { FilterRules: [{ Name: 'prefix' as const, Value: `tenant-${i}/` }] } } }));
+    const refused = await ingest
+      .send(new PutBucketNotificationConfigurationCommand({ Bucket: 'other', NotificationConfiguration: { LambdaFunctionConfigurations: rules(10_000) } }))
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(refused instanceof S3ServiceException, 'a 10,000-rule configuration was accepted');
+    assert.equal(refused.name, 'EntityTooLarge');
+    assert.equal(refused.$metadata.httpStatusCode, 400);
+    // Many rules that fit are kept, and read back whole.
+    await ingest.send(new PutBucketNotificationConfigurationCommand({ Bucket: 'other', NotificationConfiguration: { LambdaFunctionConfigurations: rules(2_000) } }));
+    const kept = await ingest.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'other' }));
+    assert.equal(kept.LambdaFunctionConfigurations?.length, 2_000);
+    await ingest.send(new PutBucketNotificationConfigurationCommand({ Bucket: 'other', NotificationConfiguration: {} }));
+  });
+
   it('runs the function with an S3Event for a matching PutObject; the function reads the object back', async () => {
     await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'incoming/summer trip/IMG 1.jpg', Body: 'jpeg bytes' }));
     await store.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'incoming/notes.txt', Body: 'not a photo' }));

@@ -57,7 +57,7 @@ export class AppModule {
               // Each invocation's log goes to a subject anyone can follow (`nats sub '<prefix>.logs.>'`),
               // its end kept when it is larger than a NATS message may be.
               onLog: (spec, _requestId, text) =>
-                nats.nc.publish(functionLogSubject(spec.name, config.SUBJECT_PREFIX), fitLog(text, nats.nc.info?.max_payload ?? 1024 * 1024)),
+                nats.nc.publish(functionLogSubject(spec.name, config.SUBJECT_PREFIX), fitLog(text, nats.maxPayload)),
               logger,
             });
           },

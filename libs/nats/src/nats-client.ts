@@ -48,6 +48,11 @@ export class NatsClient {
     return !this.nc.isClosed() && !this.nc.isDraining() && this.nc.info !== undefined && this.reconnecting === false;
   }
 
+  /** The largest message the server takes (its max_payload; NATS's default 1 MiB before it said). */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
   private reconnecting = false;
 
   /** Tracks reconnects so health can report them; call once after connect. */

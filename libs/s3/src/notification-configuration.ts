@@ -46,9 +46,11 @@ let generatedIds = 0;
 
 /**
  * Parses a PutBucketNotificationConfiguration body (the CLI and SDKs send the function triggers
- * as `CloudFunctionConfiguration`; `LambdaFunctionConfiguration` is accepted too).
+ * as `CloudFunctionConfiguration`; `LambdaFunctionConfiguration` is accepted too). `maxBytes` is
+ * the most the stored configuration (its JSON) may take; a larger one is refused before its
+ * rules are compared.
  */
-export const parseNotificationXml = (bucket: string, xml: string): BucketNotification => {
+export const parseNotificationXml = (bucket: string, xml: string, maxBytes = Infinity): BucketNotification => {
   if (!xml.trim() || XMLValidator.validate(xml) !== true) throw malformed();
   const doc = parser.parse(xml) as { NotificationConfiguration?: Record<string, unknown> | '' };
   if (doc.NotificationConfiguration === undefined) throw malformed();
@@ -78,29 +80,47 @@ export const parseNotificationXml = (bucket: string, xml: string): BucketNotific
     }
     return trigger;
   });
+  const notification: BucketNotification = { v: 1, bucket, lambda };
+  const bytes = Buffer.byteLength(JSON.stringify(notification));
+  if (bytes > maxBytes) {
+    throw new S3Error('EntityTooLarge', `The notification configuration takes ${bytes} bytes stored; this installation keeps at most ${maxBytes} per bucket`, 400, {
+      ProposedSize: String(bytes),
+      MaxSizeAllowed: String(maxBytes),
+    });
+  }
   checkOverlaps(lambda);
-  return { v: 1, bucket, lambda };
+  return notification;
 };
 
-const overlaps = (a: string | undefined, b: string | undefined, how: 'prefix' | 'suffix'): boolean => {
-  const x = a ?? '';
-  const y = b ?? '';
-  return how === 'prefix' ? x.startsWith(y) || y.startsWith(x) : x.endsWith(y) || y.endsWith(x);
-};
+/** The event types a record can carry, each with its bit in an event list's mask. */
+const CONCRETE_EVENTS = S3_EVENT_TYPES.filter((t) => !t.endsWith('*'));
 
-/** Two event lists overlap when some concrete event type matches both. */
-const eventsOverlap = (a: string[], b: string[]): boolean =>
-  S3_EVENT_TYPES.filter((t) => !t.endsWith('*')).some((t) => a.some((x) => s3EventMatches(x, t)) && b.some((y) => s3EventMatches(y, t)));
+/** The concrete event types an event list matches, as a bit mask. */
+const eventMask = (events: string[]): number =>
+  CONCRETE_EVENTS.reduce((mask, type, bit) => (events.some((e) => s3EventMatches(e, type)) ? mask | (1 << bit) : mask), 0);
 
-/** S3 refuses two rules that could both match one object for the same event type. */
+const suffixesOverlap = (a: string, b: string): boolean => a.endsWith(b) || b.endsWith(a);
+
+/**
+ * S3 refuses two rules that could both match one object for the same event type: their event
+ * lists share a type, one prefix starts the other and one suffix ends the other. Sorted by
+ * prefix, the rules whose prefix starts with a rule's own follow it in one run, so each rule is
+ * compared only with those (and most configurations, with distinct prefixes, cost n log n).
+ */
 const checkOverlaps = (triggers: LambdaTrigger[]): void => {
-  for (let i = 0; i < triggers.length; i += 1) {
-    for (let j = i + 1; j < triggers.length; j += 1) {
-      const a = triggers[i];
-      const b = triggers[j];
-      if (!a || !b) continue;
-      if (a.id === b.id) throw new S3Error('InvalidArgument', 'Same ID used for multiple configurations', 400, { ArgumentName1: 'Id', ArgumentValue1: a.id });
-      if (eventsOverlap(a.events, b.events) && overlaps(a.prefix, b.prefix, 'prefix') && overlaps(a.suffix, b.suffix, 'suffix')) {
+  const ids = new Set<string>();
+  for (const t of triggers) {
+    if (ids.has(t.id)) throw new S3Error('InvalidArgument', 'Same ID used for multiple configurations', 400, { ArgumentName1: 'Id', ArgumentValue1: t.id });
+    ids.add(t.id);
+  }
+  const rules = triggers
+    .map((t) => ({ events: t.events, mask: eventMask(t.events), prefix: t.prefix ?? '', suffix: t.suffix ?? '' }))
+    .sort((a, b) => (a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : 0));
+  rules.forEach((a, i) => {
+    for (let j = i + 1; j < rules.length; j += 1) {
+      const b = rules[j];
+      if (!b?.prefix.startsWith(a.prefix)) break;
+      if ((a.mask & b.mask) !== 0 && suffixesOverlap(a.suffix, b.suffix)) {
         throw new S3Error(
           'InvalidArgument',
           'Configuration is ambiguously defined. Cannot have overlapping suffixes in two rules if the prefixes are overlapping for the same event type.',
@@ -109,7 +129,7 @@ const checkOverlaps = (triggers: LambdaTrigger[]): void => {
         );
       }
     }
-  }
+  });
 };
 
 /** GetBucketNotificationConfiguration's answer. */

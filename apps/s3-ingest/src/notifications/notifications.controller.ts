@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Get, Headers, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { parseFunctionName, type LambdaIdentity } from '@tributary/contracts';
+import { NatsClient } from '@tributary/nats';
 import { FunctionRegistry, TriggerRegistry } from '@tributary/registry';
 import { S3Error, notificationXml, parseNotificationXml } from '@tributary/s3';
 import { StoreWiringService } from './store-wiring.service.js';
@@ -28,9 +29,9 @@ const checkBucket = (bucket: string): void => {
 };
 
 /** S3's words for a configuration it cannot read; parseNotificationXml throws its own S3Errors for the rest. */
-const parseConfiguration = (bucket: string, xml: string): ReturnType<typeof parseNotificationXml> => {
+const parseConfiguration = (bucket: string, xml: string, maxBytes: number): ReturnType<typeof parseNotificationXml> => {
   try {
-    return parseNotificationXml(bucket, xml);
+    return parseNotificationXml(bucket, xml, maxBytes);
   } catch (error) {
     if (error instanceof S3Error) throw error;
     throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
@@ -48,6 +49,7 @@ export class NotificationsController {
     @Inject(TriggerRegistry) private readonly triggers: TriggerRegistry,
     @Inject(StoreWiringService) private readonly store: StoreWiringService,
     @Inject(NOTIFICATION_IDENTITY) private readonly identity: LambdaIdentity,
+    @Inject(NatsClient) private readonly nats: NatsClient,
   ) {}
 
   /** The store's webhook target (MinIO's webhook, or anything posting S3 event JSON). */
@@ -69,7 +71,9 @@ export class NotificationsController {
     if (!('notification' in query)) return sendS3Error(reply, new S3Error('NotImplemented', 'Only the ?notification subresource is served here', 501), `/${bucket}`);
     try {
       checkBucket(bucket);
-      const config = parseConfiguration(bucket, (body ?? Buffer.alloc(0)).toString('utf8'));
+      // A bucket's configuration is one KV value: one bus message, less room for its headers.
+      const config = parseConfiguration(bucket, (body ?? Buffer.alloc(0)).toString('utf8'), this.nats.maxPayload - 1024);
+      const found = new Map<string, boolean>();
       for (const trigger of config.lambda) {
         // As on AWS, a bucket notifies functions of its own region (and here, account) only.
         const ref = parseFunctionName(trigger.functionArn);
@@ -85,7 +89,8 @@ export class NotificationsController {
             ArgumentValue1: `Not authorized to invoke function [${trigger.functionArn}]`,
           });
         }
-        if (!(await this.functions.getFresh(trigger.functionName))) {
+        if (!found.has(trigger.functionName)) found.set(trigger.functionName, (await this.functions.getFresh(trigger.functionName)) !== undefined);
+        if (!found.get(trigger.functionName)) {
           throw new S3Error('InvalidArgument', 'Unable to validate the following destination configurations', 400, {
             ArgumentName1: trigger.functionArn,
             ArgumentValue1: 'The destination function does not exist',

@@ -89,7 +89,7 @@ export class WebhookService {
     });
     // Checked before any is published: a record the bus can never take must not turn the whole
     // notification into a 503, which the store retries for ever, running the others again.
-    const limit = this.nats.nc.info?.max_payload ?? 1024 * 1024;
+    const limit = this.nats.maxPayload;
     const oversized = messages.findIndex((m) => Buffer.byteLength(m.text) > limit);
     if (oversized >= 0) return this.reject(`Records[${oversized}] is over the ${limit}-byte limit of one event on the bus`);
     try {
