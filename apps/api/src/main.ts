@@ -4,6 +4,7 @@ import { startService } from '@tributary/observability';
 import { ApiConfig } from './api.config.js';
 import { AppModule } from './app.module.js';
 import { limitInvokeBodies } from './functions/invoke-size.hooks.js';
+import { LambdaError, LambdaErrorType } from './functions/lambda-error.js';
 import { addRequestIds } from './functions/request-id.hook.js';
 
 const config = loadConfigOrExit('api', ApiConfig);
@@ -12,6 +13,8 @@ await startService({
   module: AppModule.forRoot(config),
   config,
   bodyLimit: LAMBDA_LIMITS.codeRequestBytes,
+  // A path that is not valid percent-encoding: the SDK raises ValidationException, as for a bad name.
+  frameworkError: (_status, message) => new LambdaError(LambdaErrorType.Validation, message).render(),
   configure: (fastify) => {
     limitInvokeBodies(fastify);
     addRequestIds(fastify);

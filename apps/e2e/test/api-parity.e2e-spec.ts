@@ -98,6 +98,17 @@ describe('Lambda API details as AWS answers them', () => {
     assert.equal((await e2e.lambda.send(new GetFunctionCommand({ FunctionName: `${name}:$LATEST`, Qualifier: '$LATEST' }))).Configuration?.FunctionName, name);
   });
 
+  it('refuses a name too long or a path it cannot decode with ValidationException, not the router\'s own answer', async () => {
+    for (const length of [600, 4000]) {
+      const error = await rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: 'a'.repeat(length) })), 'ValidationException', /at 'functionName' failed to satisfy constraint/);
+      assert.equal(error.$metadata?.httpStatusCode, 400);
+    }
+    const raw = await fetch(`${e2e.stack.url('api')}/2015-03-31/functions/%FF/configuration`);
+    assert.equal(raw.status, 400);
+    assert.equal(raw.headers.get('x-amzn-errortype'), 'ValidationException');
+    assert.match(((await raw.json()) as { message: string }).message, /not a valid url component/);
+  });
+
   it('answers with the qualified ARN when $LATEST is asked for, and the unqualified one otherwise', async () => {
     const unqualified = (await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }))).FunctionArn;
     assert.match(unqualified ?? '', new RegExp(`:function:${name}$`));

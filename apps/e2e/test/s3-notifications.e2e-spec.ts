@@ -161,6 +161,12 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
     }
     const odd = '<NotificationConfiguration><CloudFunctionConfiguration><Event><a>1</a></Event></CloudFunctionConfiguration></NotificationConfiguration>';
     assert.equal(await code(await fetch(`${base}/other?notification`, { method: 'PUT', body: odd })), '400 MalformedXML');
+    // What the router or the body reader refuses is answered in S3's words too.
+    assert.equal(await code(await fetch(`${base}/b%FF?notification`)), '400 InvalidURI');
+    assert.equal(await code(await fetch(`${base}/other/some/key`)), '501 NotImplemented');
+    assert.equal(await code(await fetch(`${base}/other?notification`, { method: 'PUT', body: Buffer.alloc(11 * 1024 * 1024, 32) })), '400 MaxMessageLengthExceeded');
+    const bigWebhook = await fetch(`${base}/events`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: Buffer.alloc(11 * 1024 * 1024, 32) });
+    assert.deepEqual([bigWebhook.status, ((await bigWebhook.json()) as { error: string }).error], [400, 'MaxMessageLengthExceeded']);
     assert.equal((await fetch(`${base}/health`)).status, 200);
   });
 

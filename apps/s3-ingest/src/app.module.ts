@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { NatsClient, NatsModule } from '@tributary/nats';
 import { ObservabilityModule } from '@tributary/observability';
 import { RegistryModule } from '@tributary/registry';
@@ -7,6 +8,7 @@ import type { S3IngestConfig } from './s3-ingest.config.js';
 import { NOTIFICATION_IDENTITY, NotificationsController } from './notifications/notifications.controller.js';
 import { INGEST_SETTINGS, WebhookService } from './notifications/webhook.service.js';
 import { STORE_SETTINGS, StoreWiringService } from './notifications/store-wiring.service.js';
+import { S3ErrorFilter } from './notifications/s3-error.filter.js';
 import { NATS_NOTIFY_SETTINGS, NatsNotificationsConsumer } from './notifications/nats-notifications.consumer.js';
 
 @Module({})
@@ -21,6 +23,7 @@ export class AppModule {
       ],
       controllers: [NotificationsController],
       providers: [
+        { provide: APP_FILTER, useClass: S3ErrorFilter },
         {
           provide: INGEST_SETTINGS,
           inject: [NatsClient],

@@ -1,12 +1,19 @@
 import { loadConfigOrExit } from '@tributary/config';
-import { startService } from '@tributary/observability';
+import { refuseLargeBodies, startService } from '@tributary/observability';
+import { S3Error } from '@tributary/s3';
 import { S3IngestConfig } from './s3-ingest.config.js';
 import { AppModule } from './app.module.js';
+import { requestTooBig, s3ErrorAnswer } from './notifications/s3-error.filter.js';
+
+/** Webhook batches and notification configurations both fit easily. */
+const BODY_LIMIT = 10 * 1024 * 1024;
 
 const config = loadConfigOrExit('s3-ingest', S3IngestConfig);
 await startService({
   name: 's3-ingest',
   module: AppModule.forRoot(config),
   config,
-  bodyLimit: 10 * 1024 * 1024,
+  bodyLimit: BODY_LIMIT,
+  frameworkError: (_status, _message, url) => s3ErrorAnswer(new S3Error('InvalidURI', "Couldn't parse the specified URI."), url),
+  configure: (fastify) => refuseLargeBodies(fastify, (request, declared) => (declared > BODY_LIMIT ? s3ErrorAnswer(requestTooBig(), request.url) : undefined)),
 });

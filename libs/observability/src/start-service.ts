@@ -3,7 +3,7 @@ import { createServer, type RequestListener } from 'node:http';
 import { Logger, type DynamicModule, type INestApplication, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HealthRegistry } from './health.registry.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -34,7 +34,21 @@ export interface StartServiceOptions {
   bodyLimit?: number;
   /** Fastify hooks of the service's own, added before any route. */
   configure?: (fastify: FastifyInstance) => void;
+  /**
+   * The answer, in the service's own protocol, to a request its router cannot take: a path that
+   * is not valid percent-encoding (`status` 400). Without it Fastify answers in its own shape.
+   */
+  frameworkError?: (status: number, message: string, url: string) => { headers: Record<string, string>; body: string };
 }
+
+
+const frameworkErrors =
+  (render: NonNullable<StartServiceOptions['frameworkError']>) =>
+  (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const status = error.statusCode ?? 400;
+    const { headers, body } = render(status, error.message, request.url);
+    reply.status(status).headers(headers).send(body);
+  };
 
 /**
  * Boots a service: Nest on Fastify, raw request bodies, shutdown hooks, then listens. Returns the
@@ -43,8 +57,11 @@ export interface StartServiceOptions {
 export const startService = async (options: StartServiceOptions): Promise<INestApplication> => {
   const adapter = new FastifyAdapter({
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    // A path parameter may be a full qualified function ARN (longer than find-my-way's 100 characters).
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
+    // A path parameter may be a full qualified function ARN (longer than find-my-way's 100
+    // characters), and one too long for its member is the controller's to refuse in the
+    // protocol's words: the router takes any that fits in Node's 16 KiB of request head.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 16 * 1024 },
+    ...(options.frameworkError ? { frameworkErrors: frameworkErrors(options.frameworkError) } : {}),
     forceCloseConnections: 'idle',
     // Node's own default is 5 minutes; Fastify's is none, so a client that stops halfway through
     // a body held its connection (and a file descriptor) for ever. Node reads it only when the

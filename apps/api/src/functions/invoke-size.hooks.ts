@@ -1,10 +1,8 @@
 import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LAMBDA_LIMITS } from '@tributary/contracts';
+import { DRAIN_LIMIT_BYTES, refuseLargeBodies } from '@tributary/observability';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
-
-/** How much of an oversized chunked body is read (and dropped) before the request is cut off. */
-const DRAIN_LIMIT_BYTES = 256 * 1024 * 1024;
 
 /** Invoke and InvokeWithResponseStream. */
 const INVOKE_PATH = /^\/(?:2015-03-31\/functions\/[^/?]+\/invocations|2021-11-15\/functions\/[^/?]+\/response-streaming-invocations)\/?(?:\?|$)/;
@@ -24,6 +22,15 @@ const tooLarge = (request: FastifyRequest): LambdaError => {
   return new LambdaError(LambdaErrorType.RequestTooLarge, `Request must be smaller than ${limit} bytes for the InvokeFunction operation`);
 };
 
+/** Any other request over the service's body limit, as AWS words it. */
+const overServiceLimit = (request: FastifyRequest): LambdaError => {
+  const operation = operationOf(request);
+  return new LambdaError(
+    LambdaErrorType.RequestEntityTooLarge,
+    operation ? `Request must be smaller than ${LAMBDA_LIMITS.codeRequestBytes} bytes for the ${operation} operation` : 'Request must be smaller than the limit for this operation',
+  );
+};
+
 /**
  * Keeps an Invoke from holding more than the sync payload limit, before its body is read: the
  * service's body limit is sized for CreateFunction (about 70 MB), and an invoke has no use for
@@ -31,33 +38,16 @@ const tooLarge = (request: FastifyRequest): LambdaError => {
  * counted as it arrives and dropped past the limit. Either way the body is read to its end before
  * the answer, so that a client still sending sees the answer rather than a reset; a chunked body
  * that goes on past DRAIN_LIMIT_BYTES is cut off there. The exact per-type limit is checked
- * again once the body is in. Fastify hooks rather than Nest middleware: they cost nothing on
- * other routes, and the services run without middie. A request of any kind over the service's
- * body limit is drained the same way and answered RequestEntityTooLargeException, as AWS words it.
+ * again once the body is in (see refuseLargeBodies for the draining). A request of any kind over
+ * the service's body limit is drained the same way and answered RequestEntityTooLargeException.
  */
 export const limitInvokeBodies = (fastify: FastifyInstance): void => {
-  fastify.addHook('onRequest', (request, reply, done) => {
-    const declared = Number(request.headers['content-length'] ?? 0);
-    let refusal: LambdaError | undefined;
-    if (declared > LAMBDA_LIMITS.codeRequestBytes && declared <= DRAIN_LIMIT_BYTES) {
-      // Over the service's own limit: read to its end (a client still writing would see a reset,
-      // and Node's, the JS SDK's, an EPIPE), then answered as AWS answers it.
-      const operation = operationOf(request);
-      refusal = isInvoke(request)
-        ? tooLarge(request)
-        : new LambdaError(
-            LambdaErrorType.RequestEntityTooLarge,
-            operation ? `Request must be smaller than ${LAMBDA_LIMITS.codeRequestBytes} bytes for the ${operation} operation` : 'Request must be smaller than the limit for this operation',
-          );
-    } else if (declared > LAMBDA_LIMITS.syncPayloadBytes && declared <= LAMBDA_LIMITS.codeRequestBytes && isInvoke(request)) {
-      refusal = tooLarge(request);
-    }
-    // Within the limit, or beyond what is worth draining (Fastify refuses that at once).
-    if (!refusal) return done();
-    const status = refusal.status;
-    const { headers, body } = refusal.render();
-    request.raw.on('end', () => void reply.code(status).headers(headers).send(body));
-    request.raw.resume();
+  refuseLargeBodies(fastify, (request, declared) => {
+    const refusal =
+      declared > LAMBDA_LIMITS.syncPayloadBytes && isInvoke(request) ? tooLarge(request)
+      : declared > LAMBDA_LIMITS.codeRequestBytes ? overServiceLimit(request)
+      : undefined;
+    return refusal && { status: refusal.status, ...refusal.render() };
   });
   fastify.addHook('preParsing', (request, _reply, payload, done) => {
     if (request.headers['content-length'] !== undefined || !isInvoke(request)) return done(null, payload);

@@ -1,22 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { Body, Controller, Get, Headers, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { parseFunctionName, type LambdaIdentity } from '@tributary/contracts';
 import { NatsClient } from '@tributary/nats';
 import { FunctionRegistry, TriggerRegistry } from '@tributary/registry';
 import { S3Error, notificationXml, parseNotificationXml } from '@tributary/s3';
+import { sendS3Error, type Reply } from './s3-error.filter.js';
 import { StoreWiringService } from './store-wiring.service.js';
 import { IngestError, WebhookService } from './webhook.service.js';
-
-interface Reply {
-  status(code: number): Reply;
-  header(name: string, value: string): Reply;
-  send(body?: unknown): void;
-}
-
-const sendS3Error = (reply: Reply, error: S3Error, resource: string): void => {
-  const requestId = randomUUID();
-  reply.status(error.status).header('content-type', 'application/xml').header('x-amz-request-id', requestId).send(error.toXml(resource, requestId));
-};
 
 /**
  * A bucket name the trigger registry can hold: S3's characters (with the legacy upper case and
