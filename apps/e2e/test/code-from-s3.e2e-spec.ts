@@ -52,6 +52,23 @@ describe('deployment packages taken from S3 (Code.S3Bucket/S3Key), s3rver as the
     await assert.rejects(create('builds/readme.txt'), (e: unknown) => e instanceof InvalidParameterValueException && /Could not unzip/.test(e.message));
   });
 
+  it('refuses a bucket name or key S3 cannot have with ValidationException, before asking the store', async () => {
+    const name = uniqueName('badloc');
+    const refused = (member: string, constraint: RegExp) => (e: unknown) =>
+      (e as Error).name === 'ValidationException' && new RegExp(`at '${member}' failed to satisfy constraint: ${constraint.source}`).test((e as Error).message);
+    for (const [bucket, constraint] of [
+      ['a/b', /Member must satisfy regular expression pattern/],
+      ['ab', /Member must have length greater than or equal to 3/],
+      ['b'.repeat(64), /Member must have length less than or equal to 63/],
+      ['photos.', /Member must satisfy regular expression pattern/],
+    ] as const) {
+      await assert.rejects(e2e.lambda.send(new CreateFunctionCommand(functionInput(name, { S3Bucket: bucket, S3Key: 'builds/v1.zip' }))), refused('code.s3Bucket', constraint), bucket);
+    }
+    await assert.rejects(e2e.lambda.send(new CreateFunctionCommand(functionInput(name, { S3Bucket: BUCKET, S3Key: 'k'.repeat(1025) }))), refused('code.s3Key', /Member must have length less than or equal to 1024/));
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(name, { ZipFile: V1 })));
+    await assert.rejects(e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: name, S3Bucket: 'a/b', S3Key: 'k' })), refused('s3Bucket', /Member must satisfy regular expression pattern/));
+  });
+
   it('refuses a package given both inline and from S3, as AWS does', async () => {
     const name = uniqueName('boths3');
     const both = { ZipFile: V1, S3Bucket: BUCKET, S3Key: 'builds/v2.zip' };

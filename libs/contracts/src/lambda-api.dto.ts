@@ -43,11 +43,15 @@ export const ROLE_PATTERN = /^arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role\/?[a-zA-Z_0-
 export const PACKAGE_TYPES = ['Zip', 'Image'] as const;
 export const ARCHITECTURES = ['x86_64', 'arm64'] as const;
 
+/** AWS's S3Bucket member: S3's bucket characters, not ending in a dot (its message spells the model's pattern). */
+const CODE_BUCKET_PATTERN = /^[0-9A-Za-z.\-_]*(?<!\.)$/;
+const CODE_BUCKET_MESSAGE = { message: 'Member must satisfy regular expression pattern: ^[0-9A-Za-z\\.\\-_]*(?<!\\.)$' };
+
 export class FunctionCodeDto {
   @IsOptional() @IsString(STRING) ZipFile?: string;
-  @IsOptional() @IsString(STRING) S3Bucket?: string;
-  @IsOptional() @IsString(STRING) S3Key?: string;
-  @IsOptional() @IsString(STRING) S3ObjectVersion?: string;
+  @IsOptional() @IsString(STRING) @MinLength(3, MIN_LEN(3)) @MaxLength(63, MAX_LEN(63)) @Matches(CODE_BUCKET_PATTERN, CODE_BUCKET_MESSAGE) S3Bucket?: string;
+  @IsOptional() @IsString(STRING) @MinLength(1, MIN_LEN(1)) @MaxLength(1024, MAX_LEN(1024)) S3Key?: string;
+  @IsOptional() @IsString(STRING) @MinLength(1, MIN_LEN(1)) @MaxLength(1024, MAX_LEN(1024)) S3ObjectVersion?: string;
   @IsOptional() @IsString(STRING) ImageUri?: string;
 }
 
