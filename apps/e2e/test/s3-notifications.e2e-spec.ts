@@ -283,6 +283,8 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
         eventVersion: '2.0', eventSource: 'minio:s3', awsRegion: '', eventTime: new Date().toISOString(), eventName: 's3:ObjectCreated:Put',
         s3: { s3SchemaVersion: '1.0', configurationId: 'Config', bucket: { name: BUCKET, arn: `arn:aws:s3:::${BUCKET}` }, object: { key, size: 1, eTag: `big${i}`, sequencer: 'AB' } },
       })) })), 400, /Records\[1\] is over the \d+-byte limit/],
+      ['eventTime that is not a date', post(JSON.stringify({ Records: [{ eventName: 's3:ObjectCreated:Put', eventTime: 'yesterday', s3: { bucket: { name: BUCKET }, object: { key: 'k' } } }] })), 400, /eventTime must be an ISO 8601/],
+      ['negative size', post(JSON.stringify({ Records: [{ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: 'k', size: -1 } } }] })), 400, /size/],
       ['wrong token', post('{"Records": []}', 'Bearer wrong'), 401, /token is wrong/],
       ['missing token', post('{"Records": []}', null), 401, /token is required/],
     ];

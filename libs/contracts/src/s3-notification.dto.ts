@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsISO8601, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
 
 class S3BucketDto {
   @IsString() @IsNotEmpty({ message: 'bucket name must not be empty' }) name!: string;
@@ -23,7 +23,8 @@ class S3EntityDto {
 /** One record of an S3 or MinIO notification, as received by the webhook. */
 export class S3RecordDto {
   @IsString() @IsNotEmpty() eventName!: string;
-  @IsOptional() @IsString() eventTime?: string;
+  /** Handed to functions as the time of the event: a date they can read, as S3 and MinIO write it. */
+  @IsOptional() @IsISO8601({ strict: true }, { message: 'eventTime must be an ISO 8601 date and time' }) eventTime?: string;
   @IsOptional() @IsString() awsRegion?: string;
   @IsOptional() @IsString() eventSource?: string;
   @IsObject({ message: 'every record needs an s3 entity' }) @ValidateNested() @Type(() => S3EntityDto) s3!: S3EntityDto;
