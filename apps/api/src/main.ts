@@ -1,3 +1,5 @@
+import { Logger } from '@nestjs/common';
+import { SigV4Verifier, parseCredentialList } from '@tributary/auth';
 import { LAMBDA_LIMITS } from '@tributary/contracts';
 import { loadConfigOrExit } from '@tributary/config';
 import { startService } from '@tributary/observability';
@@ -6,8 +8,13 @@ import { AppModule } from './app.module.js';
 import { limitInvokeBodies } from './functions/invoke-size.hooks.js';
 import { LambdaError, LambdaErrorType } from './functions/lambda-error.js';
 import { addRequestIds } from './functions/request-id.hook.js';
+import { requireSignatures } from './functions/signature.hook.js';
 
 const config = loadConfigOrExit('api', ApiConfig);
+const verifier = config.API_CREDENTIALS
+  ? new SigV4Verifier({ service: 'lambda', region: config.AWS_REGION, credentials: parseCredentialList(config.API_CREDENTIALS), uriEscapePath: true })
+  : undefined;
+if (!verifier) new Logger('api').warn(`API_CREDENTIALS is not set: the Lambda API on port ${config.PORT} takes unsigned calls from anyone who reaches it`);
 await startService({
   name: 'api',
   module: AppModule.forRoot(config),
@@ -18,5 +25,6 @@ await startService({
   configure: (fastify) => {
     limitInvokeBodies(fastify);
     addRequestIds(fastify);
+    if (verifier) requireSignatures(fastify, verifier);
   },
 });

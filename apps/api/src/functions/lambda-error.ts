@@ -17,6 +17,10 @@ export enum LambdaErrorType {
   InvalidZipFile = 'InvalidZipFileException',
   ProvisionedConcurrencyConfigNotFound = 'ProvisionedConcurrencyConfigNotFoundException',
   UnknownOperation = 'UnknownOperationException',
+  MissingAuthenticationToken = 'MissingAuthenticationTokenException',
+  IncompleteSignature = 'IncompleteSignatureException',
+  UnrecognizedClient = 'UnrecognizedClientException',
+  InvalidSignature = 'InvalidSignatureException',
 }
 
 const STATUS: Record<LambdaErrorType, number> = {
@@ -33,6 +37,10 @@ const STATUS: Record<LambdaErrorType, number> = {
   [LambdaErrorType.InvalidZipFile]: 502,
   [LambdaErrorType.ProvisionedConcurrencyConfigNotFound]: 404,
   [LambdaErrorType.UnknownOperation]: 404,
+  [LambdaErrorType.MissingAuthenticationToken]: 403,
+  [LambdaErrorType.IncompleteSignature]: 400,
+  [LambdaErrorType.UnrecognizedClient]: 403,
+  [LambdaErrorType.InvalidSignature]: 403,
 };
 
 /**

@@ -1,0 +1,70 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+import { streamMessageCount, uniqueName } from '@tributary/testing';
+import { decode, functionInput, startE2eStack, type E2eStack } from './harness.js';
+
+const KEYS = { deploy: ['AKIDDEPLOY', 'deploy/secret+key'], ops: ['AKIDOPS', 'ops:secret'] } as const;
+
+describe('the Lambda API with API_CREDENTIALS: SigV4 signatures required', () => {
+  let e2e: E2eStack;
+  const clients: LambdaClient[] = [];
+  const client = (accessKeyId: string, secretAccessKey: string, region = 'us-east-1') => {
+    const made = new LambdaClient({ endpoint: e2e.stack.url('api'), region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    clients.push(made);
+    return made;
+  };
+  const name = uniqueName('signed');
+
+  before(async () => {
+    e2e = await startE2eStack({ AWS_REGION: 'us-east-1', API_CREDENTIALS: `${KEYS.deploy.join(':')}, ${KEYS.ops.join(':')}` });
+  });
+
+  after(async () => {
+    for (const made of clients) made.destroy();
+    await e2e?.stop();
+  });
+
+  const refusal = async (call: Promise<unknown>) => {
+    const error = (await call.then(() => assert.fail('the call was accepted'), (e: unknown) => e)) as Error & { $metadata?: { httpStatusCode?: number } };
+    return { name: error.name, status: error.$metadata?.httpStatusCode, message: error.message };
+  };
+
+  it('runs the calls a configured key signs, with either key', async () => {
+    const deploy = client(...KEYS.deploy);
+    await deploy.send(new CreateFunctionCommand(functionInput(name, 'exports.handler = async (event) => ({ got: event.size });')));
+    const big = JSON.stringify({ size: 900_000, pad: 'x'.repeat(900_000) });
+    const out = await client(...KEYS.ops).send(new InvokeCommand({ FunctionName: `arn:aws:lambda:us-east-1:000000000000:function:${name}`, Payload: Buffer.from(big) }));
+    assert.deepEqual(JSON.parse(decode(out.Payload)), { got: 900_000 });
+    assert.ok((await deploy.send(new ListFunctionsCommand({ MaxItems: 50 }))).Functions?.some((f) => f.FunctionName === name));
+  });
+
+  it('refuses another secret, an unknown key and another region as AWS does, and nothing reaches NATS', async () => {
+    const events = await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? '');
+    const wrongSecret = await refusal(client(KEYS.deploy[0], 'not-the-secret').send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: Buffer.from('{}') })));
+    assert.equal(wrongSecret.name, 'InvalidSignatureException');
+    assert.equal(wrongSecret.status, 403);
+    assert.match(wrongSecret.message, /^The request signature we calculated does not match the signature you provided/);
+    const unknown = await refusal(client('AKIDNOBODY', KEYS.deploy[1]).send(new GetFunctionCommand({ FunctionName: name })));
+    assert.deepEqual([unknown.name, unknown.status, unknown.message], ['UnrecognizedClientException', 403, 'The security token included in the request is invalid.']);
+    const elsewhere = await refusal(client(...KEYS.deploy, 'eu-west-1').send(new GetFunctionCommand({ FunctionName: name })));
+    assert.deepEqual([elsewhere.name, elsewhere.status], ['InvalidSignatureException', 403]);
+    assert.match(elsewhere.message, /Credential should be scoped to a valid region/);
+    const other = uniqueName('unsigned');
+    assert.equal((await refusal(client(KEYS.ops[0], 'wrong').send(new CreateFunctionCommand(functionInput(other, 'exports.handler = async () => 1;'))))).name, 'InvalidSignatureException');
+    await assert.rejects(client(...KEYS.ops).send(new GetFunctionCommand({ FunctionName: other })), ResourceNotFoundException);
+    assert.equal(await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? ''), events);
+  });
+
+  it('answers an unsigned call MissingAuthenticationTokenException, and health and metrics unsigned', async () => {
+    const api = e2e.stack.url('api');
+    const unsigned = await fetch(`${api}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: '{}' });
+    assert.equal(unsigned.status, 403);
+    assert.equal(unsigned.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException');
+    assert.deepEqual(await unsigned.json(), { Type: 'User', message: 'Missing Authentication Token' });
+    const forged = await fetch(`${api}/2015-03-31/functions/${name}`, { headers: { authorization: 'Bearer let-me-in' } });
+    assert.equal(forged.headers.get('x-amzn-errortype'), 'IncompleteSignatureException');
+    assert.equal((await fetch(`${api}/health`)).status, 200);
+    assert.match(await (await fetch(`${api}/metrics`)).text(), /# HELP/);
+  });
+});

@@ -1,0 +1,138 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand, TagResourceCommand } from '@aws-sdk/client-lambda';
+import { PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
+import { SigV4Error, SigV4Verifier, parseCredentialList, type ReceivedRequest, type SigV4Failure } from './sigv4.js';
+
+/** Requests exactly as the AWS SDK puts them on the wire, caught by a plain HTTP server. */
+class Catcher {
+  readonly caught: ReceivedRequest[] = [];
+  private server?: Server;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        this.caught.push({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) });
+        res.writeHead(404, { 'x-amzn-errortype': 'ResourceNotFoundException', 'content-type': 'application/json' }).end('{"message":"caught"}');
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+}
+
+const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+
+describe('SigV4Verifier', () => {
+  const catcher = new Catcher();
+  const lambdaVerifier = new SigV4Verifier({ service: 'lambda', region: 'eu-west-1', credentials: new Map([['AKIDTRIBUTARY', SECRET]]), uriEscapePath: true });
+  let lambda: ReceivedRequest[] = [];
+  let s3: ReceivedRequest | undefined;
+
+  before(async () => {
+    const endpoint = await catcher.start();
+    const client = new LambdaClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'AKIDTRIBUTARY', secretAccessKey: SECRET }, maxAttempts: 1 });
+    const calls = [
+      new GetFunctionCommand({ FunctionName: 'arn:aws:lambda:eu-west-1:000000000000:function:f:$LATEST' }),
+      new InvokeCommand({ FunctionName: 'f', Payload: Buffer.from('{"city": "Zürich", "n": [1, 2]}'), Qualifier: 'x y', InvocationType: 'Event' }),
+      new ListFunctionsCommand({ Marker: 'a b/c=d&e', MaxItems: 5 }),
+      new TagResourceCommand({ Resource: 'arn:aws:lambda:eu-west-1:000000000000:function:f', Tags: { 'team name': 'a+b' } }),
+      new CreateFunctionCommand({ FunctionName: 'f', Role: 'arn:aws:iam::000000000000:role/r', Code: { ZipFile: new Uint8Array(70_000).fill(7) } }),
+    ];
+    for (const call of calls) await client.send(call as never).catch(() => undefined);
+    client.destroy();
+    lambda = catcher.caught.splice(0);
+    const store = new S3Client({ endpoint, region: 'eu-west-1', forcePathStyle: true, credentials: { accessKeyId: 'AKIDTRIBUTARY', secretAccessKey: SECRET }, maxAttempts: 1 });
+    await store
+      .send(new PutBucketNotificationConfigurationCommand({ Bucket: 'photos', NotificationConfiguration: { LambdaFunctionConfigurations: [{ LambdaFunctionArn: 'arn:aws:lambda:eu-west-1:000000000000:function:f', Events: ['s3:ObjectCreated:*'] }] } }))
+      .catch(() => undefined);
+    store.destroy();
+    s3 = catcher.caught.splice(0)[0];
+  });
+
+  after(() => catcher.stop());
+
+  const failure = async (verifier: SigV4Verifier, request: ReceivedRequest, now?: Date): Promise<SigV4Failure | 'accepted'> => {
+    try {
+      await verifier.verify(request, now);
+      return 'accepted';
+    } catch (error) {
+      if (error instanceof SigV4Error) return error.failure;
+      throw error;
+    }
+  };
+
+  const signedAt = (request: ReceivedRequest): Date => {
+    const stamp = String(request.headers['x-amz-date']);
+    return new Date(`${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(9, 11)}:${stamp.slice(11, 13)}:${stamp.slice(13, 15)}Z`);
+  };
+
+  it('accepts what the Lambda client signs: encoded ARNs, queries, JSON and binary bodies', async () => {
+    assert.equal(lambda.length, 5);
+    for (const request of lambda) assert.equal(await lambdaVerifier.verify(request, signedAt(request)), 'AKIDTRIBUTARY', `${request.method} ${request.url}`);
+  });
+
+  it('accepts what the S3 client signs, path encoded once and payload hash declared', async () => {
+    assert.ok(s3);
+    const verifier = new SigV4Verifier({ service: 's3', region: 'eu-west-1', credentials: new Map([['AKIDTRIBUTARY', SECRET]]), uriEscapePath: false });
+    assert.equal(await verifier.verify(s3, signedAt(s3)), 'AKIDTRIBUTARY');
+    assert.equal(await failure(verifier, { ...s3, body: Buffer.from('<NotificationConfiguration/>') }, signedAt(s3)), 'mismatch');
+  });
+
+  it('refuses a request changed after signing: its body, path, query or a signed header', async () => {
+    const [get, invoke, list] = lambda;
+    assert.ok(get && invoke && list);
+    const changes: Array<[string, ReceivedRequest]> = [
+      ['body', { ...invoke, body: Buffer.from('{"city": "Zurich", "n": [1, 2]}') }],
+      ['path', { ...get, url: get.url.replace('function%3Af', 'function%3Ag') }],
+      ['query', { ...list, url: list.url.replace('MaxItems=5', 'MaxItems=50') }],
+      ['method', { ...get, method: 'DELETE' }],
+      ['signed header', { ...invoke, headers: { ...invoke.headers, 'x-amz-invocation-type': 'RequestResponse' } }],
+    ];
+    for (const [what, request] of changes) assert.equal(await failure(lambdaVerifier, request, signedAt(request)), 'mismatch', what);
+    // A header the client did not sign may change on the way (a proxy's, say).
+    assert.equal(await failure(lambdaVerifier, { ...get, headers: { ...get.headers, 'x-forwarded-for': '10.0.0.1' } }, signedAt(get)), 'accepted');
+  });
+
+  it('refuses another secret, an unknown key, a session token, another region or service, and a stale date', async () => {
+    const [get] = lambda;
+    assert.ok(get);
+    const at = signedAt(get);
+    const verifier = (options: Partial<ConstructorParameters<typeof SigV4Verifier>[0]>) =>
+      new SigV4Verifier({ service: 'lambda', region: 'eu-west-1', credentials: new Map([['AKIDTRIBUTARY', SECRET]]), uriEscapePath: true, ...options });
+    assert.equal(await failure(verifier({ credentials: new Map([['AKIDTRIBUTARY', `${SECRET}x`]]) }), get, at), 'mismatch');
+    assert.equal(await failure(verifier({ credentials: new Map([['AKIDOTHER', SECRET]]) }), get, at), 'unknown-key');
+    assert.equal(await failure(lambdaVerifier, { ...get, headers: { ...get.headers, 'x-amz-security-token': 'token' } }, at), 'unknown-key');
+    assert.equal(await failure(verifier({ region: 'us-east-1' }), get, at), 'scope');
+    assert.equal(await failure(verifier({ service: 'sqs' }), get, at), 'scope');
+    assert.equal(await failure(lambdaVerifier, get, new Date(at.getTime() + 5 * 60_000)), 'accepted');
+    assert.equal(await failure(lambdaVerifier, get, new Date(at.getTime() + 5 * 60_000 + 1000)), 'expired');
+    assert.equal(await failure(lambdaVerifier, get, new Date(at.getTime() - 5 * 60_000 - 1000)), 'expired');
+  });
+
+  it('tells a missing signature from a malformed one', async () => {
+    const [get] = lambda;
+    assert.ok(get);
+    const without = (name: string) => Object.fromEntries(Object.entries(get.headers).filter(([key]) => key !== name));
+    assert.equal(await failure(lambdaVerifier, { ...get, headers: without('authorization') }), 'missing');
+    assert.equal(await failure(lambdaVerifier, { ...get, headers: { ...get.headers, authorization: 'Bearer abc' } }), 'malformed');
+    assert.equal(await failure(lambdaVerifier, { ...get, headers: without('x-amz-date') }), 'malformed');
+  });
+
+  it('reads ACCESS_KEY_ID:SECRET pairs, secrets with colons included, and names a broken one', () => {
+    assert.deepEqual([...parseCredentialList(' AKID1:s/e+c:r=et , AKID2:x,')], [
+      ['AKID1', 's/e+c:r=et'],
+      ['AKID2', 'x'],
+    ]);
+    assert.throws(() => parseCredentialList('AKID1'), /not ACCESS_KEY_ID:SECRET_ACCESS_KEY/);
+    assert.throws(() => parseCredentialList(':secret'), /not ACCESS_KEY_ID:SECRET_ACCESS_KEY/);
+  });
+});
