@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { SigV4Verifier, parseCredentialList } from '@tributary/auth';
+import { SigV4Verifier, parseCredentialList, requireSignatures } from '@tributary/auth';
 import { LAMBDA_LIMITS } from '@tributary/contracts';
 import { loadConfigOrExit } from '@tributary/config';
 import { startService } from '@tributary/observability';
@@ -8,7 +8,7 @@ import { AppModule } from './app.module.js';
 import { limitInvokeBodies } from './functions/invoke-size.hooks.js';
 import { LambdaError, LambdaErrorType } from './functions/lambda-error.js';
 import { addRequestIds } from './functions/request-id.hook.js';
-import { requireSignatures } from './functions/signature.hook.js';
+import { openRoute, signatureRefusal } from './functions/signature.refusal.js';
 
 const config = loadConfigOrExit('api', ApiConfig);
 const verifier = config.API_CREDENTIALS
@@ -25,6 +25,6 @@ await startService({
   configure: (fastify) => {
     limitInvokeBodies(fastify);
     addRequestIds(fastify);
-    if (verifier) requireSignatures(fastify, verifier);
+    if (verifier) requireSignatures(fastify, verifier, { open: openRoute, refuse: signatureRefusal });
   },
 });

@@ -1,12 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { streamMessageCount, uniqueName } from '@tributary/testing';
 import { decode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
 const KEYS = { deploy: ['AKIDDEPLOY', 'deploy/secret+key'], ops: ['AKIDOPS', 'ops:secret'] } as const;
 
-describe('the Lambda API with API_CREDENTIALS: SigV4 signatures required', () => {
+describe('the Lambda API and the bucket-notification API with API_CREDENTIALS: SigV4 signatures required', () => {
   let e2e: E2eStack;
   const clients: LambdaClient[] = [];
   const client = (accessKeyId: string, secretAccessKey: string, region = 'us-east-1') => {
@@ -66,5 +67,36 @@ describe('the Lambda API with API_CREDENTIALS: SigV4 signatures required', () =>
     assert.equal(forged.headers.get('x-amzn-errortype'), 'IncompleteSignatureException');
     assert.equal((await fetch(`${api}/health`)).status, 200);
     assert.match(await (await fetch(`${api}/metrics`)).text(), /# HELP/);
+  });
+
+  it('takes bucket notification configurations signed by a configured key only, and the webhook with its token', async () => {
+    const store = (accessKeyId: string, secretAccessKey: string) =>
+      new S3Client({ endpoint: e2e.stack.url('s3-ingest'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    const signed = store(...KEYS.deploy);
+    const forged = store(KEYS.deploy[0], 'not-the-secret');
+    const stranger = store('AKIDNOBODY', 'x');
+    try {
+      const config = { LambdaFunctionConfigurations: [{ Id: 'all', LambdaFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}`, Events: ['s3:ObjectCreated:*' as const] }] };
+      await signed.send(new PutBucketNotificationConfigurationCommand({ Bucket: 'signed-bucket', NotificationConfiguration: config }));
+      assert.equal((await signed.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'signed-bucket' }))).LambdaFunctionConfigurations?.[0]?.Id, 'all');
+      for (const [client, code, status] of [
+        [forged, 'SignatureDoesNotMatch', 403],
+        [stranger, 'InvalidAccessKeyId', 403],
+      ] as const) {
+        const error = await client.send(new PutBucketNotificationConfigurationCommand({ Bucket: 'signed-bucket', NotificationConfiguration: {} })).then(() => undefined, (e: unknown) => e);
+        assert.ok(error instanceof S3ServiceException, `${code}: accepted`);
+        assert.deepEqual([error.name, error.$metadata.httpStatusCode], [code, status]);
+      }
+      const anonymous = await fetch(`${e2e.stack.url('s3-ingest')}/signed-bucket?notification`);
+      assert.equal(anonymous.status, 403);
+      assert.match(await anonymous.text(), /<Code>AccessDenied<\/Code>/);
+      // Refused writes changed nothing.
+      assert.equal((await signed.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'signed-bucket' }))).LambdaFunctionConfigurations?.length, 1);
+      // The webhook is MinIO's, which cannot sign: it keeps its own bearer token (none set here).
+      const webhook = await fetch(`${e2e.stack.url('s3-ingest')}/events`, { method: 'POST', body: JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent' }) });
+      assert.equal(webhook.status, 200);
+    } finally {
+      for (const client of [signed, forged, stranger]) client.destroy();
+    }
   });
 });

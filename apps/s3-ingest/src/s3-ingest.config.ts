@@ -1,8 +1,8 @@
 import { IsOptional, IsString, Matches, MinLength } from 'class-validator';
-import { BaseConfig, WithHttp, WithObjectStore } from '@tributary/config';
+import { BaseConfig, WithApiCredentials, WithHttp, WithObjectStore } from '@tributary/config';
 
 /** With S3_ENDPOINT set, saving triggers also makes the store's bucket notify Tributary. */
-export class S3IngestConfig extends WithObjectStore(WithHttp(BaseConfig, 9002)) {
+export class S3IngestConfig extends WithApiCredentials(WithObjectStore(WithHttp(BaseConfig, 9002))) {
   /** When set, `POST /events` requires `Authorization: Bearer <token>` (MinIO's webhook `auth_token`). */
   @IsOptional() @IsString() @MinLength(8, { message: 'must be at least 8 characters' })
   S3_INGEST_TOKEN?: string;

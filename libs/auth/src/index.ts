@@ -1,1 +1,2 @@
 export * from './sigv4.js';
+export * from './signature-hook.js';

@@ -116,3 +116,20 @@ export const WithObjectStore = <B extends Ctor>(Base: B) => {
   }
   return ObjectStoreConfig;
 };
+
+/** One or more `ACCESS_KEY_ID:SECRET` (a secret holds no comma). */
+const CREDENTIAL_LIST = /^\s*[^\s:,]+:[^,]+(?:,\s*[^\s:,]+:[^,]+)*,?\s*$/;
+
+/** The access keys a service's AWS-style API takes SigV4 signatures of. */
+export const WithApiCredentials = <B extends Ctor>(Base: B) => {
+  class ApiCredentialsConfig extends Base {
+    /**
+     * `ACCESS_KEY_ID:SECRET_ACCESS_KEY` pairs separated by commas, the same for the Lambda API and
+     * s3-ingest's bucket-notification API. Unset, both take every call unsigned, from anyone who
+     * can reach their ports.
+     */
+    @IsOptional() @Matches(CREDENTIAL_LIST, { message: 'must be ACCESS_KEY_ID:SECRET_ACCESS_KEY pairs separated by commas' })
+    API_CREDENTIALS?: string;
+  }
+  return ApiCredentialsConfig;
+};

@@ -1,0 +1,21 @@
+import type { FastifyRequest } from 'fastify';
+import type { SigV4Error, SigV4Failure } from '@tributary/auth';
+import { LambdaError, LambdaErrorType } from './lambda-error.js';
+
+/** The Lambda API's words for each way a signature fails, as AWS answers them. */
+const ERROR_TYPE: Record<SigV4Failure, LambdaErrorType> = {
+  missing: LambdaErrorType.MissingAuthenticationToken,
+  malformed: LambdaErrorType.IncompleteSignature,
+  'unknown-key': LambdaErrorType.UnrecognizedClient,
+  scope: LambdaErrorType.InvalidSignature,
+  expired: LambdaErrorType.InvalidSignature,
+  mismatch: LambdaErrorType.InvalidSignature,
+};
+
+/** The routes a scraper or load balancer calls unsigned. */
+export const openRoute = (request: FastifyRequest): boolean => request.method === 'GET' && /^\/(?:health|metrics)\/?(?:\?|$)/.test(request.url);
+
+export const signatureRefusal = (error: SigV4Error): { status: number; headers: Record<string, string>; body: string } => {
+  const refusal = new LambdaError(ERROR_TYPE[error.failure], error.message);
+  return { status: refusal.status, ...refusal.render() };
+};
