@@ -134,6 +134,9 @@ describe('NATS and Redis restarting under a running stack', { timeout: 180_000 }
     await waitFor('/health to report Redis down', async () => (await health('redis')).join() === 'api 200 -,dispatcher 503 down,worker 503 down');
     // Accepted while it is down: JetStream holds them; the dispatcher retries until Redis is back.
     for (let i = 10; i < 30; i += 1) assert.equal(await invokeAsync({ i }), 202);
+    // A sync caller is told at once that its invocation cannot be queued, rather than throttled
+    // once its wait has run out.
+    await assert.rejects(invoke(), { name: 'ServiceException', message: /could not be queued/ });
     // Long enough for every client to see the connection go and for the dispatcher to back off.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     assert.equal(listener.received.length < 10, true, 'the invocations queued before the stop ran anyway');

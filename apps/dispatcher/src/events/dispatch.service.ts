@@ -97,7 +97,15 @@ export class DispatchService implements OnApplicationShutdown {
       this.answerMissingFunction(event);
       return this.reject(msg, `function ${event.targetfunction} does not exist`, 'unknown_function');
     }
-    await this.queues.enqueue(invocationJobFromEvent(event));
+    try {
+      await this.queues.enqueue(invocationJobFromEvent(event));
+    } catch (error) {
+      // An async event waits in the stream until Redis is back (the consumer naks it). A sync
+      // caller is told now, not when its wait runs out, as a 500 its SDK retries.
+      if (!event.replyto) throw error;
+      this.answerSync(event, { type: 'ServiceException', statusCode: 500, message: `The invocation could not be queued: ${(error as Error).message}` });
+      return this.reject(msg, `sync invocation not queued: ${(error as Error).message}`, 'queue_unavailable');
+    }
     msg.ack();
     this.announcer.announce(event.targetfunction);
     this.dispatched.inc({ outcome: 'queued' });
@@ -146,18 +154,17 @@ export class DispatchService implements OnApplicationShutdown {
 
   /** A sync caller must not wait out its timeout for a function deleted in the meantime. */
   private answerMissingFunction(event: InvokeEvent): void {
-    if (!event.replyto) return;
-    const reply: InvocationReply = {
-      v: INVOCATION_FORMAT,
-      requestId: event.id,
+    this.answerSync(event, {
+      type: 'ResourceNotFoundException',
       statusCode: 404,
-      executedVersion: event.qualifier,
-      serviceError: {
-        type: 'ResourceNotFoundException',
-        statusCode: 404,
-        message: `Function not found: ${functionArn({ region: this.settings.region, accountId: this.settings.accountId }, event.targetfunction)}`,
-      },
-    };
+      message: `Function not found: ${functionArn({ region: this.settings.region, accountId: this.settings.accountId }, event.targetfunction)}`,
+    });
+  }
+
+  /** Answers a sync caller with an error of the API's, for an invocation that will not run. */
+  private answerSync(event: InvokeEvent, serviceError: NonNullable<InvocationReply['serviceError']>): void {
+    if (!event.replyto) return;
+    const reply: InvocationReply = { v: INVOCATION_FORMAT, requestId: event.id, statusCode: serviceError.statusCode, executedVersion: event.qualifier, serviceError };
     this.nats.nc.publish(event.replyto, JSON.stringify(reply));
   }
 }
