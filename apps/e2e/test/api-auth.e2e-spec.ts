@@ -90,6 +90,11 @@ describe('the Lambda API and the bucket-notification API with API_CREDENTIALS: S
       const anonymous = await fetch(`${e2e.stack.url('s3-ingest')}/signed-bucket?notification`);
       assert.equal(anonymous.status, 403);
       assert.match(await anonymous.text(), /<Code>AccessDenied<\/Code>/);
+      // The webhook's path is open to POST only: a bucket named `events` is configured signed, like any other.
+      for (const method of ['PUT', 'GET']) {
+        const named = await fetch(`${e2e.stack.url('s3-ingest')}/events?notification`, { method, ...(method === 'PUT' ? { body: '<NotificationConfiguration/>' } : {}) });
+        assert.equal(named.status, 403, method);
+      }
       // Refused writes changed nothing.
       assert.equal((await signed.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'signed-bucket' }))).LambdaFunctionConfigurations?.length, 1);
       // The webhook is MinIO's, which cannot sign: it keeps its own bearer token (none set here).

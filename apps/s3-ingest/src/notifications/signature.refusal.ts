@@ -14,8 +14,12 @@ const S3_CODE: Record<SigV4Failure, [code: string, status: number, message?: str
   mismatch: ['SignatureDoesNotMatch', 403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
 };
 
-/** Health, metrics and the webhook (MinIO cannot sign it; S3_INGEST_TOKEN guards it) take unsigned calls. */
-export const openRoute = (request: FastifyRequest): boolean => /^\/(?:health|metrics|events)\/?(?:\?|$)/.test(request.url);
+/**
+ * Health, metrics and the webhook (MinIO cannot sign it; S3_INGEST_TOKEN guards it) take unsigned
+ * calls, by method too: `PUT /events?notification` configures a bucket named `events`.
+ */
+export const openRoute = (request: FastifyRequest): boolean =>
+  request.method === 'POST' ? /^\/events\/?(?:\?|$)/.test(request.url) : request.method === 'GET' && /^\/(?:health|metrics)\/?(?:\?|$)/.test(request.url);
 
 export const signatureRefusal = (error: SigV4Error, request: FastifyRequest): Refusal => {
   const [code, status, message] = S3_CODE[error.failure];
