@@ -18,7 +18,13 @@ describe('the Lambda API and the bucket-notification API with API_CREDENTIALS: S
   const name = uniqueName('signed');
 
   before(async () => {
-    e2e = await startE2eStack({ AWS_REGION: 'us-east-1', API_CREDENTIALS: `${KEYS.deploy.join(':')}, ${KEYS.ops.join(':')}` });
+    // Functions get the ops key as their role's credentials: a handler's own SDK calls are signed with it.
+    e2e = await startE2eStack({
+      AWS_REGION: 'us-east-1',
+      API_CREDENTIALS: `${KEYS.deploy.join(':')}, ${KEYS.ops.join(':')}`,
+      FUNCTION_ACCESS_KEY_ID: KEYS.ops[0],
+      FUNCTION_SECRET_ACCESS_KEY: KEYS.ops[1],
+    });
   });
 
   after(async () => {
@@ -38,6 +44,21 @@ describe('the Lambda API and the bucket-notification API with API_CREDENTIALS: S
     const out = await client(...KEYS.ops).send(new InvokeCommand({ FunctionName: `arn:aws:lambda:us-east-1:000000000000:function:${name}`, Payload: Buffer.from(big) }));
     assert.deepEqual(JSON.parse(decode(out.Payload)), { got: 900_000 });
     assert.ok((await deploy.send(new ListFunctionsCommand({ MaxItems: 50 }))).Functions?.some((f) => f.FunctionName === name));
+  });
+
+  it('lets a handler invoke another function with the SDK as it comes, signed with its role\'s credentials', async () => {
+    const caller = uniqueName('caller');
+    const callerCode = `
+const { LambdaClient, InvokeCommand } = require('@aws-sdk/client-lambda');
+const lambda = new LambdaClient({});
+exports.handler = async (event) => {
+  const out = await lambda.send(new InvokeCommand({ FunctionName: event.target, Payload: JSON.stringify({ size: 7 }) }));
+  return { via: process.env.AWS_ENDPOINT_URL_LAMBDA !== undefined, answer: JSON.parse(Buffer.from(out.Payload).toString()) };
+};`;
+    await client(...KEYS.deploy).send(new CreateFunctionCommand(functionInput(caller, callerCode)));
+    const out = await client(...KEYS.deploy).send(new InvokeCommand({ FunctionName: caller, Payload: Buffer.from(JSON.stringify({ target: name })) }));
+    assert.equal(out.FunctionError, undefined, decode(out.Payload));
+    assert.deepEqual(JSON.parse(decode(out.Payload)), { via: true, answer: { got: 7 } });
   });
 
   it('refuses another secret, an unknown key and another region as AWS does, and nothing reaches NATS', async () => {

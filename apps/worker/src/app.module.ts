@@ -10,9 +10,10 @@ import type { WorkerConfig } from './worker.config.js';
 import { InvocationProcessor, WORKER_IDENTITY } from './invocations/invocation.processor.js';
 import { WORK_SETTINGS, WorkListener } from './invocations/work.listener.js';
 
-/** Environment every sandbox gets on top of the Lambda variables: the object store and role credentials. */
+/** Environment every sandbox gets on top of the Lambda variables: the object store, the Lambda API and role credentials. */
 const sandboxEnvironment = (config: WorkerConfig): Record<string, string> => ({
   ...(config.AWS_ENDPOINT_URL_S3 ? { AWS_ENDPOINT_URL_S3: config.AWS_ENDPOINT_URL_S3 } : {}),
+  ...(config.AWS_ENDPOINT_URL_LAMBDA ? { AWS_ENDPOINT_URL_LAMBDA: config.AWS_ENDPOINT_URL_LAMBDA } : {}),
   ...(config.FUNCTION_ACCESS_KEY_ID ? { AWS_ACCESS_KEY_ID: config.FUNCTION_ACCESS_KEY_ID } : {}),
   ...(config.FUNCTION_SECRET_ACCESS_KEY ? { AWS_SECRET_ACCESS_KEY: config.FUNCTION_SECRET_ACCESS_KEY } : {}),
 });

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import { BaseConfig, WithCodeCollection, WithHttp, WithRedis } from '@tributary/config';
 
 export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConfig, 9005))) {
@@ -64,6 +64,13 @@ export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConf
   /** Handed to every function as AWS_ENDPOINT_URL_S3, so the AWS SDK reaches the object store. */
   @IsOptional() @IsString()
   AWS_ENDPOINT_URL_S3?: string;
+
+  /**
+   * Handed to every function as AWS_ENDPOINT_URL_LAMBDA, so a handler's `new LambdaClient()`
+   * invokes this installation's functions (the API's URL as the worker reaches it).
+   */
+  @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL such as http://127.0.0.1:9001' })
+  AWS_ENDPOINT_URL_LAMBDA?: string;
 
   /** Credentials standing in for the execution role (handed to functions as AWS_ACCESS_KEY_ID …). */
   @IsOptional() @IsString()

@@ -57,6 +57,8 @@ export class Stack {
     const child = spawn(process.execPath, ['--enable-source-maps', ...(this.options.nodeArgs?.[service] ?? []), entry], {
       cwd: REPO_ROOT,
       env: {
+        // Functions reach this stack's Lambda API with the SDK's default endpoint, as they reach AWS's.
+        ...(service === 'worker' ? { AWS_ENDPOINT_URL_LAMBDA: this.url('api') } : {}),
         ...process.env,
         ...this.options.env,
         ...this.options.serviceEnv?.[service],
