@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import type { SigV4Verifier } from '@tributary/auth';
 
 import { NatsModule } from '@tributary/nats';
 import { ObservabilityModule } from '@tributary/observability';
@@ -8,7 +9,8 @@ import { FunctionsModule } from './functions/functions.module.js';
 
 @Module({})
 export class AppModule {
-  static forRoot(config: ApiConfig): DynamicModule {
+  /** `signing`: the verifier when calls must be signed (API_CREDENTIALS). */
+  static forRoot(config: ApiConfig, signing?: SigV4Verifier): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -26,6 +28,7 @@ export class AppModule {
           duplicateWindowMs: config.DEDUPE_WINDOW_MS,
           codeCollection: { intervalMs: config.CODE_GC_INTERVAL_MS, graceMs: config.CODE_GC_GRACE_MS },
           ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
+          ...(signing ? { signing } : {}),
           codeSource: {
             region: config.AWS_REGION,
             ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),

@@ -17,7 +17,7 @@ const verifier = config.API_CREDENTIALS
 if (!verifier) new Logger('api').warn(`API_CREDENTIALS is not set: the Lambda API on port ${config.PORT} takes unsigned calls from anyone who reaches it`);
 await startService({
   name: 'api',
-  module: AppModule.forRoot(config),
+  module: AppModule.forRoot(config, verifier),
   config,
   bodyLimit: LAMBDA_LIMITS.codeRequestBytes,
   // A path that is not valid percent-encoding: the SDK raises ValidationException, as for a bad name.

@@ -46,6 +46,23 @@ describe('the Lambda API and the bucket-notification API with API_CREDENTIALS: S
     assert.ok((await deploy.send(new ListFunctionsCommand({ MaxItems: 50 }))).Functions?.some((f) => f.FunctionName === name));
   });
 
+  it('presigns GetFunction\'s Code.Location, so a plain download of it works, and only of that URL', async () => {
+    const { Code } = await client(...KEYS.ops).send(new GetFunctionCommand({ FunctionName: name }));
+    const location = Code?.Location ?? '';
+    assert.match(location, /\/code\?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDOPS%2F.*X-Amz-Expires=600/);
+    const zip = await fetch(location);
+    assert.equal(zip.status, 200);
+    assert.equal(Buffer.from(await zip.arrayBuffer()).subarray(0, 2).toString(), 'PK');
+    for (const [what, url] of [
+      ['unsigned', location.split('?')[0] ?? ''],
+      ['another function', location.replace(`/functions/${name}/`, '/functions/someone-else/')],
+      ['a longer life', location.replace('X-Amz-Expires=600', 'X-Amz-Expires=6000')],
+    ] as const) {
+      const refused = await fetch(url);
+      assert.equal(refused.status, 403, what);
+    }
+  });
+
   it('lets a handler invoke another function with the SDK as it comes, signed with its role\'s credentials', async () => {
     const caller = uniqueName('caller');
     const callerCode = `

@@ -8,6 +8,9 @@ export interface SignatureHookOptions {
   refuse: (error: SigV4Error, request: FastifyRequest) => { status: number; headers: Record<string, string>; body: string };
 }
 
+/** The access key each verified request was signed with (keyed by Node's request, `request.raw`). */
+export const signedBy = new WeakMap<object, string>();
+
 /**
  * Requires a valid SigV4 signature on every request but the open ones. A hook after the body is
  * read, since the signature covers it, and before any controller, so an unsigned call reaches
@@ -17,7 +20,8 @@ export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verif
   fastify.addHook('preHandler', async (request, reply) => {
     if (options.open(request)) return;
     try {
-      await verifier.verify({ method: request.method, url: request.url, headers: request.headers, ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}) });
+      const accessKeyId = await verifier.verify({ method: request.method, url: request.url, headers: request.headers, ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}) });
+      signedBy.set(request.raw, accessKeyId);
     } catch (error) {
       if (!(error instanceof SigV4Error)) throw error;
       const { status, headers, body } = options.refuse(error, request);

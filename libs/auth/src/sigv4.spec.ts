@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand, TagResourceCommand } from '@aws-sdk/client-lambda';
-import { PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { SigV4Error, SigV4Verifier, parseCredentialList, type ReceivedRequest, type SigV4Failure } from './sigv4.js';
 
 /** Requests exactly as the AWS SDK puts them on the wire, caught by a plain HTTP server. */
@@ -134,5 +135,34 @@ describe('SigV4Verifier', () => {
     ]);
     assert.throws(() => parseCredentialList('AKID1'), /not ACCESS_KEY_ID:SECRET_ACCESS_KEY/);
     assert.throws(() => parseCredentialList(':secret'), /not ACCESS_KEY_ID:SECRET_ACCESS_KEY/);
+  });
+
+  describe('presigned URLs', () => {
+    const get = (url: string, host?: string): ReceivedRequest => {
+      const target = new URL(url);
+      return { method: 'GET', url: `${target.pathname}${target.search}`, headers: { host: host ?? target.host } };
+    };
+    const at = new Date('2026-12-07T02:00:00Z');
+
+    it('takes a URL it presigned until it expires, and nothing changed in it', async () => {
+      const url = await lambdaVerifier.presignUrl('http://127.0.0.1:9001/2015-03-31/functions/my-fn/code', 'AKIDTRIBUTARY', 600, at);
+      assert.match(url, /X-Amz-Algorithm=AWS4-HMAC-SHA256&.*X-Amz-Expires=600/);
+      assert.equal(await lambdaVerifier.verify(get(url), new Date(at.getTime() + 599_000)), 'AKIDTRIBUTARY');
+      assert.equal(await failure(lambdaVerifier, get(url), new Date(at.getTime() + 601_000)), 'expired');
+      assert.equal(await failure(lambdaVerifier, get(url), new Date(at.getTime() - 6 * 60_000)), 'expired');
+      assert.equal(await failure(lambdaVerifier, get(url.replace('my-fn', 'other-fn')), at), 'mismatch');
+      assert.equal(await failure(lambdaVerifier, get(url.replace('X-Amz-Expires=600', 'X-Amz-Expires=6000')), at), 'mismatch');
+      assert.equal(await failure(lambdaVerifier, get(url, 'evil.example:9001'), at), 'mismatch');
+      assert.equal(await failure(lambdaVerifier, get(url.replace('X-Amz-Expires=600', 'X-Amz-Expires=604801')), at), 'malformed');
+    });
+
+    it('takes what the AWS SDK\'s own presigner signs', async () => {
+      const store = new S3Client({ endpoint: 'http://127.0.0.1:9002', region: 'eu-west-1', forcePathStyle: true, credentials: { accessKeyId: 'AKIDTRIBUTARY', secretAccessKey: SECRET } });
+      const url = await getSignedUrl(store, new GetBucketNotificationConfigurationCommand({ Bucket: 'photos' }), { expiresIn: 300 });
+      store.destroy();
+      const verifier = new SigV4Verifier({ service: 's3', region: 'eu-west-1', credentials: new Map([['AKIDTRIBUTARY', SECRET]]), uriEscapePath: false });
+      assert.equal(await verifier.verify(get(url)), 'AKIDTRIBUTARY');
+      assert.equal(await failure(verifier, get(url.replace('photos', 'photoz'))), 'mismatch');
+    });
   });
 });

@@ -80,8 +80,8 @@ const header = (headers: IncomingHttpHeaders, name: string): string | undefined 
 /**
  * Checks AWS Signature Version 4 on requests as the AWS SDKs and CLI sign them: the canonical
  * request is rebuilt from what arrived, with the signed headers the client listed, and signed
- * again by smithy's own signer (the SDK's) with the secret of the access key named. Only the
- * Authorization header form; presigned URLs are refused as unsigned.
+ * again by smithy's own signer (the SDK's) with the secret of the access key named. Presigned
+ * URLs (the signature in the query) are checked the same way, with their expiry.
  */
 export class SigV4Verifier {
   private readonly maxSkewMs: number;
@@ -97,65 +97,165 @@ export class SigV4Verifier {
     }
   }
 
-  /** The access key id that signed `request`; throws SigV4Error when it is not signed as it must be. */
+  /**
+   * The access key id that signed `request`, in its Authorization header or as a presigned URL
+   * (`X-Amz-Signature` in the query); throws SigV4Error when it is not signed as it must be.
+   */
   async verify(request: ReceivedRequest, now = new Date()): Promise<string> {
-    const authorization = header(request.headers, 'authorization');
-    if (authorization === undefined) throw new SigV4Error('missing', 'Missing Authentication Token');
-    const parts = AUTHORIZATION.exec(authorization);
-    if (!parts) throw new SigV4Error('malformed', `Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' of AWS4-HMAC-SHA256. Authorization=${authorization.split(' ')[0] ?? ''}`);
-    const [, accessKeyId = '', day = '', region = '', service = '', signedList = '', signature = ''] = parts;
-    const stamp = header(request.headers, 'x-amz-date');
-    const when = stamp === undefined ? undefined : AMZ_DATE.exec(stamp);
-    if (!stamp || !when) throw new SigV4Error('malformed', "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.");
-    const signer = this.signers.get(accessKeyId);
-    if (!signer || header(request.headers, 'x-amz-security-token') !== undefined) throw new SigV4Error('unknown-key', 'The security token included in the request is invalid.');
-    if (service !== this.options.service) throw new SigV4Error('scope', `Credential should be scoped to correct service: '${this.options.service}'. `);
-    if (region !== this.options.region) throw new SigV4Error('scope', 'Credential should be scoped to a valid region. ');
-    if (day !== stamp.slice(0, 8)) {
-      throw new SigV4Error('scope', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${day}' != '${stamp.slice(0, 8)}', from '${stamp}'.`);
+    const [path = '/', search = ''] = request.url.split(/\?(.*)/s);
+    const query = queryOf(search);
+    const claim = header(request.headers, 'authorization') === undefined && query['X-Amz-Algorithm'] !== undefined ? presignedClaim(query) : headerClaim(request.headers);
+    const signer = this.signers.get(claim.accessKeyId);
+    if (!signer || claim.sessionToken !== undefined) throw new SigV4Error('unknown-key', 'The security token included in the request is invalid.');
+    if (claim.service !== this.options.service) throw new SigV4Error('scope', `Credential should be scoped to correct service: '${this.options.service}'. `);
+    if (claim.region !== this.options.region) throw new SigV4Error('scope', 'Credential should be scoped to a valid region. ');
+    if (claim.day !== claim.stamp.slice(0, 8)) {
+      throw new SigV4Error('scope', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${claim.day}' != '${claim.stamp.slice(0, 8)}', from '${claim.stamp}'.`);
     }
-    const [, y, mo, d, h, mi, s] = when;
-    const signedAt = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
-    const skew = signedAt.getTime() - now.getTime();
-    if (Math.abs(skew) > this.maxSkewMs) {
-      const minutes = `${this.maxSkewMs / 60_000} min.`;
-      const bound = amzDate(new Date(now.getTime() + Math.sign(skew) * this.maxSkewMs));
-      throw new SigV4Error(
-        'expired',
-        skew < 0
-          ? `Signature expired: ${stamp} is now earlier than ${bound} (${amzDate(now)} - ${minutes})`
-          : `Signature not yet current: ${stamp} is still later than ${bound} (${amzDate(now)} + ${minutes})`,
-      );
-    }
-    const signedHeaders = signedList.split(';');
-    if (!signedHeaders.includes('host')) throw new SigV4Error('mismatch', "'Host' must be a 'SignedHeader' in the AWS Authorization.");
+    this.checkTime(claim, now);
+    if (!claim.signedHeaders.includes('host')) throw new SigV4Error('mismatch', "'Host' must be a 'SignedHeader' in the AWS Authorization.");
     const declaredHash = header(request.headers, 'x-amz-content-sha256');
     if (declaredHash !== undefined && declaredHash !== 'UNSIGNED-PAYLOAD') {
       const actual = createHash('sha256').update(request.body ?? new Uint8Array()).digest('hex');
       if (declaredHash !== actual) throw new SigV4Error('mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
     }
     const headers: Record<string, string> = {};
-    for (const name of signedHeaders) headers[name] = header(request.headers, name) ?? '';
-    const [path = '/', search = ''] = request.url.split(/\?(.*)/s);
-    const query: Record<string, string | string[]> = {};
-    for (const [key, value] of new URLSearchParams(search)) {
-      const seen = query[key];
-      query[key] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+    for (const name of claim.signedHeaders) headers[name] = header(request.headers, name) ?? '';
+    const unsigned = { method: request.method, protocol: 'http:', hostname: headers['host'] ?? '', path, headers, ...(request.body?.byteLength ? { body: request.body } : {}) };
+    const options = { signingDate: claim.signedAt, signableHeaders: new Set(claim.signedHeaders), signingRegion: claim.region, signingService: claim.service };
+    let expected: string;
+    if (claim.expiresIn === undefined) {
+      const resigned = await signer.sign({ ...unsigned, query }, options);
+      expected = /Signature=([0-9a-f]{64})/.exec(String(resigned.headers['authorization'] ?? ''))?.[1] ?? '';
+    } else {
+      // The payload hash travels in the query (S3's UNSIGNED-PAYLOAD) but smithy reads it from a
+      // header, which it hoists back into the query under the name it is given.
+      const rest = { ...query };
+      const payloadHash = rest['X-Amz-Content-Sha256'];
+      delete rest['X-Amz-Signature'];
+      delete rest['X-Amz-Content-Sha256'];
+      const withHash = typeof payloadHash === 'string' ? { ...unsigned, headers: { ...headers, 'X-Amz-Content-Sha256': payloadHash } } : unsigned;
+      const presigned = await signer.presign({ ...withHash, query: rest }, { ...options, expiresIn: claim.expiresIn });
+      expected = String(presigned.query?.['X-Amz-Signature'] ?? '');
     }
-    const resigned = await signer.sign(
-      { method: request.method, protocol: 'http:', hostname: headers['host'] ?? '', path, query, headers, ...(request.body?.byteLength ? { body: request.body } : {}) },
-      { signingDate: signedAt, signableHeaders: new Set(signedHeaders), signingRegion: region, signingService: service },
-    );
-    const expected = /Signature=([0-9a-f]{64})/.exec(String(resigned.headers['authorization'] ?? ''))?.[1] ?? '';
-    if (expected.length !== signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(signature))) {
+    if (expected.length !== claim.signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(claim.signature))) {
       throw new SigV4Error(
         'mismatch',
         'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
       );
     }
-    return accessKeyId;
+    return claim.accessKeyId;
+  }
+
+  /**
+   * `url` presigned (SigV4 in its query, valid `expiresInSeconds`) with `accessKeyId`'s secret,
+   * as AWS presigns GetFunction's Code.Location: a plain GET of it passes `verify`.
+   */
+  async presignUrl(url: string, accessKeyId: string, expiresInSeconds: number, now = new Date()): Promise<string> {
+    const signer = this.signers.get(accessKeyId);
+    if (!signer) throw new Error(`no secret for access key ${accessKeyId}`);
+    const target = new URL(url);
+    const presigned = await signer.presign(
+      { method: 'GET', protocol: target.protocol, hostname: target.hostname, path: target.pathname, query: queryOf(target.search.slice(1)), headers: { host: target.host } },
+      { signingDate: now, expiresIn: expiresInSeconds },
+    );
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(presigned.query ?? {})) for (const one of Array.isArray(value) ? value : [value ?? '']) search.append(key, one);
+    return `${target.origin}${target.pathname}?${search.toString().replace(/\+/g, '%20')}`;
+  }
+
+  /** X-Amz-Date near enough to now, and a presigned URL not yet expired. */
+  private checkTime(claim: Claim, now: Date): void {
+    const skew = claim.signedAt.getTime() - now.getTime();
+    const minutes = `${this.maxSkewMs / 60_000} min.`;
+    if (skew > this.maxSkewMs) {
+      throw new SigV4Error('expired', `Signature not yet current: ${claim.stamp} is still later than ${amzDate(new Date(now.getTime() + this.maxSkewMs))} (${amzDate(now)} + ${minutes})`);
+    }
+    if (claim.expiresIn !== undefined) {
+      if (claim.signedAt.getTime() + claim.expiresIn * 1000 < now.getTime()) {
+        throw new SigV4Error('expired', `Signature expired: ${claim.stamp} + ${claim.expiresIn} s is now earlier than ${amzDate(now)}`);
+      }
+    } else if (-skew > this.maxSkewMs) {
+      throw new SigV4Error('expired', `Signature expired: ${claim.stamp} is now earlier than ${amzDate(new Date(now.getTime() - this.maxSkewMs))} (${amzDate(now)} - ${minutes})`);
+    }
   }
 }
+
+/** What a request says of its signature, from the Authorization header or a presigned URL's query. */
+interface Claim {
+  accessKeyId: string;
+  day: string;
+  region: string;
+  service: string;
+  signedHeaders: string[];
+  signature: string;
+  stamp: string;
+  signedAt: Date;
+  sessionToken?: string;
+  /** A presigned URL's X-Amz-Expires. */
+  expiresIn?: number;
+}
+
+const CREDENTIAL = /^([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request$/;
+
+const signedAtOf = (stamp: string | undefined, missing: string): { stamp: string; signedAt: Date } => {
+  const when = stamp === undefined ? undefined : AMZ_DATE.exec(stamp);
+  if (!stamp || !when) throw new SigV4Error('malformed', missing);
+  const [, y, mo, d, h, mi, s] = when;
+  return { stamp, signedAt: new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`) };
+};
+
+const headerClaim = (headers: IncomingHttpHeaders): Claim => {
+  const authorization = header(headers, 'authorization');
+  if (authorization === undefined) throw new SigV4Error('missing', 'Missing Authentication Token');
+  const parts = AUTHORIZATION.exec(authorization);
+  if (!parts) throw new SigV4Error('malformed', `Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' of AWS4-HMAC-SHA256. Authorization=${authorization.split(' ')[0] ?? ''}`);
+  const [, accessKeyId = '', day = '', region = '', service = '', signedList = '', signature = ''] = parts;
+  const token = header(headers, 'x-amz-security-token');
+  return {
+    accessKeyId, day, region, service, signature,
+    signedHeaders: signedList.split(';'),
+    ...signedAtOf(header(headers, 'x-amz-date'), "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."),
+    ...(token !== undefined ? { sessionToken: token } : {}),
+  };
+};
+
+/** AWS's longest presigned URL: 7 days. */
+const MAX_EXPIRES_SECONDS = 604_800;
+
+const presignedClaim = (query: Record<string, string | string[]>): Claim => {
+  const one = (name: string): string | undefined => {
+    const value = query[name];
+    return Array.isArray(value) ? undefined : value;
+  };
+  if (one('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') throw new SigV4Error('malformed', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
+  const credential = CREDENTIAL.exec(one('X-Amz-Credential') ?? '');
+  const signature = one('X-Amz-Signature') ?? '';
+  const signedList = one('X-Amz-SignedHeaders') ?? '';
+  const expires = Number(one('X-Amz-Expires'));
+  if (!credential || !/^[0-9a-f]{64}$/.test(signature) || !/^[a-z0-9;-]+$/.test(signedList) || !Number.isInteger(expires) || expires < 1 || expires > MAX_EXPIRES_SECONDS) {
+    throw new SigV4Error('malformed', `A presigned URL needs X-Amz-Credential, X-Amz-SignedHeaders, X-Amz-Signature and X-Amz-Expires (1 to ${MAX_EXPIRES_SECONDS} seconds).`);
+  }
+  const [, accessKeyId = '', day = '', region = '', service = ''] = credential;
+  const token = one('X-Amz-Security-Token');
+  return {
+    accessKeyId, day, region, service, signature,
+    signedHeaders: signedList.split(';'),
+    expiresIn: expires,
+    ...signedAtOf(one('X-Amz-Date'), 'A presigned URL needs X-Amz-Date.'),
+    ...(token !== undefined ? { sessionToken: token } : {}),
+  };
+};
+
+/** A query string as smithy takes it: repeated keys as arrays. */
+const queryOf = (search: string): Record<string, string | string[]> => {
+  const query: Record<string, string | string[]> = {};
+  for (const [key, value] of new URLSearchParams(search)) {
+    const seen = query[key];
+    query[key] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  return query;
+};
 
 /**
  * `ACCESS_KEY_ID:SECRET_ACCESS_KEY` pairs, comma separated (a secret may hold any character but a

@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { signedBy, type SigV4Verifier } from '@tributary/auth';
 import { FunctionRegistry } from '@tributary/registry';
 import { PolicyService } from './policy.service.js';
 import { FunctionsService } from './functions.service.js';
@@ -8,6 +9,11 @@ import { LambdaError, LambdaErrorType } from './lambda-error.js';
 
 /** Base URL the API is reached at from outside (behind a proxy, say); else the request's Host. */
 export const PUBLIC_URL = Symbol('PUBLIC_URL');
+/** The API's SigV4 verifier when calls must be signed (API_CREDENTIALS), else undefined. */
+export const REQUEST_SIGNING = Symbol('REQUEST_SIGNING');
+
+/** How long GetFunction's Code.Location stays valid when calls are signed: AWS's 10 minutes. */
+const CODE_LOCATION_SECONDS = 600;
 
 interface Reply {
   status(code: number): Reply;
@@ -54,6 +60,7 @@ export class FunctionsController {
     @Inject(FunctionRegistry) private readonly registry: FunctionRegistry,
     @Inject(PolicyService) private readonly policies: PolicyService,
     @Inject(PUBLIC_URL) private readonly publicUrl: string | undefined,
+    @Inject(REQUEST_SIGNING) private readonly signing: SigV4Verifier | undefined,
   ) {}
 
   @Post()
@@ -77,15 +84,19 @@ export class FunctionsController {
     @Param('name') name: string,
     @Headers('host') host: string | undefined,
     @Headers('x-forwarded-proto') forwardedProto: string | undefined,
+    @Req() request: { raw: object },
     @Query('Qualifier') qualifier?: string,
   ) {
     const { record, qualifier: named } = await this.functions.resolve(name, qualifier);
-    // A URL the caller can download the package from, as AWS's (presigned) Location is.
+    // A URL the caller can download the package from, as AWS's Location is: presigned (with the
+    // caller's own key) when calls must be signed.
     const scheme = forwardedProto?.split(',')[0]?.trim() === 'https' ? 'https' : 'http';
     const base = this.publicUrl ?? `${scheme}://${host ?? '127.0.0.1'}`;
+    const location = `${base}/2015-03-31/functions/${encodeURIComponent(record.name)}/code`;
+    const caller = signedBy.get(request.raw);
     return {
       Configuration: this.functions.configuration(record, named),
-      Code: { RepositoryType: 'S3', Location: `${base}/2015-03-31/functions/${encodeURIComponent(record.name)}/code` },
+      Code: { RepositoryType: 'S3', Location: this.signing && caller ? await this.signing.presignUrl(location, caller, CODE_LOCATION_SECONDS) : location },
       Tags: record.tags ?? {},
     };
   }

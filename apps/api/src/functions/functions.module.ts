@@ -1,8 +1,9 @@
 import { APP_FILTER } from '@nestjs/core';
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { SigV4Verifier } from '@tributary/auth';
 import type { LambdaIdentity } from '@tributary/contracts';
 import { InvocationClient, NatsClient, PayloadStore, type InvocationClientOptions } from '@tributary/nats';
-import { FunctionsController, PUBLIC_URL } from './functions.controller.js';
+import { FunctionsController, PUBLIC_URL, REQUEST_SIGNING } from './functions.controller.js';
 import { CODE_SOURCE, FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
 import { objectStoreClient, type ObjectStoreSettings } from '@tributary/s3';
 import { InvokeService, SYNC_QUEUE_WAIT_MS } from './invoke.service.js';
@@ -35,6 +36,8 @@ export interface FunctionsModuleOptions {
   publicUrl?: string;
   /** Where Code.S3Bucket/S3Key packages are read from. */
   codeSource: ObjectStoreSettings;
+  /** When calls must be signed: the verifier, which also presigns Code.Location. */
+  signing?: SigV4Verifier;
 }
 
 @Module({})
@@ -50,6 +53,7 @@ export class FunctionsModule {
         { provide: CODE_COLLECTION, useValue: options.codeCollection },
         { provide: CODE_SOURCE, useFactory: () => objectStoreClient(options.codeSource) },
         { provide: PUBLIC_URL, useValue: options.publicUrl?.replace(/\/+$/, '') },
+        { provide: REQUEST_SIGNING, useValue: options.signing },
         CodeCollector,
         {
           provide: InvocationClient,
