@@ -5,6 +5,7 @@ import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigu
 import { streamMessageCount, uniqueName } from '@tributary/testing';
 import { decode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
+const WEBHOOK_TOKEN = 'webhook-token-for-tests';
 const KEYS = { deploy: ['AKIDDEPLOY', 'deploy/secret+key'], ops: ['AKIDOPS', 'ops:secret'] } as const;
 
 describe('the Lambda API and the bucket-notification API with API_CREDENTIALS: SigV4 signatures required', () => {
@@ -24,6 +25,8 @@ describe('the Lambda API and the bucket-notification API with API_CREDENTIALS: S
       API_CREDENTIALS: `${KEYS.deploy.join(':')}, ${KEYS.ops.join(':')}`,
       FUNCTION_ACCESS_KEY_ID: KEYS.ops[0],
       FUNCTION_SECRET_ACCESS_KEY: KEYS.ops[1],
+      // Required with API_CREDENTIALS: s3-ingest refuses to start with its webhook open.
+      S3_INGEST_TOKEN: WEBHOOK_TOKEN,
     });
   });
 
@@ -103,7 +106,17 @@ exports.handler = async (event) => {
     assert.deepEqual(await unsigned.json(), { Type: 'User', message: 'Missing Authentication Token' });
     const forged = await fetch(`${api}/2015-03-31/functions/${name}`, { headers: { authorization: 'Bearer let-me-in' } });
     assert.equal(forged.headers.get('x-amzn-errortype'), 'IncompleteSignatureException');
+    // A date of digits that is no date is a malformed signature, not a 500.
+    const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+    const undated = await fetch(`${api}/2015-03-31/functions/`, {
+      headers: { 'x-amz-date': `${today}T999999Z`, authorization: `AWS4-HMAC-SHA256 Credential=${KEYS.ops[0]}/${today}/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'a'.repeat(64)}` },
+    });
+    assert.deepEqual([undated.status, undated.headers.get('x-amzn-errortype')], [400, 'IncompleteSignatureException']);
+    // An unsigned body is answered without being kept, and the client sees the answer.
+    const big = await fetch(`${api}/2015-03-31/functions`, { method: 'POST', body: Buffer.alloc(20 * 1024 * 1024, 32) });
+    assert.deepEqual([big.status, big.headers.get('x-amzn-errortype')], [403, 'MissingAuthenticationTokenException']);
     assert.equal((await fetch(`${api}/health`)).status, 200);
+    assert.equal((await fetch(`${api}/health`, { method: 'HEAD' })).status, 200);
     assert.match(await (await fetch(`${api}/metrics`)).text(), /# HELP/);
   });
 
@@ -135,9 +148,11 @@ exports.handler = async (event) => {
       }
       // Refused writes changed nothing.
       assert.equal((await signed.send(new GetBucketNotificationConfigurationCommand({ Bucket: 'signed-bucket' }))).LambdaFunctionConfigurations?.length, 1);
-      // The webhook is MinIO's, which cannot sign: it keeps its own bearer token (none set here).
-      const webhook = await fetch(`${e2e.stack.url('s3-ingest')}/events`, { method: 'POST', body: JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent' }) });
-      assert.equal(webhook.status, 200);
+      // The webhook is MinIO's, which cannot sign: it keeps its own bearer token.
+      const test = JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent' });
+      const webhook = (authorization?: string) => fetch(`${e2e.stack.url('s3-ingest')}/events`, { method: 'POST', body: test, ...(authorization ? { headers: { authorization } } : {}) });
+      assert.equal((await webhook(`Bearer ${WEBHOOK_TOKEN}`)).status, 200);
+      assert.equal((await webhook()).status, 401);
     } finally {
       for (const client of [signed, forged, stranger]) client.destroy();
     }

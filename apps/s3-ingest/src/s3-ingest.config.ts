@@ -1,10 +1,15 @@
-import { IsOptional, IsString, Matches, MinLength } from 'class-validator';
+import { IsString, Matches, MinLength, ValidateIf } from 'class-validator';
 import { BaseConfig, WithApiCredentials, WithHttp, WithObjectStore } from '@tributary/config';
 
 /** With S3_ENDPOINT set, saving triggers also makes the store's bucket notify Tributary. */
 export class S3IngestConfig extends WithApiCredentials(WithObjectStore(WithHttp(BaseConfig, 9002))) {
-  /** When set, `POST /events` requires `Authorization: Bearer <token>` (MinIO's webhook `auth_token`). */
-  @IsOptional() @IsString() @MinLength(8, { message: 'must be at least 8 characters' })
+  /**
+   * When set, `POST /events` requires `Authorization: Bearer <token>` (MinIO's webhook `auth_token`).
+   * Required with API_CREDENTIALS: a webhook open to anyone would run functions for anyone.
+   */
+  @ValidateIf((config: S3IngestConfig) => config.S3_INGEST_TOKEN !== undefined || config.API_CREDENTIALS !== undefined)
+  @IsString({ message: 'must be set when API_CREDENTIALS is (POST /events would otherwise take notifications, and run functions, for anyone)' })
+  @MinLength(8, { message: 'must be at least 8 characters' })
   S3_INGEST_TOKEN?: string;
 
   /** Stream that captures the object store's NATS notifications (MinIO's NATS target, JetStream on). */

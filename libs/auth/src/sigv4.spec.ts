@@ -128,6 +128,41 @@ describe('SigV4Verifier', () => {
     assert.equal(await failure(lambdaVerifier, { ...get, headers: without('x-amz-date') }), 'malformed');
   });
 
+  it('refuses, never throws on, what a stranger can put in the headers: no date, an own-member header name, a path smithy would rewrite', async () => {
+    const [get] = lambda;
+    assert.ok(get);
+    const at = signedAt(get);
+    const authorization = String(get.headers.authorization);
+    for (const stamp of ['20261399T000000Z', '20261207T256199Z', '00000000T000000Z', '20260230T000000Z']) {
+      assert.equal(await failure(lambdaVerifier, { ...get, headers: { ...get.headers, 'x-amz-date': stamp } }, at), 'malformed', stamp);
+    }
+    for (const name of ['constructor']) {
+      const odd = authorization.replace('SignedHeaders=', `SignedHeaders=${name};`);
+      assert.equal(await failure(lambdaVerifier, { ...get, headers: { ...get.headers, authorization: odd } }, at), 'mismatch', name);
+    }
+    for (const path of ['/2015-03-31//functions/f', '/2015-03-31/functions/./f', '/2015-03-31/functions/f/aliases/..']) {
+      assert.equal(await failure(lambdaVerifier, { ...get, url: path }, at), 'mismatch', path);
+    }
+  });
+
+  it('prechecks from the headers alone: form, key, scope and time, not the signature', () => {
+    const [get, invoke] = lambda;
+    assert.ok(get && invoke);
+    const refusedBy = (request: Omit<ReceivedRequest, 'body'>, now?: Date) => {
+      try {
+        lambdaVerifier.precheck(request, now);
+        return 'passed';
+      } catch (error) {
+        return (error as SigV4Error).failure;
+      }
+    };
+    const headersOnly = (request: ReceivedRequest) => ({ method: request.method, url: request.url, headers: request.headers });
+    assert.equal(refusedBy(headersOnly(invoke), signedAt(invoke)), 'passed');
+    assert.equal(refusedBy({ ...headersOnly(invoke), headers: { host: 'x' } }), 'missing');
+    assert.equal(refusedBy({ ...headersOnly(invoke), headers: { ...invoke.headers, authorization: String(invoke.headers.authorization).replace('AKIDTRIBUTARY', 'AKIDNOBODY') } }, signedAt(invoke)), 'unknown-key');
+    assert.equal(refusedBy(headersOnly(invoke), new Date(signedAt(invoke).getTime() + 3_600_000)), 'expired');
+  });
+
   it('reads ACCESS_KEY_ID:SECRET pairs, secrets with colons included, and names a broken one', () => {
     assert.deepEqual([...parseCredentialList(' AKID1:s/e+c:r=et , AKID2:x,')], [
       ['AKID1', 's/e+c:r=et'],

@@ -73,9 +73,13 @@ class NodeSha256 {
 }
 
 const header = (headers: IncomingHttpHeaders, name: string): string | undefined => {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
+  // A name from the request itself (SignedHeaders) must not find an object's own members.
+  const value = Object.hasOwn(headers, name) ? headers[name] : undefined;
+  return Array.isArray(value) ? value.join(',') : typeof value === 'string' ? value : undefined;
 };
+
+/** A path the Lambda API's signers sign as it is: no empty, `.` or `..` segment for smithy to normalise away. */
+const isNormalPath = (path: string): boolean => !/\/\/|\/\.{1,2}(?:\/|$)/.test(path);
 
 /**
  * Checks AWS Signature Version 4 on requests as the AWS SDKs and CLI sign them: the canonical
@@ -102,18 +106,7 @@ export class SigV4Verifier {
    * (`X-Amz-Signature` in the query); throws SigV4Error when it is not signed as it must be.
    */
   async verify(request: ReceivedRequest, now = new Date()): Promise<string> {
-    const [path = '/', search = ''] = request.url.split(/\?(.*)/s);
-    const query = queryOf(search);
-    const claim = header(request.headers, 'authorization') === undefined && query['X-Amz-Algorithm'] !== undefined ? presignedClaim(query) : headerClaim(request.headers);
-    const signer = this.signers.get(claim.accessKeyId);
-    if (!signer || claim.sessionToken !== undefined) throw new SigV4Error('unknown-key', 'The security token included in the request is invalid.');
-    if (claim.service !== this.options.service) throw new SigV4Error('scope', `Credential should be scoped to correct service: '${this.options.service}'. `);
-    if (claim.region !== this.options.region) throw new SigV4Error('scope', 'Credential should be scoped to a valid region. ');
-    if (claim.day !== claim.stamp.slice(0, 8)) {
-      throw new SigV4Error('scope', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${claim.day}' != '${claim.stamp.slice(0, 8)}', from '${claim.stamp}'.`);
-    }
-    this.checkTime(claim, now);
-    if (!claim.signedHeaders.includes('host')) throw new SigV4Error('mismatch', "'Host' must be a 'SignedHeader' in the AWS Authorization.");
+    const { claim, signer, path, query } = this.claimOf(request, now);
     const declaredHash = header(request.headers, 'x-amz-content-sha256');
     if (declaredHash !== undefined && declaredHash !== 'UNSIGNED-PAYLOAD') {
       const actual = createHash('sha256').update(request.body ?? new Uint8Array()).digest('hex');
@@ -145,6 +138,32 @@ export class SigV4Verifier {
       );
     }
     return claim.accessKeyId;
+  }
+
+  /**
+   * What `verify` checks before it reads the body: the signature's form, a known key, its scope
+   * and date. A request refused here need not have its body kept at all.
+   */
+  precheck(request: Omit<ReceivedRequest, 'body'>, now = new Date()): void {
+    this.claimOf(request, now);
+  }
+
+  private claimOf(request: Omit<ReceivedRequest, 'body'>, now: Date): { claim: Claim; signer: SignatureV4; path: string; query: Record<string, string | string[]> } {
+    const [path = '/', search = ''] = request.url.split(/\?(.*)/s);
+    const query = queryOf(search);
+    const claim = header(request.headers, 'authorization') === undefined && query['X-Amz-Algorithm'] !== undefined ? presignedClaim(query) : headerClaim(request.headers);
+    const signer = this.signers.get(claim.accessKeyId);
+    if (!signer || claim.sessionToken !== undefined) throw new SigV4Error('unknown-key', 'The security token included in the request is invalid.');
+    if (claim.service !== this.options.service) throw new SigV4Error('scope', `Credential should be scoped to correct service: '${this.options.service}'. `);
+    if (claim.region !== this.options.region) throw new SigV4Error('scope', 'Credential should be scoped to a valid region. ');
+    if (claim.day !== claim.stamp.slice(0, 8)) {
+      throw new SigV4Error('scope', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${claim.day}' != '${claim.stamp.slice(0, 8)}', from '${claim.stamp}'.`);
+    }
+    this.checkTime(claim, now);
+    if (!claim.signedHeaders.includes('host')) throw new SigV4Error('mismatch', "'Host' must be a 'SignedHeader' in the AWS Authorization.");
+    // smithy would sign `/a//b/../c` as `/a/c`, while the router routes what was sent.
+    if (this.options.uriEscapePath && !isNormalPath(path)) throw new SigV4Error('mismatch', 'The request path must not hold empty, "." or ".." segments.');
+    return { claim, signer, path, query };
   }
 
   /**
@@ -202,7 +221,10 @@ const signedAtOf = (stamp: string | undefined, missing: string): { stamp: string
   const when = stamp === undefined ? undefined : AMZ_DATE.exec(stamp);
   if (!stamp || !when) throw new SigV4Error('malformed', missing);
   const [, y, mo, d, h, mi, s] = when;
-  return { stamp, signedAt: new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`) };
+  const signedAt = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}Z`);
+  // Digits that are no date (month 13, 25 o'clock, 30 February) are refused, not signed with.
+  if (Number.isNaN(signedAt.getTime()) || amzDate(signedAt) !== stamp) throw new SigV4Error('malformed', `X-Amz-Date must be a date and time such as 20261207T020000Z, not ${stamp}.`);
+  return { stamp, signedAt };
 };
 
 const headerClaim = (headers: IncomingHttpHeaders): Claim => {
@@ -215,7 +237,7 @@ const headerClaim = (headers: IncomingHttpHeaders): Claim => {
   return {
     accessKeyId, day, region, service, signature,
     signedHeaders: signedList.split(';'),
-    ...signedAtOf(header(headers, 'x-amz-date'), "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."),
+    ...signedAtOf(header(headers, 'x-amz-date'), "Authorization header requires existence of a 'X-Amz-Date' header."),
     ...(token !== undefined ? { sessionToken: token } : {}),
   };
 };

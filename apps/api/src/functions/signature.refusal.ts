@@ -13,7 +13,7 @@ const ERROR_TYPE: Record<SigV4Failure, LambdaErrorType> = {
 };
 
 /** The routes a scraper or load balancer calls unsigned. */
-export const openRoute = (request: FastifyRequest): boolean => request.method === 'GET' && /^\/(?:health|metrics)\/?(?:\?|$)/.test(request.url);
+export const openRoute = (request: FastifyRequest): boolean => (request.method === 'GET' || request.method === 'HEAD') && /^\/(?:health|metrics)\/?(?:\?|$)/.test(request.url);
 
 export const signatureRefusal = (error: SigV4Error): { status: number; headers: Record<string, string>; body: string } => {
   const refusal = new LambdaError(ERROR_TYPE[error.failure], error.message);
