@@ -1,5 +1,8 @@
-import { IsString, Matches, MinLength, ValidateIf } from 'class-validator';
+import { IsString, Matches, MinLength, ValidateBy, ValidateIf, type ValidationArguments } from 'class-validator';
 import { BaseConfig, WithApiCredentials, WithHttp, WithObjectStore } from '@tributary/config';
+
+/** docker-compose.yml's stand-in token: public, so no guard once calls must be signed. */
+const EXAMPLE_TOKEN = 'change-me-webhook-token';
 
 /** With S3_ENDPOINT set, saving triggers also makes the store's bucket notify Tributary. */
 export class S3IngestConfig extends WithApiCredentials(WithObjectStore(WithHttp(BaseConfig, 9002))) {
@@ -10,6 +13,13 @@ export class S3IngestConfig extends WithApiCredentials(WithObjectStore(WithHttp(
   @ValidateIf((config: S3IngestConfig) => config.S3_INGEST_TOKEN !== undefined || config.API_CREDENTIALS !== undefined)
   @IsString({ message: 'must be set when API_CREDENTIALS is (POST /events would otherwise take notifications, and run functions, for anyone)' })
   @MinLength(8, { message: 'must be at least 8 characters' })
+  @ValidateBy({
+    name: 'notTheExampleToken',
+    validator: {
+      validate: (value: unknown, args?: ValidationArguments) => (args?.object as S3IngestConfig | undefined)?.API_CREDENTIALS === undefined || value !== EXAMPLE_TOKEN,
+      defaultMessage: () => `must be a token of your own when API_CREDENTIALS is set, not docker-compose.yml's example '${EXAMPLE_TOKEN}'`,
+    },
+  })
   S3_INGEST_TOKEN?: string;
 
   /** Stream that captures the object store's NATS notifications (MinIO's NATS target, JetStream on). */

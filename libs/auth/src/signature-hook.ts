@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { dropBody } from '@tributary/observability';
 import { SigV4Error, type SigV4Verifier } from './sigv4.js';
 
 export interface SignatureHookOptions {
@@ -8,45 +9,49 @@ export interface SignatureHookOptions {
   refuse: (error: SigV4Error, request: FastifyRequest) => { status: number; headers: Record<string, string>; body: string };
 }
 
-/** An unsigned body is dropped as it arrives, but not for ever: past this the connection is cut. */
-const DROP_LIMIT_BYTES = 256 * 1024 * 1024;
-
 /** The access key each verified request was signed with (keyed by Node's request, `request.raw`). */
 export const signedBy = new WeakMap<object, string>();
 
 /**
- * Requires a valid SigV4 signature on every request but the open ones, in two steps. Before the
- * body is read (`onRequest`), what the headers alone show: a request without a signature of a
- * known key, in scope and in time, is answered at once and its body dropped as it arrives, never
- * kept. After it is read (`preHandler`), the signature itself, which covers the body; before any
- * controller, so an unsigned call reaches nothing behind the service.
+ * Requires a valid SigV4 signature on every request but the open ones. Before the body is read
+ * (`onRequest`), all the headers allow: the signature itself when the client signed the body's
+ * hash (the JS SDK, S3 clients) or sent no body, else its form, key, scope and date. A request
+ * refused there is answered once its body has gone by, dropped as it arrives, never kept, so a
+ * stranger, even one who knows a key id, cannot make the service hold a body. After the body
+ * is read (`preHandler`): the body against its signed hash, or the whole signature for clients
+ * that sign the body itself (botocore); before any controller, so an unsigned call reaches
+ * nothing behind the service.
  */
 export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verifier, options: SignatureHookOptions): void => {
   const refuse = (error: SigV4Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const { status, headers, body } = options.refuse(error, request);
     return reply.code(status).headers(headers).send(body);
   };
-  fastify.addHook('onRequest', (request, reply, done) => {
-    if (options.open(request)) return done();
+  /** Requests whose signature was verified before their body came: only the body is left to check. */
+  const verifiedEarly = new WeakSet<object>();
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (options.open(request)) return;
     try {
-      verifier.precheck({ method: request.method, url: request.url, headers: request.headers });
+      const accessKeyId = await verifier.verifyBeforeBody({ method: request.method, url: request.url, headers: request.headers });
+      if (accessKeyId !== undefined) {
+        signedBy.set(request.raw, accessKeyId);
+        verifiedEarly.add(request.raw);
+      }
     } catch (error) {
-      if (!(error instanceof SigV4Error)) return done(error as Error);
-      // Answered once the body has gone by, so that a client still sending sees the answer.
-      let dropped = 0;
-      request.raw.on('data', (chunk: Buffer) => {
-        dropped += chunk.byteLength;
-        if (dropped > DROP_LIMIT_BYTES) request.raw.destroy();
-      });
-      request.raw.on('end', () => void refuse(error, request, reply));
-      return;
+      if (!(error instanceof SigV4Error)) throw error;
+      await dropBody(request.raw);
+      return refuse(error, request, reply);
     }
-    done();
   });
   fastify.addHook('preHandler', async (request, reply) => {
     if (options.open(request)) return;
+    const body = Buffer.isBuffer(request.body) ? request.body : undefined;
     try {
-      const accessKeyId = await verifier.verify({ method: request.method, url: request.url, headers: request.headers, ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}) });
+      if (verifiedEarly.has(request.raw)) {
+        verifier.checkBody(request, body);
+        return;
+      }
+      const accessKeyId = await verifier.verify({ method: request.method, url: request.url, headers: request.headers, ...(body ? { body } : {}) });
       signedBy.set(request.raw, accessKeyId);
     } catch (error) {
       if (!(error instanceof SigV4Error)) throw error;

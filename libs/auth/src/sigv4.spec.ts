@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand, TagResourceCommand } from '@aws-sdk/client-lambda';
@@ -31,6 +32,13 @@ class Catcher {
 }
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+
+/** Requests botocore signed (fixtures/botocore-requests.py), with the body as bytes. */
+const botocore = (JSON.parse(readFileSync(new URL('../../fixtures/botocore-requests.json', import.meta.url), 'utf8')) as Array<ReceivedRequest & { name: string; service: string; body: string }>).map(
+  (r) => ({ ...r, body: Buffer.from(r.body, 'hex') }),
+);
+const botoVerifier = (service: string) =>
+  new SigV4Verifier({ service, region: 'us-east-1', credentials: new Map([['AKIDBOTOCORE', 'botocore/secret+key']]), uriEscapePath: service !== 's3', allowUnsignedPayload: service === 's3' });
 
 describe('SigV4Verifier', () => {
   const catcher = new Catcher();
@@ -83,7 +91,7 @@ describe('SigV4Verifier', () => {
 
   it('accepts what the S3 client signs, path encoded once and payload hash declared', async () => {
     assert.ok(s3);
-    const verifier = new SigV4Verifier({ service: 's3', region: 'eu-west-1', credentials: new Map([['AKIDTRIBUTARY', SECRET]]), uriEscapePath: false });
+    const verifier = new SigV4Verifier({ service: 's3', region: 'eu-west-1', credentials: new Map([['AKIDTRIBUTARY', SECRET]]), uriEscapePath: false, allowUnsignedPayload: true });
     assert.equal(await verifier.verify(s3, signedAt(s3)), 'AKIDTRIBUTARY');
     assert.equal(await failure(verifier, { ...s3, body: Buffer.from('<NotificationConfiguration/>') }, signedAt(s3)), 'mismatch');
   });
@@ -145,22 +153,39 @@ describe('SigV4Verifier', () => {
     }
   });
 
-  it('prechecks from the headers alone: form, key, scope and time, not the signature', () => {
+  it('verifies before the body what signs the body\'s hash, refuses a forged signature of a known key then, and waits for the body otherwise', async () => {
+    const [, invoke] = lambda;
+    assert.ok(invoke);
+    const at = signedAt(invoke);
+    const headersOnly = ({ method, url, headers }: ReceivedRequest) => ({ method, url, headers });
+    assert.ok(String(invoke.headers.authorization).includes('x-amz-content-sha256'), 'the JS SDK signs the payload hash');
+    assert.equal(await lambdaVerifier.verifyBeforeBody(headersOnly(invoke), at), 'AKIDTRIBUTARY');
+    const forged = { ...headersOnly(invoke), headers: { ...invoke.headers, authorization: String(invoke.headers.authorization).replace(/Signature=[0-9a-f]+/, `Signature=${'0'.repeat(64)}`) } };
+    await assert.rejects(lambdaVerifier.verifyBeforeBody(forged, at), (e: unknown) => e instanceof SigV4Error && e.failure === 'mismatch');
+    // The body that then arrives must be the one whose hash was signed.
+    assert.doesNotThrow(() => lambdaVerifier.checkBody(invoke, invoke.body));
+    assert.throws(() => lambdaVerifier.checkBody(invoke, Buffer.from('{}')), (e: unknown) => e instanceof SigV4Error && e.failure === 'mismatch');
+    // A client that signs the body itself (botocore) is verified once the body is in.
+    const botoInvoke = botocore.find((r) => r.name === 'Invoke');
+    assert.ok(botoInvoke);
+    assert.equal(await botoVerifier('lambda').verifyBeforeBody(headersOnly(botoInvoke), signedAt(botoInvoke)), undefined);
+    await assert.rejects(lambdaVerifier.verifyBeforeBody({ ...headersOnly(invoke), headers: { host: 'x', 'content-length': '5' } }, at), (e: unknown) => e instanceof SigV4Error && e.failure === 'missing');
+  });
+
+  it('accepts what botocore (boto3, the AWS CLI) signs, recorded in fixtures/botocore-requests.json', async () => {
+    assert.equal(botocore.length, 6);
+    for (const request of botocore) {
+      assert.equal(await botoVerifier(request.service).verify(request, signedAt(request)), 'AKIDBOTOCORE', request.name);
+    }
+  });
+
+  it('refuses an unsigned payload outside S3 and an x-amz- header the signature does not cover', async () => {
     const [get, invoke] = lambda;
     assert.ok(get && invoke);
-    const refusedBy = (request: Omit<ReceivedRequest, 'body'>, now?: Date) => {
-      try {
-        lambdaVerifier.precheck(request, now);
-        return 'passed';
-      } catch (error) {
-        return (error as SigV4Error).failure;
-      }
-    };
-    const headersOnly = (request: ReceivedRequest) => ({ method: request.method, url: request.url, headers: request.headers });
-    assert.equal(refusedBy(headersOnly(invoke), signedAt(invoke)), 'passed');
-    assert.equal(refusedBy({ ...headersOnly(invoke), headers: { host: 'x' } }), 'missing');
-    assert.equal(refusedBy({ ...headersOnly(invoke), headers: { ...invoke.headers, authorization: String(invoke.headers.authorization).replace('AKIDTRIBUTARY', 'AKIDNOBODY') } }, signedAt(invoke)), 'unknown-key');
-    assert.equal(refusedBy(headersOnly(invoke), new Date(signedAt(invoke).getTime() + 3_600_000)), 'expired');
+    const unsignedPayload = { ...invoke, headers: { ...invoke.headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } };
+    assert.equal(await failure(lambdaVerifier, unsignedPayload, signedAt(invoke)), 'mismatch');
+    // Added after signing, X-Amz-Invocation-Type would turn a sync invoke into an async one.
+    assert.equal(await failure(lambdaVerifier, { ...get, headers: { ...get.headers, 'x-amz-invocation-type': 'Event' } }, signedAt(get)), 'mismatch');
   });
 
   it('reads ACCESS_KEY_ID:SECRET pairs, secrets with colons included, and names a broken one', () => {
@@ -189,13 +214,16 @@ describe('SigV4Verifier', () => {
       assert.equal(await failure(lambdaVerifier, get(url.replace('X-Amz-Expires=600', 'X-Amz-Expires=6000')), at), 'mismatch');
       assert.equal(await failure(lambdaVerifier, get(url, 'evil.example:9001'), at), 'mismatch');
       assert.equal(await failure(lambdaVerifier, get(url.replace('X-Amz-Expires=600', 'X-Amz-Expires=604801')), at), 'malformed');
+      // Spelled otherwise, a parameter is not what was signed, even when it means the same.
+      assert.equal(await failure(lambdaVerifier, get(url.replace('X-Amz-Expires=600', 'X-Amz-Expires=0600')), at), 'malformed');
+      assert.equal(await failure(lambdaVerifier, get(url.replace('X-Amz-SignedHeaders=host', 'X-Amz-SignedHeaders=host%3Bhost')), at), 'malformed');
     });
 
     it('takes what the AWS SDK\'s own presigner signs', async () => {
       const store = new S3Client({ endpoint: 'http://127.0.0.1:9002', region: 'eu-west-1', forcePathStyle: true, credentials: { accessKeyId: 'AKIDTRIBUTARY', secretAccessKey: SECRET } });
       const url = await getSignedUrl(store, new GetBucketNotificationConfigurationCommand({ Bucket: 'photos' }), { expiresIn: 300 });
       store.destroy();
-      const verifier = new SigV4Verifier({ service: 's3', region: 'eu-west-1', credentials: new Map([['AKIDTRIBUTARY', SECRET]]), uriEscapePath: false });
+      const verifier = new SigV4Verifier({ service: 's3', region: 'eu-west-1', credentials: new Map([['AKIDTRIBUTARY', SECRET]]), uriEscapePath: false, allowUnsignedPayload: true });
       assert.equal(await verifier.verify(get(url)), 'AKIDTRIBUTARY');
       assert.equal(await failure(verifier, get(url.replace('photos', 'photoz'))), 'mismatch');
     });

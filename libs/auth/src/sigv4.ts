@@ -46,6 +46,8 @@ export interface SigV4VerifierOptions {
    * S3 (smithy's `uriEscapePath`).
    */
   uriEscapePath: boolean;
+  /** Whether a client may leave the body out of the signature (`UNSIGNED-PAYLOAD`), as S3 allows and no other service. */
+  allowUnsignedPayload?: boolean;
   /** How far X-Amz-Date may be from now; AWS allows 5 minutes. */
   maxSkewMs?: number;
 }
@@ -96,7 +98,9 @@ export class SigV4Verifier {
     for (const [accessKeyId, secretAccessKey] of options.credentials) {
       this.signers.set(
         accessKeyId,
-        new SignatureV4({ service: options.service, region: options.region, credentials: { accessKeyId, secretAccessKey }, sha256: NodeSha256, uriEscapePath: options.uriEscapePath }),
+        // applyChecksum off: smithy would otherwise sign an x-amz-content-sha256 the client never
+        // sent (botocore and curl send none to the Lambda API), and no such client would pass.
+        new SignatureV4({ service: options.service, region: options.region, credentials: { accessKeyId, secretAccessKey }, sha256: NodeSha256, uriEscapePath: options.uriEscapePath, applyChecksum: false }),
       );
     }
   }
@@ -106,15 +110,48 @@ export class SigV4Verifier {
    * (`X-Amz-Signature` in the query); throws SigV4Error when it is not signed as it must be.
    */
   async verify(request: ReceivedRequest, now = new Date()): Promise<string> {
-    const { claim, signer, path, query } = this.claimOf(request, now);
-    const declaredHash = header(request.headers, 'x-amz-content-sha256');
-    if (declaredHash !== undefined && declaredHash !== 'UNSIGNED-PAYLOAD') {
-      const actual = createHash('sha256').update(request.body ?? new Uint8Array()).digest('hex');
-      if (declaredHash !== actual) throw new SigV4Error('mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
+    const checked = this.claimOf(request, now);
+    this.checkBody(request, request.body);
+    return this.checkSignature(request, checked, request.body ?? new Uint8Array());
+  }
+
+  /**
+   * Verifies the signature before the body has arrived when the headers allow it: the client
+   * declared the body's hash and signed that declaration (the JS SDK, every S3 client), or
+   * there is no body. Returns the access key id then, undefined when the body is needed
+   * (`verify`), and throws SigV4Error for what the headers alone refuse. Whoever verified this
+   * way must still `checkBody` the body that arrives against the declared hash.
+   */
+  async verifyBeforeBody(request: Omit<ReceivedRequest, 'body'>, now = new Date()): Promise<string | undefined> {
+    const checked = this.claimOf(request, now);
+    const declared = header(request.headers, 'x-amz-content-sha256');
+    const noBody = header(request.headers, 'transfer-encoding') === undefined && Number(header(request.headers, 'content-length') ?? 0) === 0;
+    if (noBody) return this.checkSignature(request, checked, new Uint8Array());
+    if (declared === undefined || !checked.claim.signedHeaders.includes('x-amz-content-sha256')) return undefined;
+    if (declared === 'UNSIGNED-PAYLOAD' && !this.options.allowUnsignedPayload) return undefined;
+    return this.checkSignature(request, checked, undefined);
+  }
+
+  /** The body against the hash the request declared for it (none declared: nothing to check here). */
+  checkBody(request: Omit<ReceivedRequest, 'body'>, body: Uint8Array | undefined): void {
+    const declared = header(request.headers, 'x-amz-content-sha256');
+    if (declared === undefined) return;
+    if (declared === 'UNSIGNED-PAYLOAD') {
+      if (this.options.allowUnsignedPayload) return;
+      throw new SigV4Error('mismatch', `${this.options.service} requests must sign their payload; UNSIGNED-PAYLOAD is for S3.`);
     }
+    const actual = createHash('sha256').update(body ?? new Uint8Array()).digest('hex');
+    if (declared !== actual) throw new SigV4Error('mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
+  }
+
+  /**
+   * Signs again what arrived and compares. `body` undefined: its declared hash stands for it
+   * (smithy takes a payload hash header as given).
+   */
+  private async checkSignature(request: Omit<ReceivedRequest, 'body'>, { claim, signer, path, query }: Checked, body: Uint8Array | undefined): Promise<string> {
     const headers: Record<string, string> = {};
     for (const name of claim.signedHeaders) headers[name] = header(request.headers, name) ?? '';
-    const unsigned = { method: request.method, protocol: 'http:', hostname: headers['host'] ?? '', path, headers, ...(request.body?.byteLength ? { body: request.body } : {}) };
+    const unsigned = { method: request.method, protocol: 'http:', hostname: headers['host'] ?? '', path, headers, ...(body?.byteLength ? { body } : {}) };
     const options = { signingDate: claim.signedAt, signableHeaders: new Set(claim.signedHeaders), signingRegion: claim.region, signingService: claim.service };
     let expected: string;
     if (claim.expiresIn === undefined) {
@@ -127,8 +164,14 @@ export class SigV4Verifier {
       const payloadHash = rest['X-Amz-Content-Sha256'];
       delete rest['X-Amz-Signature'];
       delete rest['X-Amz-Content-Sha256'];
+      if (payloadHash === 'UNSIGNED-PAYLOAD' && !this.options.allowUnsignedPayload) throw new SigV4Error('mismatch', `${this.options.service} requests must sign their payload; UNSIGNED-PAYLOAD is for S3.`);
       const withHash = typeof payloadHash === 'string' ? { ...unsigned, headers: { ...headers, 'X-Amz-Content-Sha256': payloadHash } } : unsigned;
       const presigned = await signer.presign({ ...withHash, query: rest }, { ...options, expiresIn: claim.expiresIn });
+      // smithy writes the X-Amz- parameters anew: what was sent must be exactly what it wrote,
+      // or the signature would not cover what arrived (X-Amz-Expires=0600 is not 600).
+      for (const [key, value] of Object.entries(presigned.query ?? {})) {
+        if (key.startsWith('X-Amz-') && key !== 'X-Amz-Signature' && query[key] !== value) throw new SigV4Error('malformed', `${key} is not as it was signed.`);
+      }
       expected = String(presigned.query?.['X-Amz-Signature'] ?? '');
     }
     if (expected.length !== claim.signature.length || !timingSafeEqual(Buffer.from(expected), Buffer.from(claim.signature))) {
@@ -140,15 +183,7 @@ export class SigV4Verifier {
     return claim.accessKeyId;
   }
 
-  /**
-   * What `verify` checks before it reads the body: the signature's form, a known key, its scope
-   * and date. A request refused here need not have its body kept at all.
-   */
-  precheck(request: Omit<ReceivedRequest, 'body'>, now = new Date()): void {
-    this.claimOf(request, now);
-  }
-
-  private claimOf(request: Omit<ReceivedRequest, 'body'>, now: Date): { claim: Claim; signer: SignatureV4; path: string; query: Record<string, string | string[]> } {
+  private claimOf(request: Omit<ReceivedRequest, 'body'>, now: Date): Checked {
     const [path = '/', search = ''] = request.url.split(/\?(.*)/s);
     const query = queryOf(search);
     const claim = header(request.headers, 'authorization') === undefined && query['X-Amz-Algorithm'] !== undefined ? presignedClaim(query) : headerClaim(request.headers);
@@ -163,6 +198,9 @@ export class SigV4Verifier {
     if (!claim.signedHeaders.includes('host')) throw new SigV4Error('mismatch', "'Host' must be a 'SignedHeader' in the AWS Authorization.");
     // smithy would sign `/a//b/../c` as `/a/c`, while the router routes what was sent.
     if (this.options.uriEscapePath && !isNormalPath(path)) throw new SigV4Error('mismatch', 'The request path must not hold empty, "." or ".." segments.');
+    // A header of AWS's that the signature does not cover could change what a replayed request does.
+    const unsigned = Object.keys(request.headers).filter((name) => name.startsWith('x-amz-') && !claim.signedHeaders.includes(name));
+    if (unsigned.length > 0) throw new SigV4Error('mismatch', `There were headers present in the request which were not signed: ${unsigned.join(', ')}`);
     return { claim, signer, path, query };
   }
 
@@ -198,6 +236,14 @@ export class SigV4Verifier {
       throw new SigV4Error('expired', `Signature expired: ${claim.stamp} is now earlier than ${amzDate(new Date(now.getTime() - this.maxSkewMs))} (${amzDate(now)} - ${minutes})`);
     }
   }
+}
+
+/** A claim that passed the checks the headers allow, with what signing it again needs. */
+interface Checked {
+  claim: Claim;
+  signer: SignatureV4;
+  path: string;
+  query: Record<string, string | string[]>;
 }
 
 /** What a request says of its signature, from the Authorization header or a presigned URL's query. */
@@ -254,7 +300,8 @@ const presignedClaim = (query: Record<string, string | string[]>): Claim => {
   const credential = CREDENTIAL.exec(one('X-Amz-Credential') ?? '');
   const signature = one('X-Amz-Signature') ?? '';
   const signedList = one('X-Amz-SignedHeaders') ?? '';
-  const expires = Number(one('X-Amz-Expires'));
+  const expiresText = one('X-Amz-Expires') ?? '';
+  const expires = /^[1-9]\d{0,5}$/.test(expiresText) ? Number(expiresText) : Number.NaN;
   if (!credential || !/^[0-9a-f]{64}$/.test(signature) || !/^[a-z0-9;-]+$/.test(signedList) || !Number.isInteger(expires) || expires < 1 || expires > MAX_EXPIRES_SECONDS) {
     throw new SigV4Error('malformed', `A presigned URL needs X-Amz-Credential, X-Amz-SignedHeaders, X-Amz-Signature and X-Amz-Expires (1 to ${MAX_EXPIRES_SECONDS} seconds).`);
   }

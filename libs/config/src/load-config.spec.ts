@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BaseConfig, ConfigError, WithHttp, WithRedis, loadConfig } from './index.js';
+import { BaseConfig, ConfigError, WithApiCredentials, WithHttp, WithRedis, loadConfig } from './index.js';
 
 class TestConfig extends WithRedis(WithHttp(BaseConfig, 9999)) {}
 
@@ -31,5 +31,14 @@ describe('loadConfig', () => {
         return true;
       },
     );
+  });
+
+  it('names a refused secret by its length, never its value', () => {
+    class Signed extends WithApiCredentials(WithHttp(BaseConfig, 9999)) {}
+    assert.throws(
+      () => loadConfig('svc', Signed, { API_CREDENTIALS: 'AKIDPROD:very-secret-key,AKIDTYPO' }),
+      (error: unknown) => error instanceof ConfigError && /API_CREDENTIALS=\(33 characters, not shown\)/.test(error.message) && !error.message.includes('very-secret-key'),
+    );
+    assert.equal(loadConfig('svc', Signed, { API_CREDENTIALS: 'AKID1:s/e+c:r=et, AKID2:x' }).API_CREDENTIALS, 'AKID1:s/e+c:r=et, AKID2:x');
   });
 });

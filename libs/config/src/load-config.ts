@@ -13,11 +13,15 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables whose values are never printed: a refused one is named by its length only. */
+const SECRET = /SECRET|TOKEN|PASSWORD|CREDENTIALS/;
+
 const flatten = (errors: ValidationError[], env: Record<string, string | undefined>): string[] =>
   errors.map((e) => {
     // Report what the operator wrote, not the value after conversion (NaN for "abc").
     const raw = env[e.property] ?? e.value;
-    return `${e.property}=${JSON.stringify(raw)}: ${Object.values(e.constraints ?? {}).join('; ')}`;
+    const shown = SECRET.test(e.property) && typeof raw === 'string' ? `(${raw.length} characters, not shown)` : JSON.stringify(raw);
+    return `${e.property}=${shown}: ${Object.values(e.constraints ?? {}).join('; ')}`;
   });
 
 /**

@@ -45,7 +45,9 @@ export const S3_EVENT_TYPES = [
   'ObjectRestore:*', 'ObjectRestore:Post', 'ObjectRestore:Completed', 'ObjectRestore:Delete',
   'ObjectTagging:*', 'ObjectTagging:Put', 'ObjectTagging:Delete',
   'ObjectAcl:Put', 'LifecycleExpiration:*', 'LifecycleExpiration:Delete', 'LifecycleExpiration:DeleteMarkerCreated',
-  'Replication:*', 'ReducedRedundancyLostObject', 'IntelligentTiering', 'LifecycleTransition',
+  'Replication:*', 'Replication:OperationFailedReplication', 'Replication:OperationMissedThreshold',
+  'Replication:OperationReplicatedAfterThreshold', 'Replication:OperationNotTracked',
+  'ReducedRedundancyLostObject', 'IntelligentTiering', 'LifecycleTransition',
 ] as const;
 
 /** `ObjectCreated:Put` matches `s3:ObjectCreated:Put` and `s3:ObjectCreated:*`. */

@@ -109,7 +109,13 @@ describe('bucket notification configuration', () => {
       assert.ok(refused > 300 && refused < 2700, `refused ${refused} of 3000`);
     });
 
-    it('compares 5,000 rules with distinct prefixes only along their prefix runs, and still finds one overlap among them', () => {
+    it('refuses two rules for the same wildcard of every family, Replication:* included', () => {
+      for (const wildcard of S3_EVENT_TYPES.filter((t) => t.endsWith('*'))) {
+        assert.equal(accepted([{ events: [`s3:${wildcard}`], prefix: '', suffix: '' }, { events: [`s3:${wildcard}`], prefix: '', suffix: '' }]), false, wildcard);
+      }
+    });
+
+    it('accepts 5,000 rules with distinct prefixes, and finds the one overlap added among them', () => {
       const rules = Array.from({ length: 5000 }, (_, i) => ({ events: ['s3:ObjectCreated:*'], prefix: `tenant-${i}/`, suffix: '' }));
       assert.equal(accepted(rules), true);
       rules.push({ events: ['s3:ObjectCreated:Put'], prefix: 'tenant-1', suffix: '.jpg' });

@@ -94,6 +94,8 @@ export const parseNotificationXml = (bucket: string, xml: string, maxBytes = Inf
 
 /** The event types a record can carry, each with its bit in an event list's mask. */
 const CONCRETE_EVENTS = S3_EVENT_TYPES.filter((t) => !t.endsWith('*'));
+// A mask is a 32-bit integer: more types need another representation.
+if (CONCRETE_EVENTS.length > 31) throw new Error(`${CONCRETE_EVENTS.length} S3 event types do not fit an event mask`);
 
 /** The concrete event types an event list matches, as a bit mask. */
 const eventMask = (events: string[]): number =>

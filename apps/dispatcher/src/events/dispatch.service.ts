@@ -101,10 +101,11 @@ export class DispatchService implements OnApplicationShutdown {
       await this.queues.enqueue(invocationJobFromEvent(event));
     } catch (error) {
       // An async event waits in the stream until Redis is back (the consumer naks it). A sync
-      // caller is told now, not when its wait runs out, as a 500 its SDK retries.
+      // caller is told now, not when its wait runs out, as a 500 its SDK retries; what failed
+      // (Redis's address, say) is for our log, not for callers.
       if (!event.replyto) throw error;
-      this.answerSync(event, { type: 'ServiceException', statusCode: 500, message: `The invocation could not be queued: ${(error as Error).message}` });
-      return this.reject(msg, `sync invocation not queued: ${(error as Error).message}`, 'queue_unavailable');
+      this.answerSync(event, { type: 'ServiceException', statusCode: 500, message: 'The invocation could not be queued; try again.' });
+      return this.reject(msg, `sync invocation ${event.id} not queued: ${(error as Error).message}`, 'queue_unavailable');
     }
     msg.ack();
     this.announcer.announce(event.targetfunction);
