@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { dropBody } from '@tributary/observability';
 import { SigV4Error, type SigV4Verifier } from './sigv4.js';
@@ -23,7 +24,10 @@ export const signedBy = new WeakMap<object, string>();
  * nothing behind the service.
  */
 export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verifier, options: SignatureHookOptions): void => {
+  const logger = new Logger('Signatures');
   const refuse = (error: SigV4Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    // At debug: a client with the wrong clock or region shows here; a flood of strangers does not fill the log.
+    logger.debug(`refused ${request.method} ${request.url.split('?')[0] ?? ''} from ${request.ip}: ${error.failure}: ${error.message}`);
     const { status, headers, body } = options.refuse(error, request);
     return reply.code(status).headers(headers).send(body);
   };
