@@ -8,7 +8,7 @@ import { AppModule } from './app.module.js';
 import { limitInvokeBodies } from './functions/invoke-size.hooks.js';
 import { LambdaError, LambdaErrorType } from './functions/lambda-error.js';
 import { addRequestIds } from './functions/request-id.hook.js';
-import { openRoute, signatureRefusal } from './functions/signature.refusal.js';
+import { openRoute, signatureBusy, signatureRefusal } from './functions/signature.refusal.js';
 
 const config = loadConfigOrExit('api', ApiConfig);
 const verifier = config.API_CREDENTIALS
@@ -25,6 +25,14 @@ await startService({
   configure: (fastify) => {
     limitInvokeBodies(fastify);
     addRequestIds(fastify);
-    if (verifier) requireSignatures(fastify, verifier, { open: openRoute, refuse: signatureRefusal });
+    if (verifier) {
+      requireSignatures(fastify, verifier, {
+        open: openRoute,
+        refuse: signatureRefusal,
+        busy: signatureBusy,
+        unverifiedBodyBytes: config.UNVERIFIED_BODY_BYTES,
+        maxBodyBytes: LAMBDA_LIMITS.codeRequestBytes,
+      });
+    }
   },
 });

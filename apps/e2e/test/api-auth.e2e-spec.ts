@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
 import { CreateFunctionCommand, GetFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { streamMessageCount, uniqueName } from '@tributary/testing';
@@ -27,6 +28,7 @@ describe('the Lambda API and the bucket-notification API with API_CREDENTIALS: S
       FUNCTION_SECRET_ACCESS_KEY: KEYS.ops[1],
       // Required with API_CREDENTIALS: s3-ingest refuses to start with its webhook open.
       S3_INGEST_TOKEN: WEBHOOK_TOKEN,
+      UNVERIFIED_BODY_BYTES: String(4 * 1024 * 1024),
     });
   });
 
@@ -156,5 +158,48 @@ exports.handler = async (event) => {
     } finally {
       for (const client of [signed, forged, stranger]) client.destroy();
     }
+  });
+
+  it('holds only so many bytes of bodies whose signature needs them, and answers the rest TooManyRequestsException', async () => {
+    // Signed the way botocore signs (the body itself, no declared hash), so nothing can be
+    // checked before the body is in; forged, with a known key id.
+    const { port } = new URL(e2e.stack.url('api'));
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const size = 3 * 1024 * 1024;
+    const head = [
+      'POST /2015-03-31/functions HTTP/1.1',
+      `Host: 127.0.0.1:${port}`,
+      'Content-Type: application/json',
+      `Content-Length: ${size}`,
+      `X-Amz-Date: ${stamp}`,
+      `Authorization: AWS4-HMAC-SHA256 Credential=${KEYS.ops[0]}/${stamp.slice(0, 8)}/us-east-1/lambda/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=${'f'.repeat(64)}`,
+      'Connection: close',
+      '',
+      '',
+    ].join('\r\n');
+    const open = (): { socket: Socket; status: Promise<string> } => {
+      const socket = connect(Number(port), '127.0.0.1');
+      const status = new Promise<string>((resolve) => {
+        let seen = '';
+        socket.on('data', (d: Buffer) => (seen += d.toString()));
+        socket.on('close', () => resolve(/^HTTP\/1\.1 (\d{3})[\s\S]*?x-amzn-errortype: (\S+)/i.exec(seen)?.slice(1, 3).join(' ') ?? seen.slice(0, 40)));
+        socket.on('error', () => resolve('reset'));
+      });
+      return { socket, status };
+    };
+    const holding = open();
+    holding.socket.write(head);
+    holding.socket.write(Buffer.alloc(1024, 32));
+    // The first is held (its headers are in); a second of the same size would pass the 4 MB budget.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const second = open();
+    second.socket.end(Buffer.concat([Buffer.from(head), Buffer.alloc(size, 32)]));
+    assert.equal(await second.status, '429 TooManyRequestsException');
+    holding.socket.end(Buffer.alloc(size - 1024, 32));
+    assert.equal(await holding.status, '403 InvalidSignatureException');
+    // The budget is free again once the first has been answered.
+    const third = open();
+    third.socket.end(Buffer.concat([Buffer.from(head), Buffer.alloc(size, 32)]));
+    assert.equal(await third.status, '403 InvalidSignatureException');
   });
 });

@@ -6,7 +6,7 @@ import { S3Error } from '@tributary/s3';
 import { S3IngestConfig } from './s3-ingest.config.js';
 import { AppModule } from './app.module.js';
 import { requestTooBig, s3ErrorAnswer } from './notifications/s3-error.filter.js';
-import { openRoute, signatureRefusal } from './notifications/signature.refusal.js';
+import { openRoute, signatureBusy, signatureRefusal } from './notifications/signature.refusal.js';
 
 /** Webhook batches and notification configurations both fit easily. */
 const BODY_LIMIT = 10 * 1024 * 1024;
@@ -25,6 +25,8 @@ await startService({
   frameworkError: (_status, _message, url) => s3ErrorAnswer(new S3Error('InvalidURI', "Couldn't parse the specified URI."), url),
   configure: (fastify) => {
     refuseLargeBodies(fastify, (request, declared) => (declared > BODY_LIMIT ? s3ErrorAnswer(requestTooBig(), request.url) : undefined));
-    if (verifier) requireSignatures(fastify, verifier, { open: openRoute, refuse: signatureRefusal });
+    if (verifier) {
+      requireSignatures(fastify, verifier, { open: openRoute, refuse: signatureRefusal, busy: signatureBusy, unverifiedBodyBytes: config.UNVERIFIED_BODY_BYTES, maxBodyBytes: BODY_LIMIT });
+    }
   },
 });

@@ -7,8 +7,19 @@ export interface SignatureHookOptions {
   /** Requests that need no signature (health checks, metrics, a webhook with its own token). */
   open: (request: FastifyRequest) => boolean;
   /** The refusal in the service's own protocol. */
-  refuse: (error: SigV4Error, request: FastifyRequest) => { status: number; headers: Record<string, string>; body: string };
+  refuse: (error: SigV4Error, request: FastifyRequest) => Answer;
+  /**
+   * Bytes of bodies the service holds at once before their signature can be checked (clients
+   * that sign the body itself, not its declared hash: botocore); past it, a new one is answered
+   * `busy` and dropped. A chunked body counts as `maxBodyBytes`.
+   */
+  unverifiedBodyBytes: number;
+  maxBodyBytes: number;
+  /** The protocol's "slow down" (Lambda's 429, S3's SlowDown), which SDKs retry. */
+  busy: (request: FastifyRequest) => Answer;
 }
+
+type Answer = { status: number; headers: Record<string, string>; body: string };
 
 /** The access key each verified request was signed with (keyed by Node's request, `request.raw`). */
 export const signedBy = new WeakMap<object, string>();
@@ -25,12 +36,13 @@ export const signedBy = new WeakMap<object, string>();
  */
 export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verifier, options: SignatureHookOptions): void => {
   const logger = new Logger('Signatures');
+  const send = (reply: FastifyReply, { status, headers, body }: Answer): FastifyReply => reply.code(status).headers(headers).send(body);
   const refuse = (error: SigV4Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     // At debug: a client with the wrong clock or region shows here; a flood of strangers does not fill the log.
     logger.debug(`refused ${request.method} ${request.url.split('?')[0] ?? ''} from ${request.ip}: ${error.failure}: ${error.message}`);
-    const { status, headers, body } = options.refuse(error, request);
-    return reply.code(status).headers(headers).send(body);
+    return send(reply, options.refuse(error, request));
   };
+  let unverifiedBytes = 0;
   /** Requests whose signature was verified before their body came: only the body is left to check. */
   const verifiedEarly = new WeakSet<object>();
   fastify.addHook('onRequest', async (request, reply) => {
@@ -40,7 +52,19 @@ export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verif
       if (accessKeyId !== undefined) {
         signedBy.set(request.raw, accessKeyId);
         verifiedEarly.add(request.raw);
+        return;
       }
+      // Its body must be in before it can be checked: held within a budget, so that forged
+      // requests of a known key id cannot make the service hold more.
+      const declared = Number(request.headers['content-length'] ?? Number.NaN);
+      const size = Number.isInteger(declared) ? declared : options.maxBodyBytes;
+      if (unverifiedBytes + size > options.unverifiedBodyBytes) {
+        logger.debug(`busy: ${request.method} ${request.url.split('?')[0] ?? ''} from ${request.ip} would hold ${unverifiedBytes + size} unverified bytes`);
+        await dropBody(request.raw);
+        return send(reply, options.busy(request));
+      }
+      unverifiedBytes += size;
+      reply.raw.once('close', () => (unverifiedBytes -= size));
     } catch (error) {
       if (!(error instanceof SigV4Error)) throw error;
       await dropBody(request.raw);

@@ -130,6 +130,14 @@ export const WithApiCredentials = <B extends Ctor>(Base: B) => {
      */
     @IsOptional() @Matches(CREDENTIAL_LIST, { message: 'must be ACCESS_KEY_ID:SECRET_ACCESS_KEY pairs separated by commas' })
     API_CREDENTIALS?: string;
+
+    /**
+     * With API_CREDENTIALS: bytes of request bodies held at once before their signature can be
+     * checked (clients that sign the body, not its declared hash, as boto3 does); more are
+     * answered "slow down", which SDKs retry.
+     */
+    @IsInt() @Min(1024 * 1024) @Max(16 * 1024 * 1024 * 1024)
+    UNVERIFIED_BODY_BYTES: number = 256 * 1024 * 1024;
   }
   return ApiCredentialsConfig;
 };

@@ -19,3 +19,9 @@ export const signatureRefusal = (error: SigV4Error): { status: number; headers: 
   const refusal = new LambdaError(ERROR_TYPE[error.failure], error.message);
   return { status: refusal.status, ...refusal.render() };
 };
+
+/** Too many bodies waiting for their signature: Lambda's throttling answer, which SDKs retry. */
+export const signatureBusy = (): { status: number; headers: Record<string, string>; body: string } => {
+  const busy = new LambdaError(LambdaErrorType.TooManyRequests, 'Too many request bodies are waiting for their signature to be checked; try again.');
+  return { status: busy.status, ...busy.render() };
+};

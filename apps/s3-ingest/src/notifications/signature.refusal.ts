@@ -25,3 +25,6 @@ export const signatureRefusal = (error: SigV4Error, request: FastifyRequest): Re
   const [code, status, message] = S3_CODE[error.failure];
   return s3ErrorAnswer(new S3Error(code, message ?? error.message, status), request.url);
 };
+
+/** Too many bodies waiting for their signature: S3's SlowDown, which SDKs retry. */
+export const signatureBusy = (request: FastifyRequest): Refusal => s3ErrorAnswer(new S3Error('SlowDown', 'Please reduce your request rate.', 503), request.url);
