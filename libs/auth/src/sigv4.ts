@@ -46,8 +46,6 @@ export interface SigV4VerifierOptions {
    * S3 (smithy's `uriEscapePath`).
    */
   uriEscapePath: boolean;
-  /** Whether a client may leave the body out of the signature (`UNSIGNED-PAYLOAD`), as S3 allows and no other service. */
-  allowUnsignedPayload?: boolean;
   /** How far X-Amz-Date may be from now; AWS allows 5 minutes. */
   maxSkewMs?: number;
 }
@@ -128,7 +126,6 @@ export class SigV4Verifier {
     const noBody = header(request.headers, 'transfer-encoding') === undefined && Number(header(request.headers, 'content-length') ?? 0) === 0;
     if (noBody) return this.checkSignature(request, checked, new Uint8Array());
     if (declared === undefined || !checked.claim.signedHeaders.includes('x-amz-content-sha256')) return undefined;
-    if (declared === 'UNSIGNED-PAYLOAD' && !this.options.allowUnsignedPayload) return undefined;
     return this.checkSignature(request, checked, undefined);
   }
 
@@ -136,10 +133,8 @@ export class SigV4Verifier {
   checkBody(request: Omit<ReceivedRequest, 'body'>, body: Uint8Array | undefined): void {
     const declared = header(request.headers, 'x-amz-content-sha256');
     if (declared === undefined) return;
-    if (declared === 'UNSIGNED-PAYLOAD') {
-      if (this.options.allowUnsignedPayload) return;
-      throw new SigV4Error('mismatch', `${this.options.service} requests must sign their payload; UNSIGNED-PAYLOAD is for S3.`);
-    }
+    // The body left out of the signature: the JS SDK streams payloads so, to Lambda as to S3.
+    if (declared === 'UNSIGNED-PAYLOAD') return;
     const actual = createHash('sha256').update(body ?? new Uint8Array()).digest('hex');
     if (declared !== actual) throw new SigV4Error('mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
   }
@@ -164,7 +159,6 @@ export class SigV4Verifier {
       const payloadHash = rest['X-Amz-Content-Sha256'];
       delete rest['X-Amz-Signature'];
       delete rest['X-Amz-Content-Sha256'];
-      if (payloadHash === 'UNSIGNED-PAYLOAD' && !this.options.allowUnsignedPayload) throw new SigV4Error('mismatch', `${this.options.service} requests must sign their payload; UNSIGNED-PAYLOAD is for S3.`);
       const withHash = typeof payloadHash === 'string' ? { ...unsigned, headers: { ...headers, 'X-Amz-Content-Sha256': payloadHash } } : unsigned;
       const presigned = await signer.presign({ ...withHash, query: rest }, { ...options, expiresIn: claim.expiresIn });
       // smithy writes the X-Amz- parameters anew: what was sent must be exactly what it wrote,
