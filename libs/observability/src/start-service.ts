@@ -41,7 +41,6 @@ export interface StartServiceOptions {
   frameworkError?: (status: number, message: string, url: string) => { headers: Record<string, string>; body: string };
 }
 
-
 const frameworkErrors =
   (render: NonNullable<StartServiceOptions['frameworkError']>) =>
   (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
