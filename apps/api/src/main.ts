@@ -1,5 +1,4 @@
-import { Logger } from '@nestjs/common';
-import { SigV4Verifier, parseCredentialList, requireSignatures } from '@tributary/auth';
+import { requireSignatures, verifierFromConfig } from '@tributary/auth';
 import { LAMBDA_LIMITS } from '@tributary/contracts';
 import { loadConfigOrExit } from '@tributary/config';
 import { startService } from '@tributary/observability';
@@ -11,10 +10,7 @@ import { addRequestIds } from './functions/request-id.hook.js';
 import { openRoute, signatureBusy, signatureRefusal } from './functions/signature.refusal.js';
 
 const config = loadConfigOrExit('api', ApiConfig);
-const verifier = config.API_CREDENTIALS
-  ? new SigV4Verifier({ service: 'lambda', region: config.AWS_REGION, credentials: parseCredentialList(config.API_CREDENTIALS), uriEscapePath: true })
-  : undefined;
-if (!verifier) new Logger('api').warn(`API_CREDENTIALS is not set: the Lambda API on port ${config.PORT} takes unsigned calls from anyone who reaches it`);
+const verifier = verifierFromConfig(config, { name: 'Lambda API', service: 'lambda', uriEscapePath: true });
 await startService({
   name: 'api',
   module: AppModule.forRoot(config, verifier),

@@ -1,5 +1,4 @@
-import { Logger } from '@nestjs/common';
-import { SigV4Verifier, parseCredentialList, requireSignatures } from '@tributary/auth';
+import { requireSignatures, verifierFromConfig } from '@tributary/auth';
 import { loadConfigOrExit } from '@tributary/config';
 import { refuseLargeBodies, startService } from '@tributary/observability';
 import { S3Error } from '@tributary/s3';
@@ -13,10 +12,7 @@ const BODY_LIMIT = 10 * 1024 * 1024;
 
 const config = loadConfigOrExit('s3-ingest', S3IngestConfig);
 // S3 clients sign the path as it is (encoded once), unlike every other service.
-const verifier = config.API_CREDENTIALS
-  ? new SigV4Verifier({ service: 's3', region: config.AWS_REGION, credentials: parseCredentialList(config.API_CREDENTIALS), uriEscapePath: false })
-  : undefined;
-if (!verifier) new Logger('s3-ingest').warn(`API_CREDENTIALS is not set: the bucket-notification API on port ${config.PORT} takes unsigned calls from anyone who reaches it`);
+const verifier = verifierFromConfig(config, { name: 'bucket-notification API', service: 's3', uriEscapePath: false });
 await startService({
   name: 's3-ingest',
   module: AppModule.forRoot(config),

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { dropBody } from '@tributary/observability';
-import { SigV4Error, type SigV4Verifier } from './sigv4.js';
+import { parseCredentialList } from '@tributary/config';
+import { SigV4Error, SigV4Verifier } from './sigv4.js';
 
 export interface SignatureHookOptions {
   /** Requests that need no signature (health checks, metrics, a webhook with its own token). */
@@ -20,6 +21,21 @@ export interface SignatureHookOptions {
 }
 
 type Answer = { status: number; headers: Record<string, string>; body: string };
+
+/**
+ * The verifier of a service's API_CREDENTIALS, or undefined when it has none: then the API takes
+ * unsigned calls, and says so once at start.
+ */
+export const verifierFromConfig = (
+  config: { API_CREDENTIALS?: string | undefined; AWS_REGION: string; PORT: number },
+  api: { name: string; service: string; uriEscapePath: boolean },
+): SigV4Verifier | undefined => {
+  if (config.API_CREDENTIALS === undefined) {
+    new Logger('Signatures').warn(`API_CREDENTIALS is not set: the ${api.name} on port ${config.PORT} takes unsigned calls from anyone who reaches it`);
+    return undefined;
+  }
+  return new SigV4Verifier({ service: api.service, region: config.AWS_REGION, credentials: parseCredentialList(config.API_CREDENTIALS), uriEscapePath: api.uriEscapePath });
+};
 
 /** The access key each verified request was signed with (keyed by Node's request, `request.raw`). */
 export const signedBy = new WeakMap<object, string>();

@@ -319,17 +319,3 @@ const queryOf = (search: string): Record<string, string | string[]> => {
   }
   return query;
 };
-
-/**
- * `ACCESS_KEY_ID:SECRET_ACCESS_KEY` pairs, comma separated (a secret may hold any character but a
- * comma), as the services' configuration takes them.
- */
-export const parseCredentialList = (list: string): Map<string, string> => {
-  const credentials = new Map<string, string>();
-  for (const pair of list.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
-    const colon = pair.indexOf(':');
-    if (colon <= 0 || colon === pair.length - 1) throw new Error(`'${pair.slice(0, Math.max(colon, 0)) || '…'}:…' is not ACCESS_KEY_ID:SECRET_ACCESS_KEY`);
-    credentials.set(pair.slice(0, colon), pair.slice(colon + 1));
-  }
-  return credentials;
-};

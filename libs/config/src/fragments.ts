@@ -1,4 +1,4 @@
-import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, Min, ValidateBy } from 'class-validator';
 import { DEFAULT_NAMES, type ResourceNames } from '@tributary/contracts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -117,8 +117,31 @@ export const WithObjectStore = <B extends Ctor>(Base: B) => {
   return ObjectStoreConfig;
 };
 
-/** One or more `ACCESS_KEY_ID:SECRET` (a secret holds no comma). */
-const CREDENTIAL_LIST = /^\s*[^\s:,]+:[^,]+(?:,\s*[^\s:,]+:[^,]+)*,?\s*$/;
+/**
+ * `ACCESS_KEY_ID:SECRET_ACCESS_KEY` pairs, comma separated (a secret may hold any character but a
+ * comma), as the services' configuration takes them.
+ */
+export const parseCredentialList = (list: string): Map<string, string> => {
+  const credentials = new Map<string, string>();
+  for (const pair of list.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const colon = pair.indexOf(':');
+    if (colon <= 0 || colon === pair.length - 1 || /\s/.test(pair.slice(0, colon))) {
+      throw new Error(`'${pair.slice(0, Math.max(colon, 0)) || '…'}:…' is not ACCESS_KEY_ID:SECRET_ACCESS_KEY`);
+    }
+    credentials.set(pair.slice(0, colon), pair.slice(colon + 1));
+  }
+  if (credentials.size === 0) throw new Error('no ACCESS_KEY_ID:SECRET_ACCESS_KEY pair');
+  return credentials;
+};
+
+const isCredentialList = (list: string): boolean => {
+  try {
+    parseCredentialList(list);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** The access keys a service's AWS-style API takes SigV4 signatures of. */
 export const WithApiCredentials = <B extends Ctor>(Base: B) => {
@@ -128,7 +151,14 @@ export const WithApiCredentials = <B extends Ctor>(Base: B) => {
      * s3-ingest's bucket-notification API. Unset, both take every call unsigned, from anyone who
      * can reach their ports.
      */
-    @IsOptional() @Matches(CREDENTIAL_LIST, { message: 'must be ACCESS_KEY_ID:SECRET_ACCESS_KEY pairs separated by commas' })
+    @IsOptional()
+    @ValidateBy({
+      name: 'credentialList',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && isCredentialList(value),
+        defaultMessage: () => 'must be ACCESS_KEY_ID:SECRET_ACCESS_KEY pairs separated by commas',
+      },
+    })
     API_CREDENTIALS?: string;
 
     /**

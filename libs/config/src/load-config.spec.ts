@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BaseConfig, ConfigError, WithApiCredentials, WithHttp, WithRedis, loadConfig } from './index.js';
+import { BaseConfig, ConfigError, WithApiCredentials, WithHttp, WithRedis, loadConfig, parseCredentialList } from './index.js';
 
 class TestConfig extends WithRedis(WithHttp(BaseConfig, 9999)) {}
 
@@ -40,5 +40,14 @@ describe('loadConfig', () => {
       (error: unknown) => error instanceof ConfigError && /API_CREDENTIALS=\(33 characters, not shown\)/.test(error.message) && !error.message.includes('very-secret-key'),
     );
     assert.equal(loadConfig('svc', Signed, { API_CREDENTIALS: 'AKID1:s/e+c:r=et, AKID2:x' }).API_CREDENTIALS, 'AKID1:s/e+c:r=et, AKID2:x');
+  });
+
+  it('reads ACCESS_KEY_ID:SECRET pairs, secrets with colons included, and names a broken one', () => {
+    assert.deepEqual([...parseCredentialList(' AKID1:s/e+c:r=et , AKID2:x,')], [
+      ['AKID1', 's/e+c:r=et'],
+      ['AKID2', 'x'],
+    ]);
+    assert.throws(() => parseCredentialList('AKID1'), /not ACCESS_KEY_ID:SECRET_ACCESS_KEY/);
+    assert.throws(() => parseCredentialList(':secret'), /not ACCESS_KEY_ID:SECRET_ACCESS_KEY/);
   });
 });
