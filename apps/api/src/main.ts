@@ -1,13 +1,13 @@
 import { requireSignatures, verifierFromConfig } from '@tributary/auth';
 import { LAMBDA_LIMITS } from '@tributary/contracts';
 import { loadConfigOrExit } from '@tributary/config';
-import { startService } from '@tributary/observability';
+import { isProbe, startService } from '@tributary/observability';
 import { ApiConfig } from './api.config.js';
 import { AppModule } from './app.module.js';
 import { limitInvokeBodies } from './functions/invoke-size.hooks.js';
 import { LambdaError, LambdaErrorType } from './functions/lambda-error.js';
 import { addRequestIds } from './functions/request-id.hook.js';
-import { openRoute, signatureBusy, signatureRefusal } from './functions/signature.refusal.js';
+import { signatureBusy, signatureRefusal } from './functions/signature.refusal.js';
 
 const config = loadConfigOrExit('api', ApiConfig);
 const verifier = verifierFromConfig(config, { name: 'Lambda API', service: 'lambda', uriEscapePath: true });
@@ -23,7 +23,7 @@ await startService({
     addRequestIds(fastify);
     if (verifier) {
       requireSignatures(fastify, verifier, {
-        open: openRoute,
+        open: isProbe,
         refuse: signatureRefusal,
         busy: signatureBusy,
         unverifiedBodyBytes: config.UNVERIFIED_BODY_BYTES,

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { dropBody } from '@tributary/observability';
+import { dropBody, type Refusal } from '@tributary/observability';
 import { parseCredentialList } from '@tributary/config';
 import { SigV4Error, SigV4Verifier } from './sigv4.js';
 
@@ -8,7 +8,7 @@ export interface SignatureHookOptions {
   /** Requests that need no signature (health checks, metrics, a webhook with its own token). */
   open: (request: FastifyRequest) => boolean;
   /** The refusal in the service's own protocol. */
-  refuse: (error: SigV4Error, request: FastifyRequest) => Answer;
+  refuse: (error: SigV4Error, request: FastifyRequest) => Refusal;
   /**
    * Bytes of bodies the service holds at once before their signature can be checked (clients
    * that sign the body itself, not its declared hash: botocore); past it, a new one is answered
@@ -17,10 +17,9 @@ export interface SignatureHookOptions {
   unverifiedBodyBytes: number;
   maxBodyBytes: number;
   /** The protocol's "slow down" (Lambda's 429, S3's SlowDown), which SDKs retry. */
-  busy: (request: FastifyRequest) => Answer;
+  busy: (request: FastifyRequest) => Refusal;
 }
 
-type Answer = { status: number; headers: Record<string, string>; body: string };
 
 /**
  * The verifier of a service's API_CREDENTIALS, or undefined when it has none: then the API takes
@@ -52,7 +51,7 @@ export const signedBy = new WeakMap<object, string>();
  */
 export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verifier, options: SignatureHookOptions): void => {
   const logger = new Logger('Signatures');
-  const send = (reply: FastifyReply, { status, headers, body }: Answer): FastifyReply => reply.code(status).headers(headers).send(body);
+  const send = (reply: FastifyReply, { status, headers, body }: Refusal): FastifyReply => reply.code(status).headers(headers).send(body);
   const refuse = (error: SigV4Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     // At debug: a client with the wrong clock or region shows here; a flood of strangers does not fill the log.
     logger.debug(`refused ${request.method} ${request.url.split('?')[0] ?? ''} from ${request.ip}: ${error.failure}: ${error.message}`);

@@ -1,5 +1,5 @@
-import type { FastifyRequest } from 'fastify';
 import type { SigV4Error, SigV4Failure } from '@tributary/auth';
+import type { Refusal } from '@tributary/observability';
 import { LambdaError, LambdaErrorType } from './lambda-error.js';
 
 /** The Lambda API's words for each way a signature fails, as AWS answers them. */
@@ -12,16 +12,13 @@ const ERROR_TYPE: Record<SigV4Failure, LambdaErrorType> = {
   mismatch: LambdaErrorType.InvalidSignature,
 };
 
-/** The routes a scraper or load balancer calls unsigned. */
-export const openRoute = (request: FastifyRequest): boolean => (request.method === 'GET' || request.method === 'HEAD') && /^\/(?:health|metrics)\/?(?:\?|$)/.test(request.url);
-
-export const signatureRefusal = (error: SigV4Error): { status: number; headers: Record<string, string>; body: string } => {
+export const signatureRefusal = (error: SigV4Error): Refusal => {
   const refusal = new LambdaError(ERROR_TYPE[error.failure], error.message);
   return { status: refusal.status, ...refusal.render() };
 };
 
 /** Too many bodies waiting for their signature: Lambda's throttling answer, which SDKs retry. */
-export const signatureBusy = (): { status: number; headers: Record<string, string>; body: string } => {
+export const signatureBusy = (): Refusal => {
   const busy = new LambdaError(LambdaErrorType.TooManyRequests, 'Too many request bodies are waiting for their signature to be checked; try again.');
   return { status: busy.status, ...busy.render() };
 };

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { SigV4Error, SigV4Failure } from '@tributary/auth';
-import type { Refusal } from '@tributary/observability';
+import { isProbe, type Refusal } from '@tributary/observability';
 import { S3Error } from '@tributary/s3';
 import { s3ErrorAnswer } from './s3-error.filter.js';
 
@@ -19,7 +19,7 @@ const S3_CODE: Record<SigV4Failure, [code: string, status: number, message?: str
  * calls, by method too: `PUT /events?notification` configures a bucket named `events`.
  */
 export const openRoute = (request: FastifyRequest): boolean =>
-  request.method === 'POST' ? /^\/events\/?(?:\?|$)/.test(request.url) : (request.method === 'GET' || request.method === 'HEAD') && /^\/(?:health|metrics)\/?(?:\?|$)/.test(request.url);
+  isProbe(request) || (request.method === 'POST' && /^\/events\/?(?:\?|$)/.test(request.url));
 
 export const signatureRefusal = (error: SigV4Error, request: FastifyRequest): Refusal => {
   const [code, status, message] = S3_CODE[error.failure];
