@@ -101,6 +101,17 @@ export class NatsClient {
     return new Kvm(this.js).create(bucket, { history, storage: StorageType.File });
   }
 
+  /**
+   * The keys a KV bucket holds a message for (the deleted ones too, whose last message is a
+   * delete marker), from the stream's subject list: a request with a timeout, where the
+   * client's `keys()` rides an ordered consumer that, now and then, never says it is done.
+   */
+  async kvKeys(bucket: string): Promise<string[]> {
+    const prefix = `$KV.${bucket}.`;
+    const info = await this.jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
+    return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+  }
+
   /** Opens (creating when missing) an object store; `ttlMs` ages objects out (claim checks). */
   async objectStore(name: string, ttlMs?: number): Promise<ObjectStore> {
     return new Objm(this.js).create(name, {

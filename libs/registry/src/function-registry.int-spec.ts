@@ -99,4 +99,22 @@ describe('FunctionRegistry code collection (real NATS)', () => {
       other.close();
     }
   });
+
+  it('loads every live function and none that was deleted, however many the bucket has held', async () => {
+    const code = await registry.putCode(buildZip({ 'index.js': 'exports.handler = async () => 6;' }));
+    const names = Array.from({ length: 120 }, (_, i) => `many-${String(i).padStart(3, '0')}`);
+    await Promise.all(names.map((name) => registry.create(record(name, code))));
+    const gone = names.filter((_, i) => i % 3 === 0);
+    await Promise.all(gone.map((name) => registry.delete(name)));
+    const live = names.filter((name) => !gone.includes(name));
+    const other = await FunctionRegistry.open(client, { functionsBucket: env['FUNCTIONS_BUCKET'] ?? '', codeStore: env['CODE_STORE'] ?? '' });
+    try {
+      const loaded = other.list().map((e) => e.record.name).filter((name) => name.startsWith('many-')).sort();
+      assert.deepEqual(loaded, live);
+      // The collector's read of the bucket itself sees the same.
+      assert.equal((await other.collectUnusedCode(60_000)).length, 0);
+    } finally {
+      other.close();
+    }
+  });
 });

@@ -73,7 +73,7 @@ export class FunctionRegistry {
 
   static async open(client: NatsClient, names: Pick<ResourceNames, 'functionsBucket' | 'codeStore'>): Promise<FunctionRegistry> {
     const kv = await client.kv(names.functionsBucket);
-    return new FunctionRegistry(await WatchedKv.open(kv, names.functionsBucket, readFunctionRecord), await client.objectStore(names.codeStore));
+    return new FunctionRegistry(await WatchedKv.open(kv, names.functionsBucket, readFunctionRecord, () => client.kvKeys(names.functionsBucket)), await client.objectStore(names.codeStore));
   }
 
   /** Called on every change of a function (undefined: deleted). */

@@ -14,7 +14,7 @@ export class TriggerRegistry {
 
   static async open(client: NatsClient, names: Pick<ResourceNames, 'triggersBucket'>): Promise<TriggerRegistry> {
     const kv = await client.kv(names.triggersBucket);
-    return new TriggerRegistry(await WatchedKv.open(kv, names.triggersBucket, readBucketNotification));
+    return new TriggerRegistry(await WatchedKv.open(kv, names.triggersBucket, readBucketNotification, () => client.kvKeys(names.triggersBucket)));
   }
 
   /** The bucket's configuration from the mirror (no I/O: this is on every object event's path). */

@@ -10,6 +10,9 @@ export interface Versioned<T> {
 /** A stored JSON value as `T` (possibly repaired), or undefined when it is not one. */
 export type ValueReader<T> = (value: unknown) => T | undefined;
 
+/** Lists the bucket's keys; may include deleted ones, which read as absent. */
+export type KeyLister = () => Promise<string[]>;
+
 export type ChangeListener<T> = (key: string, entry: Versioned<T> | undefined) => void;
 
 const isWrongRevision = (error: unknown): boolean =>
@@ -45,11 +48,12 @@ export class WatchedKv<T> {
     private readonly kv: KV,
     private readonly name: string,
     private readonly readValue: ValueReader<T>,
+    private readonly listKeys: KeyLister,
   ) {}
 
   /** `read` screens what the bucket holds (anyone with NATS access can write to it), and may repair it. */
-  static async open<T>(kv: KV, name: string, read: ValueReader<T>): Promise<WatchedKv<T>> {
-    const watched = new WatchedKv<T>(kv, name, read);
+  static async open<T>(kv: KV, name: string, read: ValueReader<T>, listKeys: KeyLister): Promise<WatchedKv<T>> {
+    const watched = new WatchedKv<T>(kv, name, read, listKeys);
     await watched.start();
     return watched;
   }
@@ -63,9 +67,7 @@ export class WatchedKv<T> {
         this.apply(entry.key, entry.revision, entry.operation === 'PUT' ? this.decode(entry) : undefined);
       }
     })().catch((error: unknown) => this.logger.error(`watch of ${this.name} ended: ${String(error)}`));
-    const keys: string[] = [];
-    for await (const key of await this.kv.keys()) keys.push(key);
-    await Promise.all(keys.map((key) => this.read(key)));
+    await Promise.all((await this.listKeys()).map((key) => this.read(key)));
   }
 
   private apply(key: string, revision: number, value: T | undefined): void {
@@ -125,9 +127,7 @@ export class WatchedKv<T> {
 
   /** Every value, read from the bucket itself rather than the mirror (for decisions that must not trust a watch). */
   async readAll(): Promise<T[]> {
-    const keys: string[] = [];
-    for await (const key of await this.kv.keys()) keys.push(key);
-    const values = await Promise.all(keys.map((key) => this.read(key)));
+    const values = await Promise.all((await this.listKeys()).map((key) => this.read(key)));
     return values.filter((v): v is Versioned<T> => v !== undefined).map((v) => v.value);
   }
 
