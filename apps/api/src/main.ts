@@ -21,14 +21,15 @@ await startService({
   configure: (fastify) => {
     limitInvokeBodies(fastify);
     addRequestIds(fastify);
-    if (verifier) {
+    if (!verifier) return [];
+    return [
       requireSignatures(fastify, verifier, {
         open: isProbe,
         refuse: signatureRefusal,
         busy: signatureBusy,
         unverifiedBodyBytes: config.UNVERIFIED_BODY_BYTES,
         maxBodyBytes: LAMBDA_LIMITS.codeRequestBytes,
-      });
-    }
+      }),
+    ];
   },
 });

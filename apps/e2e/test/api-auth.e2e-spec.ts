@@ -126,6 +126,21 @@ exports.handler = async (event) => {
     assert.match(await (await fetch(`${api}/metrics`)).text(), /# HELP/);
   });
 
+  it('counts its refusals by reason on /metrics', async () => {
+    const api = e2e.stack.url('api');
+    const count = async (reason: string): Promise<number> => {
+      const text = await (await fetch(`${api}/metrics`)).text();
+      const line = new RegExp(`^tributary_signature_refusals_total\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)$`, 'm').exec(text);
+      return Number(line?.[1] ?? Number.NaN);
+    };
+    const [missing, mismatch] = [await count('missing'), await count('mismatch')];
+    assert.ok(Number.isInteger(missing) && Number.isInteger(mismatch), 'both reasons are on /metrics before any refusal of theirs');
+    await fetch(`${api}/2015-03-31/functions/`);
+    await fetch(`${api}/2015-03-31/functions/`);
+    await refusal(client(KEYS.deploy[0], 'not-the-secret').send(new GetFunctionCommand({ FunctionName: name })));
+    assert.deepEqual([await count('missing'), await count('mismatch')], [missing + 2, mismatch + 1]);
+  });
+
   it('takes bucket notification configurations signed by a configured key only, and the webhook with its token', async () => {
     const store = (accessKeyId: string, secretAccessKey: string) =>
       new S3Client({ endpoint: e2e.stack.url('s3-ingest'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });

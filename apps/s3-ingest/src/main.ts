@@ -21,8 +21,7 @@ await startService({
   frameworkError: (_status, _message, url) => s3ErrorAnswer(new S3Error('InvalidURI', "Couldn't parse the specified URI."), url),
   configure: (fastify) => {
     refuseLargeBodies(fastify, (request, declared) => (declared > BODY_LIMIT ? s3ErrorAnswer(requestTooBig(), request.url) : undefined));
-    if (verifier) {
-      requireSignatures(fastify, verifier, { open: openRoute, refuse: signatureRefusal, busy: signatureBusy, unverifiedBodyBytes: config.UNVERIFIED_BODY_BYTES, maxBodyBytes: BODY_LIMIT });
-    }
+    if (!verifier) return [];
+    return [requireSignatures(fastify, verifier, { open: openRoute, refuse: signatureRefusal, busy: signatureBusy, unverifiedBodyBytes: config.UNVERIFIED_BODY_BYTES, maxBodyBytes: BODY_LIMIT })];
   },
 });

@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter } from 'prom-client';
 import { dropBody, type Refusal } from '@tributary/observability';
 import { parseCredentialList } from '@tributary/config';
-import { SigV4Error, SigV4Verifier } from './sigv4.js';
+import { SigV4Error, SigV4Verifier, type SigV4Failure } from './sigv4.js';
 
 export interface SignatureHookOptions {
   /** Requests that need no signature (health checks, metrics, a webhook with its own token). */
@@ -48,13 +49,24 @@ export const signedBy = new WeakMap<object, string>();
  * is read (`preHandler`): the body against its signed hash, or the whole signature for clients
  * that sign the body itself (botocore); before any controller, so an unsigned call reaches
  * nothing behind the service.
+ *
+ * Returns the counter of refusals by reason (SigV4Failure, or `busy` for the body budget), for the
+ * service's `/metrics`: the log has them at debug only.
  */
-export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verifier, options: SignatureHookOptions): void => {
+export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verifier, options: SignatureHookOptions): Counter<'reason'> => {
   const logger = new Logger('Signatures');
+  const refusals = new Counter<'reason'>({
+    name: 'tributary_signature_refusals_total',
+    help: 'Requests refused for their signature (reason: missing, malformed, unknown-key, scope, expired, mismatch) or held back for the unverified-body budget (busy)',
+    labelNames: ['reason'],
+    registers: [],
+  });
+  for (const reason of ['missing', 'malformed', 'unknown-key', 'scope', 'expired', 'mismatch', 'busy'] satisfies Array<SigV4Failure | 'busy'>) refusals.inc({ reason }, 0);
   const send = (reply: FastifyReply, { status, headers, body }: Refusal): FastifyReply => reply.code(status).headers(headers).send(body);
   const refuse = (error: SigV4Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     // At debug: a client with the wrong clock or region shows here; a flood of strangers does not fill the log.
     logger.debug(`refused ${request.method} ${request.url.split('?')[0] ?? ''} from ${request.ip}: ${error.failure}: ${error.message}`);
+    refusals.inc({ reason: error.failure });
     return send(reply, options.refuse(error, request));
   };
   let unverifiedBytes = 0;
@@ -75,6 +87,7 @@ export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verif
       const size = Number.isInteger(declared) ? declared : options.maxBodyBytes;
       if (unverifiedBytes + size > options.unverifiedBodyBytes) {
         logger.debug(`busy: ${request.method} ${request.url.split('?')[0] ?? ''} from ${request.ip} would hold ${unverifiedBytes + size} unverified bytes`);
+        refusals.inc({ reason: 'busy' });
         await dropBody(request.raw);
         return send(reply, options.busy(request));
       }
@@ -101,4 +114,5 @@ export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verif
       return refuse(error, request, reply);
     }
   });
+  return refusals;
 };

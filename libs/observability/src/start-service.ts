@@ -4,7 +4,9 @@ import { Logger, type DynamicModule, type INestApplication, type LogLevel } from
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metric, Registry } from 'prom-client';
 import { HealthRegistry } from './health.registry.js';
+import { METRICS_REGISTRY } from './observability.module.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -32,8 +34,11 @@ export interface StartServiceOptions {
   config: ServiceSettings;
   /** Largest request body accepted (bytes); bodies reach controllers as raw Buffers. */
   bodyLimit?: number;
-  /** Fastify hooks of the service's own, added before any route. */
-  configure?: (fastify: FastifyInstance) => void;
+  /**
+   * Fastify hooks of the service's own, added before any route. Metrics they return (made with
+   * `registers: []`, as the service's registry does not exist yet) are served on `/metrics`.
+   */
+  configure?: (fastify: FastifyInstance) => Metric[] | void;
   /**
    * The answer, in the service's own protocol, to a request its router cannot take: a path that
    * is not valid percent-encoding (`status` 400). Without it Fastify answers in its own shape.
@@ -71,7 +76,7 @@ export const startService = async (options: StartServiceOptions): Promise<INestA
     skipMiddie: true,
   });
   const fastify = adapter.getInstance();
-  options.configure?.(fastify);
+  const hookMetrics = options.configure?.(fastify) ?? [];
   // Every body arrives as bytes: Invoke payloads are forwarded verbatim and size-checked as AWS does.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -80,6 +85,8 @@ export const startService = async (options: StartServiceOptions): Promise<INestA
     abortOnError: false,
     bodyParser: false,
   });
+  const metrics = app.get<symbol, Registry>(METRICS_REGISTRY);
+  for (const metric of hookMetrics) metrics.registerMetric(metric);
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   // Readiness turns red first, so that nothing new is routed here while in-flight work finishes.
   const health = app.get(HealthRegistry);
