@@ -1,5 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BaseConfig, ConfigError, WithApiCredentials, WithHttp, WithRedis, loadConfig, parseCredentialList } from './index.js';
 
 class TestConfig extends WithRedis(WithHttp(BaseConfig, 9999)) {}
@@ -49,5 +52,24 @@ describe('loadConfig', () => {
     ]);
     assert.throws(() => parseCredentialList('AKID1'), /not ACCESS_KEY_ID:SECRET_ACCESS_KEY/);
     assert.throws(() => parseCredentialList(':secret'), /not ACCESS_KEY_ID:SECRET_ACCESS_KEY/);
+  });
+
+  it('reads a secret from the file NAME_FILE names, as container secrets are mounted, and refuses both or an unreadable one', () => {
+    class Signed extends WithApiCredentials(WithHttp(BaseConfig, 9999)) {}
+    const dir = mkdtempSync(join(tmpdir(), 'config-spec-'));
+    try {
+      const file = join(dir, 'credentials');
+      writeFileSync(file, 'AKID1:from-a-file\n');
+      assert.equal(loadConfig('svc', Signed, { API_CREDENTIALS_FILE: file }).API_CREDENTIALS, 'AKID1:from-a-file');
+      // The file's value is validated as the variable's would be, and not shown either.
+      writeFileSync(file, 'AKID1-no-secret\n');
+      assert.throws(() => loadConfig('svc', Signed, { API_CREDENTIALS_FILE: file }), /API_CREDENTIALS=\(15 characters, not shown\)/);
+      assert.throws(() => loadConfig('svc', Signed, { API_CREDENTIALS_FILE: file, API_CREDENTIALS: 'AKID2:x' }), /API_CREDENTIALS_FILE=.*API_CREDENTIALS is set too/);
+      assert.throws(() => loadConfig('svc', Signed, { API_CREDENTIALS_FILE: join(dir, 'missing') }), /API_CREDENTIALS_FILE=.*cannot be read \(ENOENT\)/);
+      // Only secrets come from files: another *_FILE is left alone.
+      assert.equal(loadConfig('svc', TestConfig, { PORT_FILE: join(dir, 'missing') }).PORT, 9999);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

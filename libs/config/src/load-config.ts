@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 
@@ -25,15 +26,44 @@ const flatten = (errors: ValidationError[], env: Record<string, string | undefin
   });
 
 /**
+ * A secret variable may come from a file instead, as container secrets are mounted: `X_FILE`
+ * names a file whose contents (less a trailing line break) are `X`'s value.
+ */
+const readSecretFiles = (service: string, env: Record<string, string>): Record<string, string> => {
+  const problems: string[] = [];
+  const resolved = { ...env };
+  for (const [name, path] of Object.entries(env)) {
+    const base = name.endsWith('_FILE') ? name.slice(0, -'_FILE'.length) : '';
+    if (!SECRET.test(base)) continue;
+    delete resolved[name];
+    if (env[base] !== undefined) {
+      problems.push(`${name}=${JSON.stringify(path)}: ${base} is set too; set one of them`);
+      continue;
+    }
+    try {
+      resolved[base] = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      problems.push(`${name}=${JSON.stringify(path)}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(service, problems);
+  return resolved;
+};
+
+/**
  * Builds and validates a configuration class from environment variables. Property names are the
- * variable names; defaults are the class's initializers. Unknown variables are ignored.
+ * variable names; defaults are the class's initializers. Unknown variables are ignored. A secret
+ * (a name with SECRET, TOKEN, PASSWORD or CREDENTIALS in it) may be given as `NAME_FILE`, a path.
  */
 export const loadConfig = <T extends object>(
   service: string,
   cls: new () => T,
   env: Record<string, string | undefined> = process.env,
 ): T => {
-  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const defined = readSecretFiles(
+    service,
+    Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')),
+  );
   const instance = plainToInstance(cls, defined, {
     enableImplicitConversion: true,
     exposeDefaultValues: true,
