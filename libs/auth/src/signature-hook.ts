@@ -57,11 +57,11 @@ export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verif
   const logger = new Logger('Signatures');
   const refusals = new Counter<'reason'>({
     name: 'tributary_signature_refusals_total',
-    help: 'Requests refused for their signature (reason: missing, malformed, unknown-key, scope, expired, mismatch) or held back for the unverified-body budget (busy)',
+    help: 'Requests refused for their signature (reason: missing, malformed, unknown-key, scope, expired, mismatch, body-hash) or held back for the unverified-body budget (busy)',
     labelNames: ['reason'],
     registers: [],
   });
-  for (const reason of ['missing', 'malformed', 'unknown-key', 'scope', 'expired', 'mismatch', 'busy'] satisfies Array<SigV4Failure | 'busy'>) refusals.inc({ reason }, 0);
+  for (const reason of ['missing', 'malformed', 'unknown-key', 'scope', 'expired', 'mismatch', 'body-hash', 'busy'] satisfies Array<SigV4Failure | 'busy'>) refusals.inc({ reason }, 0);
   const send = (reply: FastifyReply, { status, headers, body }: Refusal): FastifyReply => reply.code(status).headers(headers).send(body);
   const refuse = (error: SigV4Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     // At debug: a client with the wrong clock or region shows here; a flood of strangers does not fill the log.

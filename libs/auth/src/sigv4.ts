@@ -14,8 +14,10 @@ export type SigV4Failure =
   | 'scope'
   /** X-Amz-Date further from now than the allowed skew. */
   | 'expired'
-  /** The signature (or the declared payload hash) does not match the request. */
-  | 'mismatch';
+  /** The signature does not match the request. */
+  | 'mismatch'
+  /** The body is not the one whose hash `x-amz-content-sha256` declares. */
+  | 'body-hash';
 
 export class SigV4Error extends Error {
   constructor(
@@ -136,7 +138,7 @@ export class SigV4Verifier {
     // The body left out of the signature: the JS SDK streams payloads so, to Lambda as to S3.
     if (declared === 'UNSIGNED-PAYLOAD') return;
     const actual = createHash('sha256').update(body ?? new Uint8Array()).digest('hex');
-    if (declared !== actual) throw new SigV4Error('mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
+    if (declared !== actual) throw new SigV4Error('body-hash', "The provided 'x-amz-content-sha256' header does not match what was computed.");
   }
 
   /**

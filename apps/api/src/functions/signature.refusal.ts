@@ -10,6 +10,7 @@ const ERROR_TYPE: Record<SigV4Failure, LambdaErrorType> = {
   scope: LambdaErrorType.InvalidSignature,
   expired: LambdaErrorType.InvalidSignature,
   mismatch: LambdaErrorType.InvalidSignature,
+  'body-hash': LambdaErrorType.InvalidSignature,
 };
 
 export const signatureRefusal = (error: SigV4Error): Refusal => {

@@ -12,6 +12,7 @@ const S3_CODE: Record<SigV4Failure, [code: string, status: number, message?: str
   scope: ['AuthorizationHeaderMalformed', 400],
   expired: ['RequestTimeTooSkewed', 403],
   mismatch: ['SignatureDoesNotMatch', 403, 'The request signature we calculated does not match the signature you provided. Check your key and signing method.'],
+  'body-hash': ['XAmzContentSHA256Mismatch', 400],
 };
 
 /**
