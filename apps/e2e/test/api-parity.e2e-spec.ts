@@ -481,6 +481,13 @@ describe('Lambda API details as AWS answers them', () => {
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'SOME' as 'ALL' })), 'ValidationException', /at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: \[ALL\]/);
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'nowhere', FunctionVersion: 'ALL' })), 'ValidationException', /at 'masterRegion' failed to satisfy constraint/);
     assert.deepEqual((await e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'us-east-1', FunctionVersion: 'ALL' }))).Functions, []);
+    // MaxItems must be an integer as written: not one JavaScript's Number() would make of it.
+    for (const odd of ['1e1', '0x10', '5.0', '', 'ten']) {
+      const answer = await fetch(`${e2e.stack.url('api')}/2015-03-31/functions/?MaxItems=${encodeURIComponent(odd)}`);
+      assert.deepEqual([answer.status, answer.headers.get('x-amzn-errortype')], [400, 'ValidationException'], odd);
+      assert.match(((await answer.json()) as { message: string }).message, new RegExp(`Value '${odd}' at 'maxItems'`), odd);
+    }
+    assert.equal((await (await fetch(`${e2e.stack.url('api')}/2015-03-31/functions/?MaxItems=%2B7`)).json() as { Functions: unknown[] }).Functions.length <= 7, true);
   });
 
   it('answers the calls deployment tools make around a function', async () => {

@@ -76,7 +76,7 @@ export class FunctionsController {
     @Query('FunctionVersion') functionVersion?: string,
     @Query('MasterRegion') masterRegion?: string,
   ) {
-    return this.functions.list(marker, maxItems === undefined ? undefined : Number(maxItems), { functionVersion, masterRegion });
+    return this.functions.list(marker, maxItems, { functionVersion, masterRegion });
   }
 
   @Get(':name')

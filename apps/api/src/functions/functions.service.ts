@@ -239,8 +239,9 @@ export class FunctionsService {
    * ListFunctions. Every function has only $LATEST, so `FunctionVersion=ALL` lists the same
    * functions, each as its $LATEST version (under the qualified ARN, as AWS lists versions).
    */
-  list(marker: string | undefined, maxItems: number | undefined, filters: { functionVersion?: string | undefined; masterRegion?: string | undefined } = {}) {
-    const limit = maxItems ?? LAMBDA_LIMITS.listMaxItems;
+  list(marker: string | undefined, maxItems: string | undefined, filters: { functionVersion?: string | undefined; masterRegion?: string | undefined } = {}) {
+    // An integer as Java reads one: `1e1`, `0x10` or `5.0` is not one (Number() took them).
+    const limit = maxItems === undefined ? LAMBDA_LIMITS.listMaxItems : /^[+-]?\d{1,10}$/.test(maxItems) ? Number(maxItems) : Number.NaN;
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
       throw LambdaError.validation([{ path: 'maxItems', value: maxItems, constraints: ['Member must have value between 1 and 10000'] }]);
     }
