@@ -66,8 +66,9 @@ describe('loadConfig', () => {
       assert.throws(() => loadConfig('svc', Signed, { API_CREDENTIALS_FILE: file }), /API_CREDENTIALS=\(15 characters, not shown\)/);
       assert.throws(() => loadConfig('svc', Signed, { API_CREDENTIALS_FILE: file, API_CREDENTIALS: 'AKID2:x' }), /API_CREDENTIALS_FILE=.*API_CREDENTIALS is set too/);
       assert.throws(() => loadConfig('svc', Signed, { API_CREDENTIALS_FILE: join(dir, 'missing') }), /API_CREDENTIALS_FILE=.*cannot be read \(ENOENT\)/);
-      // Only secrets come from files: another *_FILE is left alone.
+      // Only the service's own secrets come from files: another *_FILE is left alone.
       assert.equal(loadConfig('svc', TestConfig, { PORT_FILE: join(dir, 'missing') }).PORT, 9999);
+      assert.equal(loadConfig('svc', Signed, { AWS_WEB_IDENTITY_TOKEN_FILE: join(dir, 'missing') }).API_CREDENTIALS, undefined);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

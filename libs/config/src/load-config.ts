@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { plainToInstance } from 'class-transformer';
-import { validateSync, type ValidationError } from 'class-validator';
+import { getMetadataStorage, validateSync, type ValidationError } from 'class-validator';
 
 /** Raised when the environment does not describe a valid configuration; names every bad variable. */
 export class ConfigError extends Error {
@@ -25,16 +25,21 @@ const flatten = (errors: ValidationError[], env: Record<string, string | undefin
     return `${e.property}=${shown}: ${Object.values(e.constraints ?? {}).join('; ')}`;
   });
 
+/** The variables a configuration class reads (each has at least one validation decorator). */
+const settingsOf = (cls: new () => object): Set<string> =>
+  new Set(getMetadataStorage().getTargetValidationMetadatas(cls, '', true, false).map((m) => m.propertyName));
+
 /**
- * A secret variable may come from a file instead, as container secrets are mounted: `X_FILE`
- * names a file whose contents (less a trailing line break) are `X`'s value.
+ * A secret setting may come from a file instead, as container secrets are mounted: `X_FILE`
+ * names a file whose contents (less a trailing line break) are `X`'s value. Only the service's
+ * own secrets: another tool's `*_TOKEN_FILE` (Kubernetes' AWS_WEB_IDENTITY_TOKEN_FILE) is its own.
  */
-const readSecretFiles = (service: string, env: Record<string, string>): Record<string, string> => {
+const readSecretFiles = (service: string, settings: Set<string>, env: Record<string, string>): Record<string, string> => {
   const problems: string[] = [];
   const resolved = { ...env };
   for (const [name, path] of Object.entries(env)) {
     const base = name.endsWith('_FILE') ? name.slice(0, -'_FILE'.length) : '';
-    if (!SECRET.test(base)) continue;
+    if (!SECRET.test(base) || !settings.has(base)) continue;
     delete resolved[name];
     if (env[base] !== undefined) {
       problems.push(`${name}=${JSON.stringify(path)}: ${base} is set too; set one of them`);
@@ -62,6 +67,7 @@ export const loadConfig = <T extends object>(
 ): T => {
   const defined = readSecretFiles(
     service,
+    settingsOf(cls),
     Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')),
   );
   const instance = plainToInstance(cls, defined, {
