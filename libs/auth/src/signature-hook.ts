@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter } from 'prom-client';
 import { dropBody, type Refusal } from '@tributary/observability';
 import { parseCredentialList } from '@tributary/config';
-import { SigV4Error, SigV4Verifier, type SigV4Failure } from './sigv4.js';
+import { SIGV4_FAILURES, SigV4Error, SigV4Verifier } from './sigv4.js';
 
 export interface SignatureHookOptions {
   /** Requests that need no signature (health checks, metrics, a webhook with its own token). */
@@ -20,7 +20,6 @@ export interface SignatureHookOptions {
   /** The protocol's "slow down" (Lambda's 429, S3's SlowDown), which SDKs retry. */
   busy: (request: FastifyRequest) => Refusal;
 }
-
 
 /**
  * The verifier of a service's API_CREDENTIALS, or undefined when it has none: then the API takes
@@ -57,11 +56,11 @@ export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verif
   const logger = new Logger('Signatures');
   const refusals = new Counter<'reason'>({
     name: 'tributary_signature_refusals_total',
-    help: 'Requests refused for their signature (reason: missing, malformed, unknown-key, scope, expired, mismatch, body-hash) or held back for the unverified-body budget (busy)',
+    help: `Requests refused for their signature (reason: ${SIGV4_FAILURES.join(', ')}) or held back for the unverified-body budget (busy)`,
     labelNames: ['reason'],
     registers: [],
   });
-  for (const reason of ['missing', 'malformed', 'unknown-key', 'scope', 'expired', 'mismatch', 'body-hash', 'busy'] satisfies Array<SigV4Failure | 'busy'>) refusals.inc({ reason }, 0);
+  for (const reason of [...SIGV4_FAILURES, 'busy']) refusals.inc({ reason }, 0);
   const send = (reply: FastifyReply, { status, headers, body }: Refusal): FastifyReply => reply.code(status).headers(headers).send(body);
   const refuse = (error: SigV4Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     // At debug: a client with the wrong clock or region shows here; a flood of strangers does not fill the log.
@@ -70,15 +69,12 @@ export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verif
     return send(reply, options.refuse(error, request));
   };
   let unverifiedBytes = 0;
-  /** Requests whose signature was verified before their body came: only the body is left to check. */
-  const verifiedEarly = new WeakSet<object>();
   fastify.addHook('onRequest', async (request, reply) => {
     if (options.open(request)) return;
     try {
       const accessKeyId = await verifier.verifyBeforeBody({ method: request.method, url: request.url, headers: request.headers });
       if (accessKeyId !== undefined) {
         signedBy.set(request.raw, accessKeyId);
-        verifiedEarly.add(request.raw);
         return;
       }
       // Its body must be in before it can be checked: held within a budget, so that forged
@@ -103,7 +99,8 @@ export const requireSignatures = (fastify: FastifyInstance, verifier: SigV4Verif
     if (options.open(request)) return;
     const body = Buffer.isBuffer(request.body) ? request.body : undefined;
     try {
-      if (verifiedEarly.has(request.raw)) {
+      // Signed by now only when verified before its body came: the body is all that is left to check.
+      if (signedBy.has(request.raw)) {
         verifier.checkBody(request, body);
         return;
       }

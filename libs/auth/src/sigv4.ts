@@ -2,22 +2,25 @@ import { createHash, createHmac, timingSafeEqual, type Hash, type Hmac } from 'n
 import type { IncomingHttpHeaders } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 
-/** Why a request was refused; each service answers it in its own protocol's words. */
-export type SigV4Failure =
+/** Why a request may be refused; each service answers each in its own protocol's words. */
+export const SIGV4_FAILURES = [
   /** No Authorization header at all. */
-  | 'missing'
+  'missing',
   /** An Authorization header that is not a SigV4 one, or lacks X-Amz-Date. */
-  | 'malformed'
+  'malformed',
   /** An access key this installation does not hold, or a session token it never issued. */
-  | 'unknown-key'
+  'unknown-key',
   /** Scoped to another region or service, or to another day than X-Amz-Date. */
-  | 'scope'
+  'scope',
   /** X-Amz-Date further from now than the allowed skew. */
-  | 'expired'
+  'expired',
   /** The signature does not match the request. */
-  | 'mismatch'
+  'mismatch',
   /** The body is not the one whose hash `x-amz-content-sha256` declares. */
-  | 'body-hash';
+  'body-hash',
+] as const;
+
+export type SigV4Failure = (typeof SIGV4_FAILURES)[number];
 
 export class SigV4Error extends Error {
   constructor(

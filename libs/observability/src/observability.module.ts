@@ -3,11 +3,11 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { HealthRegistry } from './health.registry.js';
 
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
+export const SERVICE_NAME = Symbol('SERVICE_NAME');
 
 /** A GET or HEAD of `/health` or `/metrics`: what probes and scrapers call, with no credentials. */
 export const isProbe = (request: { method: string; url: string }): boolean =>
   (request.method === 'GET' || request.method === 'HEAD') && /^\/(?:health|metrics)\/?(?:\?|$)/.test(request.url);
-export const SERVICE_NAME = Symbol('SERVICE_NAME');
 
 interface ReplyLike {
   status(code: number): ReplyLike;

@@ -47,7 +47,7 @@ export const limitInvokeBodies = (fastify: FastifyInstance): void => {
       declared > LAMBDA_LIMITS.syncPayloadBytes && isInvoke(request) ? tooLarge(request)
       : declared > LAMBDA_LIMITS.codeRequestBytes ? overServiceLimit(request)
       : undefined;
-    return refusal && { status: refusal.status, ...refusal.render() };
+    return refusal?.render();
   });
   fastify.addHook('preParsing', (request, _reply, payload, done) => {
     if (request.headers['content-length'] !== undefined || !isInvoke(request)) return done(null, payload);

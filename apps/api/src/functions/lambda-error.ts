@@ -65,9 +65,10 @@ export class LambdaError extends Error {
     return STATUS[this.type];
   }
 
-  /** Headers and body of the answer, as the AWS SDK reads them. */
-  render(): { headers: Record<string, string>; body: string } {
+  /** Status, headers and body of the answer, as the AWS SDK reads them. */
+  render(): { status: number; headers: Record<string, string>; body: string } {
     return {
+      status: this.status,
       headers: { 'x-amzn-ErrorType': this.type, 'x-amzn-RequestId': randomUUID(), 'content-type': 'application/json', ...this.extra },
       body: JSON.stringify({ Type: this.status >= 500 ? 'Service' : 'User', [CAPITALISED_MESSAGE.has(this.type) ? 'Message' : 'message']: this.message }),
     };
@@ -119,8 +120,8 @@ export class LambdaErrorFilter implements ExceptionFilter {
     const reply = host.switchToHttp().getResponse<Reply>();
     const error = this.toLambdaError(exception);
     if (error.type === LambdaErrorType.Service) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
-    const { headers, body } = error.render();
-    reply.status(error.status);
+    const { status, headers, body } = error.render();
+    reply.status(status);
     for (const [name, value] of Object.entries(headers)) reply.header(name, value);
     reply.send(body);
   }

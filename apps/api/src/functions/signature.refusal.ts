@@ -13,13 +13,8 @@ const ERROR_TYPE: Record<SigV4Failure, LambdaErrorType> = {
   'body-hash': LambdaErrorType.InvalidSignature,
 };
 
-export const signatureRefusal = (error: SigV4Error): Refusal => {
-  const refusal = new LambdaError(ERROR_TYPE[error.failure], error.message);
-  return { status: refusal.status, ...refusal.render() };
-};
+export const signatureRefusal = (error: SigV4Error): Refusal => new LambdaError(ERROR_TYPE[error.failure], error.message).render();
 
 /** Too many bodies waiting for their signature: Lambda's throttling answer, which SDKs retry. */
-export const signatureBusy = (): Refusal => {
-  const busy = new LambdaError(LambdaErrorType.TooManyRequests, 'Too many request bodies are waiting for their signature to be checked; try again.');
-  return { status: busy.status, ...busy.render() };
-};
+export const signatureBusy = (): Refusal =>
+  new LambdaError(LambdaErrorType.TooManyRequests, 'Too many request bodies are waiting for their signature to be checked; try again.').render();
