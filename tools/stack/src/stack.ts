@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -21,6 +22,17 @@ export interface StackOptions {
   output?: 'inherit' | 'pipe' | 'ignore';
   readyTimeoutMs?: number;
 }
+
+/** Whether something accepts connections on the port at 127.0.0.1. */
+const listening = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 
 interface Running {
   child: ChildProcess;
@@ -47,11 +59,22 @@ export class Stack {
     return this.output.join('');
   }
 
+  /**
+   * Starts the services; if one of them fails to, stops those that did before it throws, so that
+   * no half-started stack is left holding its ports.
+   */
   async start(services: ServiceName[] = Object.keys(SERVICES) as ServiceName[]): Promise<void> {
-    await Promise.all(services.map((s) => this.startService(s)));
+    const started = await Promise.allSettled(services.map((s) => this.startService(s)));
+    const failed = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (!failed) return;
+    await Promise.all(services.map((s) => this.stopService(s)));
+    throw failed.reason;
   }
 
   async startService(service: ServiceName): Promise<void> {
+    // A process left on the port (a stack that was never stopped) would answer the health check
+    // in this one's place, with its own build and settings.
+    if (await listening(this.port(service))) throw new Error(`${service}: port ${this.port(service)} is already in use (a stack left running?)`);
     const entry = join(REPO_ROOT, 'apps', service, 'dist', 'src', 'main.js');
     const mode = this.options.output ?? 'pipe';
     const child = spawn(process.execPath, ['--enable-source-maps', ...(this.options.nodeArgs?.[service] ?? []), entry], {
