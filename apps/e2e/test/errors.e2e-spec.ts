@@ -160,7 +160,14 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
       e2e.lambda.send(new CreateFunctionCommand(base({ Code: { ZipFile: Buffer.from('this is not a zip file') } }))),
       (e: unknown) => e instanceof InvalidParameterValueException && /Could not unzip/.test(e.message),
     );
+    // An archive with nothing in it, in AWS's words.
+    await assert.rejects(
+      e2e.lambda.send(new CreateFunctionCommand(base({ Code: { ZipFile: zipSync({}) } }))),
+      (e: unknown) => e instanceof InvalidParameterValueException && e.message === 'Uploaded file must be a non-empty zip',
+    );
     await assert.rejects(e2e.lambda.send(new CreateFunctionCommand(base({ Runtime: 'python3.12' }))), InvalidParameterValueException);
+    // The newest values of the model's Runtime enum are known (not a ValidationException), if not run here.
+    await assert.rejects(e2e.lambda.send(new CreateFunctionCommand(base({ Runtime: 'ruby4.0' as never }))), InvalidParameterValueException);
     // Just under AWS's 50 MB zip limit the request fits the body limit (and is then no zip)…
     await assert.rejects(
       e2e.lambda.send(new CreateFunctionCommand(base({ Code: { ZipFile: Buffer.alloc(52_428_700, 7) } }))),

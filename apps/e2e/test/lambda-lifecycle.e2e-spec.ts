@@ -165,6 +165,16 @@ describe('a function through the whole pipeline, driven by @aws-sdk/client-lambd
         e.name === 'ValidationException' && /^1 validation error detected: Value '.+' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:/.test(e.message),
       );
     }
+    // Tags are the function's: an ARN naming a version or alias of it ($LATEST too) is refused.
+    for (const call of [
+      () => e2e.lambda.send(new ListTagsCommand({ Resource: `${arn}:$LATEST` })),
+      () => e2e.lambda.send(new TagResourceCommand({ Resource: `${arn}:$LATEST`, Tags: { by: 'version' } })),
+      () => e2e.lambda.send(new UntagResourceCommand({ Resource: `${arn}:live`, TagKeys: ['stage'] })),
+    ]) {
+      await assert.rejects(call(), (e: Error) =>
+        e instanceof InvalidParameterValueException && e.message === 'Tags on function aliases and versions are not supported. Please specify a function ARN.',
+      );
+    }
     assert.deepEqual((await e2e.lambda.send(new ListTagsCommand({ Resource: arn }))).Tags, { stage: 'prod', owner: 'ada' });
   });
 

@@ -44,23 +44,35 @@ export const LAMBDA_LIMITS = {
 } as const;
 
 /** Runtimes this build can execute (each on the worker's own Node.js; see ARCHITECTURE.md). */
-export const SUPPORTED_RUNTIMES = ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const;
+export const SUPPORTED_RUNTIMES = ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const;
 export type SupportedRuntime = (typeof SUPPORTED_RUNTIMES)[number];
 
 /**
- * Every value of the Runtime enum in the Lambda API model. A value outside this list is a
- * ValidationException; a value in it that we cannot run is an InvalidParameterValueException.
+ * Node.js runtimes AWS has deprecated past both of its blocks: no function may be created with
+ * one or changed to one (nodejs18.x, the last, since the first months of 2026). A function stored
+ * with one before still runs.
+ */
+export const BLOCKED_RUNTIMES = [
+  'nodejs', 'nodejs4.3', 'nodejs4.3-edge', 'nodejs6.10', 'nodejs8.10', 'nodejs10.x', 'nodejs12.x', 'nodejs14.x', 'nodejs16.x', 'nodejs18.x',
+] as const;
+
+/**
+ * Every value of the Runtime enum in the Lambda API model (as of `@aws-sdk/client-lambda`
+ * 3.1178). A value outside this list is a ValidationException; a value in it that we cannot run
+ * is an InvalidParameterValueException.
  */
 export const KNOWN_RUNTIMES = [
   'nodejs', 'nodejs4.3', 'nodejs6.10', 'nodejs8.10', 'nodejs10.x', 'nodejs12.x', 'nodejs14.x',
-  'nodejs16.x', 'nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x', 'nodejs4.3-edge',
-  'java8', 'java8.al2', 'java11', 'java17', 'java21', 'java25',
+  'nodejs16.x', 'nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x', 'nodejs26.x', 'nodejs4.3-edge',
+  'java8', 'java8.al2', 'java8.al2023', 'java11', 'java11.al2023', 'java17', 'java17.al2023', 'java21', 'java25',
   'python2.7', 'python3.6', 'python3.7', 'python3.8', 'python3.9', 'python3.10', 'python3.11',
-  'python3.12', 'python3.13', 'python3.14',
+  'python3.12', 'python3.13', 'python3.14', 'python3.15',
   'dotnetcore1.0', 'dotnetcore2.0', 'dotnetcore2.1', 'dotnetcore3.1', 'dotnet6', 'dotnet8', 'dotnet10',
-  'go1.x', 'ruby2.5', 'ruby2.7', 'ruby3.2', 'ruby3.3', 'ruby3.4',
-  'provided', 'provided.al2', 'provided.al2023',
+  'go1.x', 'ruby2.5', 'ruby2.7', 'ruby3.2', 'ruby3.3', 'ruby3.4', 'ruby4.0',
+  'provided', 'provided.al2', 'provided.al2023', 'custom',
 ] as const;
+
+export const isBlockedRuntime = (runtime: string): boolean => (BLOCKED_RUNTIMES as readonly string[]).includes(runtime);
 
 export const isSupportedRuntime = (runtime: string): runtime is SupportedRuntime =>
   (SUPPORTED_RUNTIMES as readonly string[]).includes(runtime);

@@ -20,5 +20,6 @@ describe('inspectZip', () => {
     const zip = zipSync({ 'index.js': strToU8('x'.repeat(10_000)), 'lib/a.js': strToU8('y'.repeat(5_000)) });
     assert.deepEqual(await inspectZip(zip), { entries: 2, unzippedBytes: 15_000 });
     assert.equal(await inspectZip(Buffer.from('nope')), undefined);
+    assert.deepEqual(await inspectZip(zipSync({})), { entries: 0, unzippedBytes: 0 });
   });
 });

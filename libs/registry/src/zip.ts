@@ -2,7 +2,8 @@ import yauzl from 'yauzl';
 
 /**
  * The entry count and declared unzipped size of a readable zip archive whose entries all have
- * safe names (yauzl refuses absolute paths and `..`); undefined for anything else. Reads the
+ * safe names (yauzl refuses absolute paths and `..`), 0 entries for an empty one; undefined for
+ * anything else. Reads the
  * central directory only, not the file data.
  */
 export const inspectZip = (bytes: Uint8Array): Promise<{ entries: number; unzippedBytes: number } | undefined> =>
@@ -15,10 +16,10 @@ export const inspectZip = (bytes: Uint8Array): Promise<{ entries: number; unzipp
         unzippedBytes += entry.uncompressedSize;
         zip.readEntry();
       });
-      zip.on('end', () => resolve(zip.entryCount > 0 ? { entries: zip.entryCount, unzippedBytes } : undefined));
+      zip.on('end', () => resolve({ entries: zip.entryCount, unzippedBytes }));
       zip.readEntry();
     });
   });
 
 /** True when the bytes are a readable zip archive with at least one entry, all of them safe. */
-export const isValidZip = async (bytes: Uint8Array): Promise<boolean> => (await inspectZip(bytes)) !== undefined;
+export const isValidZip = async (bytes: Uint8Array): Promise<boolean> => ((await inspectZip(bytes))?.entries ?? 0) > 0;

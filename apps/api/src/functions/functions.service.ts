@@ -11,6 +11,7 @@ import {
   UpdateFunctionCodeDto,
   UpdateFunctionConfigurationDto,
   functionArn,
+  isBlockedRuntime,
   isSupportedRuntime,
   SUPPORTED_RUNTIMES,
   parseFunctionName,
@@ -290,6 +291,10 @@ export class FunctionsService {
     if (!TAGGABLE_RESOURCE_PATTERN.test(resource)) {
       throw LambdaError.validation([{ path: 'resource', value: resource, constraints: [`Member must satisfy regular expression pattern: ${TAGGABLE_RESOURCE_PATTERN.source.replace(/^\^|\$$/g, '')}`] }]);
     }
+    // Tags belong to the function, never to one of its versions or aliases ($LATEST included).
+    if (this.parseName(resource).qualifier !== undefined) {
+      throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Tags on function aliases and versions are not supported. Please specify a function ARN.');
+    }
     return this.resolve(resource);
   }
 
@@ -350,6 +355,12 @@ export class FunctionsService {
 
   /** Semantic checks AWS answers with InvalidParameterValueException (syntax is the DTO's job). */
   private checkSettings(dto: FunctionSettingsDto): void {
+    if (dto.Runtime !== undefined && isBlockedRuntime(dto.Runtime)) {
+      throw new LambdaError(
+        LambdaErrorType.InvalidParameterValue,
+        `The runtime parameter of ${dto.Runtime} is no longer supported for creating or updating AWS Lambda functions. We recommend you use the new runtime (${SUPPORTED_RUNTIMES.at(-1)}) while creating or updating functions.`,
+      );
+    }
     if (dto.Runtime !== undefined && !isSupportedRuntime(dto.Runtime)) {
       throw new LambdaError(
         LambdaErrorType.InvalidParameterValue,
@@ -419,6 +430,8 @@ export class FunctionsService {
     if (!contents) {
       throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Could not unzip uploaded file. Please check your file, then try to upload again.');
     }
+    // AWS's words for an archive that holds nothing (deployment tools' users search for them).
+    if (contents.entries === 0) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Uploaded file must be a non-empty zip');
     if (contents.unzippedBytes > LAMBDA_LIMITS.unzippedBytes) {
       throw new LambdaError(LambdaErrorType.InvalidParameterValue, `Unzipped size must be smaller than ${LAMBDA_LIMITS.unzippedBytes} bytes`);
     }
