@@ -735,6 +735,29 @@ exports.handler = async () => {
     }
   });
 
+  it('logs what a runtime wrote as it died between invocations: a rejection after the response, a timer that throws while idle', async () => {
+    const s = spec({ revisionId: 'stray' }, {
+      'index.js': `exports.handler = async (event) => {
+        if (event.m === 'late') Promise.reject(new Error('rejected after the answer'));
+        if (event.m === 'timer') setTimeout(() => { throw new TypeError('thrown while idle'); }, 50);
+        return process.pid;
+      };`,
+    });
+    for (const [mode, line] of [['late', /\tERROR\tUnhandled Promise Rejection ?\t.*rejected after the answer/], ['timer', /\tERROR\tUncaught Exception ?\t.*thrown while idle/]] as const) {
+      const requestId = randomUUID();
+      const first = await pool.invoke(s, { requestId, payload: JSON.stringify({ m: mode }), wantLogTail: true });
+      assert.equal(first.functionError, undefined, first.payload);
+      // The invocation's own log was complete before the runtime died: the line comes on its own,
+      // under that invocation's request id, once the process is gone.
+      const stray = await waitFor(`the ${mode} crash's log`, () => logs.find((text) => line.test(text)));
+      assert.ok(stray.includes(requestId), stray);
+      assert.doesNotMatch(stray, /^(START|END|REPORT) /m);
+      // And the function goes on, in a new sandbox.
+      const next = await call(s, {});
+      assert.notEqual(JSON.parse(next.payload), JSON.parse(first.payload));
+    }
+  });
+
   it('gives each sandbox a /tmp of its own, empty at every cold start, and its package read-only at /var/task', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'trib-runtime-scratch-'));
     const tmpRoot = join(dir, 'scratch');

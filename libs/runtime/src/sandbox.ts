@@ -346,6 +346,8 @@ export class Sandbox {
   /** Output while no invocation runs (initialisation, background timers): it heads the next log. */
   private initLines = new LogLines(LOG_KEEP_CHARS);
   private partial = { stdout: '', stderr: '' };
+  /** The request id of the invocation handed to the runtime last. */
+  private lastRequestId = '';
   /** Bytes read from each pipe since the process started (LOG_END_HEADER counts the same). */
   private received = { stdout: 0, stderr: 0 };
   private readonly decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
@@ -458,6 +460,8 @@ export class Sandbox {
     this.child.stdout?.on('data', (chunk: Buffer) => this.output('stdout', chunk));
     this.child.stderr?.on('data', (chunk: Buffer) => this.output('stderr', chunk));
     this.child.once('exit', (code, signal) => this.exited(code, signal));
+    // Once its pipes are drained (after 'exit'): what it wrote that no invocation's log took.
+    this.child.once('close', () => this.shipStrayOutput());
     // A child that cannot be spawned (its task root vanished, say) emits 'error' and no 'exit'.
     this.child.once('error', () => this.exited(null, null));
   }
@@ -740,6 +744,7 @@ export class Sandbox {
     if (!invocation) return;
     this.pendingNext = undefined;
     invocation.delivered = true;
+    this.lastRequestId = invocation.request.requestId;
     const timeoutMs = this.spec.timeout * 1000;
     // A suppressed init's invocation started, and has been timed, since the init began.
     if (!invocation.suppressedInit) {
@@ -1039,6 +1044,27 @@ export class Sandbox {
     this.server?.close();
     this.onExit(this);
     this.markExited();
+  }
+
+  /**
+   * Output of a runtime that ended between invocations, held for the next one's log: the error its
+   * crash handler logged ("Uncaught Exception", "Unhandled Promise Rejection" after the response
+   * went), as AWS's runtime logs it before it exits. No invocation will take it now, so it goes
+   * out on its own, under the request id the runtime ran last, as it stays in the log stream on AWS.
+   */
+  private shipStrayOutput(): void {
+    if (this.current && !this.current.finished) return; // the invocation's own log takes it
+    for (const stream of ['stdout', 'stderr'] as const) {
+      if (this.partial[stream]) this.initLines.push(this.partial[stream]);
+      this.partial[stream] = '';
+    }
+    const lines = this.initLines.take();
+    if (lines.length === 0) return;
+    try {
+      this.settings.onLog?.(this.spec, this.lastRequestId, `${lines.join('\n')}\n`);
+    } catch {
+      // Best effort, as every log's shipping is.
+    }
   }
 
   /**
