@@ -3,8 +3,7 @@ import yauzl from 'yauzl';
 /**
  * The entry count and declared unzipped size of a readable zip archive whose entries all have
  * safe names (yauzl refuses absolute paths and `..`), 0 entries for an empty one; undefined for
- * anything else. Reads the
- * central directory only, not the file data.
+ * anything else. Reads the central directory only, not the file data.
  */
 export const inspectZip = (bytes: Uint8Array): Promise<{ entries: number; unzippedBytes: number } | undefined> =>
   new Promise((resolve) => {
