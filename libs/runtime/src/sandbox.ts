@@ -895,12 +895,7 @@ export class Sandbox {
     clearTimeout(invocation.timer);
     clearTimeout(invocation.memoryTimer);
     // Output that ended without a newline is this invocation's too, once all it wrote is in.
-    if (invocation.delivered && this.logComplete(invocation)) {
-      for (const stream of ['stdout', 'stderr'] as const) {
-        if (this.partial[stream]) invocation.lines.push(this.partial[stream]);
-        this.partial[stream] = '';
-      }
-    }
+    if (invocation.delivered && this.logComplete(invocation)) this.takePartialLines(invocation.lines);
     const durationMs = invocation.delivered || invocation.suppressedInit ? performance.now() - invocation.startedAt : 0;
     const measuredMb = invocation.maxRssKb !== undefined ? Math.round(invocation.maxRssKb / 1024) : this.peakMemoryMb();
     // A function killed for its memory used, as far as AWS reports, all of it and no more.
@@ -1046,6 +1041,14 @@ export class Sandbox {
     this.markExited();
   }
 
+  /** Moves output that ended without a newline into `lines`, as a line of its own per pipe. */
+  private takePartialLines(lines: LogLines): void {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      if (this.partial[stream]) lines.push(this.partial[stream]);
+      this.partial[stream] = '';
+    }
+  }
+
   /**
    * Output of a runtime that ended between invocations, held for the next one's log: the error its
    * crash handler logged ("Uncaught Exception", "Unhandled Promise Rejection" after the response
@@ -1054,10 +1057,7 @@ export class Sandbox {
    */
   private shipStrayOutput(): void {
     if (this.current && !this.current.finished) return; // the invocation's own log takes it
-    for (const stream of ['stdout', 'stderr'] as const) {
-      if (this.partial[stream]) this.initLines.push(this.partial[stream]);
-      this.partial[stream] = '';
-    }
+    this.takePartialLines(this.initLines);
     const lines = this.initLines.take();
     if (lines.length === 0) return;
     try {
