@@ -41,6 +41,10 @@ export const LAMBDA_LIMITS = {
   handlerMax: 128,
   functionNameMax: 64,
   listMaxItems: 50,
+  /** Open files a function's process may hold (AWS's quota: "File descriptors 1,024"). */
+  fileDescriptors: 1024,
+  /** Processes and threads of an execution environment (AWS's quota: "Execution processes/threads 1,024"). */
+  processes: 1024,
 } as const;
 
 /** Runtimes this build can execute (each on the worker's own Node.js; see ARCHITECTURE.md). */

@@ -826,4 +826,31 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
       assert.match(tail(exited), new RegExp(`Max Memory Used: ${exited.maxMemoryUsedMb} MB`));
     });
   });
+
+  describe('resource limits', () => {
+    it("holds a function to AWS's 1,024 open files: the next open fails with EMFILE, and the sandbox goes on", async () => {
+      const s = spec({
+        'index.js': `const fs = require('node:fs');
+          exports.handler = async () => {
+            const limit = /^Max open files\\s+(\\d+)\\s+(\\d+)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+            const held = [];
+            let error;
+            try {
+              for (let i = 0; i < 2000; i += 1) held.push(fs.openSync('/dev/null', 'r'));
+            } catch (e) {
+              error = e.code;
+            }
+            for (const fd of held) fs.closeSync(fd);
+            return { soft: Number(limit[1]), hard: Number(limit[2]), opened: held.length, error, pid: process.pid };
+          };`,
+      });
+      const first = payload(await call(s, {})) as { soft: number; hard: number; opened: number; error: string; pid: number };
+      assert.deepEqual({ soft: first.soft, hard: first.hard, error: first.error }, { soft: LAMBDA_LIMITS.fileDescriptors, hard: LAMBDA_LIMITS.fileDescriptors, error: 'EMFILE' });
+      // The runtime's own descriptors (its pipes, its connection to the Runtime API) count too.
+      assert.ok(first.opened > 1000 && first.opened < LAMBDA_LIMITS.fileDescriptors, String(first.opened));
+      const second = payload(await call(s, {})) as { opened: number; pid: number };
+      assert.equal(second.pid, first.pid);
+      assert.equal(second.opened, first.opened);
+    });
+  });
 });

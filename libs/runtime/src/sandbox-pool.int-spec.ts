@@ -735,6 +735,56 @@ exports.handler = async () => {
     }
   });
 
+  it("holds a sandbox of a uid of its own to AWS's 1,024 processes and threads, so that a fork bomb fails inside it", { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const dir = await mkdtemp('/var/lib/trib-runtime-nproc-');
+    await chmod(dir, 0o711);
+    // Outside the ranges of the other tests and of e2e stacks.
+    const range = { uid: 61_130, gid: 65_534, count: 2 };
+    const own = new SandboxPool({
+      codeDir: join(dir, 'code'), tmpRoot: join(dir, 'scratch'), region: 'us-east-1', idleTimeoutMs: 60_000, runAs: range,
+      fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')),
+    });
+    const files = {
+      'index.js': `const { spawn } = require('node:child_process');
+        exports.handler = async () => {
+          const limits = require('node:fs').readFileSync('/proc/self/limits', 'utf8');
+          // Its own process group, killed below: the sleeps it started go with it.
+          const sh = spawn('/bin/sh', ['-c', 'i=0; while [ $i -lt 1100 ]; do sleep 30 >/dev/null 2>&1 & i=$((i+1)); done; echo $i'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+          let out = '';
+          let err = '';
+          sh.stdout.on('data', (d) => { out += d; });
+          sh.stderr.on('data', (d) => { err += d; });
+          const code = await new Promise((resolve) => sh.once('close', resolve));
+          try { process.kill(-sh.pid, 'SIGKILL'); } catch { /* none of them is left */ }
+          return { uid: process.getuid(), processes: /^Max processes.*$/m.exec(limits)[0], out: out.trim(), err: err.trim(), code };
+        };`,
+    };
+    try {
+      // A thousand forks take a few seconds on two cores.
+      const s = spec({ name: 'forker', revisionId: 'n1', timeout: 60 }, files);
+      const outcome = await own.invoke(s, { requestId: randomUUID(), payload: '{}', wantLogTail: false });
+      assert.equal(outcome.functionError, undefined, outcome.payload);
+      if (!readableBy(fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url)), range)) {
+        // A checkout where others may not enter keeps sandboxes as root, whom RLIMIT_NPROC does not hold.
+        assert.equal(own.sandboxUser, undefined);
+        return;
+      }
+      const seen = JSON.parse(outcome.payload) as { uid: number; processes: string; out: string; err: string; code: number };
+      assert.ok(seen.uid >= range.uid && seen.uid < range.uid + range.count, String(seen.uid));
+      assert.match(seen.processes, /^Max processes\s+1024\s+1024\s+processes/);
+      // The shell could not start its 1,100 sleeps: a fork failed with EAGAIN, inside the sandbox.
+      assert.notEqual(seen.out, '1100');
+      assert.notEqual(seen.code, 0);
+      assert.match(seen.err, /fork|Resource temporarily unavailable/i);
+      // The function's own sandbox goes on.
+      const again = await own.invoke(s, { requestId: randomUUID(), payload: '{}', wantLogTail: false });
+      assert.equal(again.functionError, undefined, again.payload);
+    } finally {
+      await own.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('logs what a runtime wrote as it died between invocations: a rejection after the response, a timer that throws while idle', async () => {
     const s = spec({ revisionId: 'stray' }, {
       'index.js': `exports.handler = async (event) => {

@@ -144,6 +144,31 @@ export const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(
   (path) => existsSync(path) && spawnSync(path, ['--pdeathsig', 'KILL', '--', process.execPath, '--version'], { stdio: 'ignore', timeout: 5000 }).status === 0,
 );
 
+/**
+ * util-linux's prlimit gives a sandbox AWS's resource quotas before its runtime starts: 1,024
+ * open files, and (where its uid is its own) 1,024 processes and threads, so that a function
+ * that leaks descriptors or forks without end fails inside its sandbox (EMFILE, EAGAIN) as on
+ * AWS, and cannot exhaust the host's. Where it is missing a sandbox has the worker's limits.
+ */
+export const PRLIMIT = ['/usr/bin/prlimit', '/bin/prlimit'].find(
+  (path) => existsSync(path) && spawnSync(path, ['--nofile=64', '--', process.execPath, '--version'], { stdio: 'ignore', timeout: 5000 }).status === 0,
+);
+/**
+ * A hard limit of this process from /proc/self/limits ("Max open files", say); undefined where
+ * unlimited or unknown. A sandbox's limit may not exceed it: only root may raise a hard limit.
+ */
+const ownHardLimit = (name: string): number | undefined => {
+  try {
+    const hard = new RegExp(`^${name}\\s+\\S+\\s+(\\d+)`, 'm').exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    return hard === undefined ? undefined : Number(hard);
+  } catch {
+    return undefined;
+  }
+};
+const atMost = (limit: number, hard: number | undefined): number => (hard === undefined ? limit : Math.min(limit, hard));
+const FILE_LIMIT = atMost(LAMBDA_LIMITS.fileDescriptors, ownHardLimit('Max open files'));
+const PROCESS_LIMIT = atMost(LAMBDA_LIMITS.processes, ownHardLimit('Max processes'));
+
 const MOUNT = ['/usr/bin/mount', '/bin/mount'].find((path) => existsSync(path));
 const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'].find((path) => existsSync(path));
 /**
@@ -432,8 +457,11 @@ export class Sandbox {
     // Flags AWS's Node.js bootstrap starts every function with: handlers may call global.gc().
     const runtime: [string, ...string[]] = [process.execPath, '--expose-gc', '--max-http-header-size=81920', ...heap, BOOTSTRAP];
     const wrapper = this.spec.environment['AWS_LAMBDA_EXEC_WRAPPER'];
-    const node: [string, ...string[]] = wrapper ? ['/bin/sh', '-c', EXEC_WRAPPER_SCRIPT, wrapper, this.hostPath(wrapper), ...runtime] : runtime;
-    const { runAs, passwdFile } = this.settings;
+    const { runAs, passwdFile, ownUser } = this.settings;
+    const wrapped: [string, ...string[]] = wrapper ? ['/bin/sh', '-c', EXEC_WRAPPER_SCRIPT, wrapper, this.hostPath(wrapper), ...runtime] : runtime;
+    // RLIMIT_NPROC counts every process of the uid: only a uid of the sandbox's own may be held to it.
+    const limits = [`--nofile=${FILE_LIMIT}:${FILE_LIMIT}`, ...(ownUser && runAs && runAs.uid !== 0 ? [`--nproc=${PROCESS_LIMIT}:${PROCESS_LIMIT}`] : [])];
+    const node: [string, ...string[]] = PRLIMIT ? [PRLIMIT, ...limits, '--', ...wrapped] : wrapped;
     let command: string;
     let args: string[];
     let user = runAs;
