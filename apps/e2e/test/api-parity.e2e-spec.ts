@@ -261,12 +261,18 @@ describe('Lambda API details as AWS answers them', () => {
     assert.deepEqual(JSON.parse(decode(empty.Payload)), { got: {} });
   });
 
-  it('runs every Node.js runtime AWS offers today, and names the ones it runs when refusing another', async () => {
+  it('runs every Node.js runtime AWS offers today, each on its own Node.js, and names the ones it runs when refusing another', async () => {
     for (const runtime of ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const) {
       const fn = uniqueName('runtime');
-      await e2e.lambda.send(new CreateFunctionCommand(functionInput(fn, 'exports.handler = async () => process.env.AWS_EXECUTION_ENV;', { Runtime: runtime })));
+      // `node` on PATH is the function's Node.js too, as /var/lang/bin is on AWS.
+      const handler = "exports.handler = async () => [process.env.AWS_EXECUTION_ENV, process.version, require('node:child_process').execFileSync('node', ['--version'], { encoding: 'utf8' }).trim()];";
+      await e2e.lambda.send(new CreateFunctionCommand(functionInput(fn, handler, { Runtime: runtime })));
       const answer = await e2e.lambda.send(new InvokeCommand({ FunctionName: fn }));
-      assert.equal(JSON.parse(decode(answer.Payload)), `AWS_Lambda_${runtime}`);
+      assert.equal(answer.FunctionError, undefined, decode(answer.Payload));
+      const [env, version, onPath] = JSON.parse(decode(answer.Payload)) as [string, string, string];
+      assert.equal(env, `AWS_Lambda_${runtime}`);
+      assert.match(version, new RegExp(`^v${runtime.slice('nodejs'.length, -'.x'.length)}\\.`));
+      assert.equal(onPath, version);
       await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: fn }));
     }
     await rejects(

@@ -50,6 +50,7 @@ export class AppModule {
             return new SandboxPool({
               codeDir: config.CODE_DIR,
               tmpRoot: config.SANDBOX_TMP_DIR,
+              ...(config.NODE_RUNTIMES_DIR ? { nodeRuntimesDir: config.NODE_RUNTIMES_DIR } : {}),
               fetchCode: (codeKey) => registry.getCode(codeKey),
               region: config.AWS_REGION,
               idleTimeoutMs: config.WORKER_IDLE_SANDBOX_MS,

@@ -61,6 +61,14 @@ export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConf
   @IsString()
   SANDBOX_TMP_DIR: string = join(tmpdir(), 'tributary-sandbox-tmp');
 
+  /**
+   * Where the Node.js of each runtime is installed: nodejs22.x runs on Node.js 22 and nodejs24.x
+   * on Node.js 24, as on AWS (npm ci puts them in .runtimes in the checkout). One missing there
+   * runs on the worker's own Node.js, with a warning at start.
+   */
+  @IsOptional() @IsString()
+  NODE_RUNTIMES_DIR?: string;
+
   /** Handed to every function as AWS_ENDPOINT_URL_S3, so the AWS SDK reaches the object store. */
   @IsOptional() @IsString()
   AWS_ENDPOINT_URL_S3?: string;

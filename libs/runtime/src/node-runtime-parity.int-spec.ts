@@ -4,14 +4,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LAMBDA_LIMITS, type FunctionSpec } from '@tributary/contracts';
+import { LAMBDA_LIMITS, SUPPORTED_RUNTIMES, type FunctionSpec } from '@tributary/contracts';
 import { buildZip, startGate } from '@tributary/testing';
 import { SandboxPool } from './sandbox-pool.js';
 import type { InvokeRequest } from './sandbox.js';
 
 // Where the Node.js runtime must answer as AWS's runtime interface client does (its Runtime.js,
 // CallbackContext.js, Errors.js, UserFunction.js, LogPatch.js, InvokeContext.js).
-describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60_000 }, () => {
+describe('Node.js runtime parity with AWS (real child processes)', { timeout: 180_000 }, () => {
   let codeDir: string;
   let pool: SandboxPool;
   const zips = new Map<string, Uint8Array>();
@@ -323,6 +323,17 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 60
     // A directory is required as a module: its index.js, or its package.json's main.
     assert.equal(await answer('src/handlers.main'), 'directory index');
     assert.equal(await answer('src/app.handler'), 'package main');
+  });
+
+  it('runs each runtime on its own Node.js, as AWS does: nodejs22.x on Node.js 22, nodejs24.x on Node.js 24', async () => {
+    for (const runtime of SUPPORTED_RUNTIMES) {
+      const s = spec({ 'index.mjs': `export const handler = async () => ({ version: process.version, env: process.env.AWS_EXECUTION_ENV });` }, { runtime, handler: 'index.handler' });
+      const outcome = await call(s, {});
+      assert.equal(outcome.functionError, undefined, outcome.payload);
+      const seen = payload(outcome) as { version: string; env: string };
+      assert.match(seen.version, new RegExp(`^v${runtime.replace(/^nodejs(\d+)\.x$/, '$1')}\\.`), runtime);
+      assert.equal(seen.env, `AWS_Lambda_${runtime}`);
+    }
   });
 
   it('finds a CommonJS module\'s `default` export, as TypeScript and esbuild compile `export default`', async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, parse, resolve, sep } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
 import { CodeCache, functionModuleScopes } from './code-cache.js';
+import { nodeRuntimes } from './node-runtimes.js';
 import { BOOTSTRAP, PRIVATE_MOUNTS, RUNTIME_MODULES_MOUNT, SETPRIV, Sandbox, TASK_MOUNT, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
 import { ScratchDirs } from './scratch-dirs.js';
 import { UID_CLAIM_DIR, claimUidRange, type UidClaim } from './uid-claim.js';
@@ -139,8 +140,8 @@ const existingAncestor = (path: string): string => {
  * What a sandbox must read: Node, the runtime, the way to the code directory (which the code
  * cache opens itself), and the AWS SDK that functions import without bundling.
  */
-const runtimeFiles = (codeDir: string): string[] => {
-  return [process.execPath, BOOTSTRAP, existingAncestor(dirname(resolve(codeDir))), ...functionModuleScopes()];
+const runtimeFiles = (codeDir: string, execPaths: string[]): string[] => {
+  return [...new Set([process.execPath, ...execPaths])].concat(BOOTSTRAP, existingAncestor(dirname(resolve(codeDir))), ...functionModuleScopes());
 };
 
 export interface SandboxPoolOptions {
@@ -162,6 +163,8 @@ export interface SandboxPoolOptions {
   uidClaimDir?: string;
   /** false: never give sandboxes mounts of their own, as where the worker cannot make them. */
   privateMounts?: false;
+  /** Where the Node.js of each runtime is installed (default: .runtimes in the checkout, where npm ci puts them). */
+  nodeRuntimesDir?: string;
   onLog?(spec: FunctionSpec, requestId: string, text: string): void;
   logger?: { log(message: string): void; warn(message: string): void; error(message: string): void };
 }
@@ -182,6 +185,8 @@ export class SandboxPool {
   readonly privateMounts: boolean;
   private readonly removals = new Set<Promise<void>>();
   private closed = false;
+  /** The node binary of each runtime (nodeRuntimes); one not listed runs on this process's. */
+  private readonly execPaths: Record<string, string>;
 
   /** The users sandboxes run as, when not this process's: `count` uids from `uid`. */
   private readonly runAs?: User & { count: number };
@@ -198,9 +203,14 @@ export class SandboxPool {
   private readonly uidClaim?: UidClaim;
 
   constructor(private readonly options: SandboxPoolOptions) {
+    const runtimes = nodeRuntimes(options.nodeRuntimesDir);
+    this.execPaths = runtimes.execPaths;
+    for (const { runtime, version, looked } of runtimes.missing) {
+      options.logger?.warn(`${runtime} runs on this worker's Node.js ${process.version}: Node.js ${version} is not installed (${looked}; npm ci installs it, or node tools/scripts/install-runtimes.mjs)`);
+    }
     // An installation under a directory only its owner may enter (a home, a mktemp dir) keeps
     // the runtime out of another user's reach: sandboxes then run as this process's user.
-    const unreadable = options.runAs ? runtimeFiles(options.codeDir).find((f) => !readableBy(f, options.runAs as User)) : undefined;
+    const unreadable = options.runAs ? runtimeFiles(options.codeDir, Object.values(this.execPaths)).find((f) => !readableBy(f, options.runAs as User)) : undefined;
     if (options.runAs && unreadable) {
       options.logger?.warn(`sandboxes run as this process's user: uid ${options.runAs.uid} cannot read ${unreadable}`);
     } else if (options.runAs) {
@@ -237,7 +247,7 @@ export class SandboxPool {
     if (!SETPRIV) options.logger?.warn('setpriv (util-linux) not found: idle sandboxes are not frozen between invocations');
     this.scratch = new ScratchDirs(options.tmpRoot ?? join(tmpdir(), 'tributary-sandbox-tmp'));
     // Node, the runtime and the SDK must stay visible once a sandbox's /tmp covers the host's.
-    const underTmp = [process.execPath, BOOTSTRAP, ...functionModuleScopes()].find((path) => isUnder(realpathOrSelf(path), '/tmp'));
+    const underTmp = [process.execPath, ...Object.values(this.execPaths), BOOTSTRAP, ...functionModuleScopes()].find((path) => isUnder(realpathOrSelf(path), '/tmp'));
     this.privateMounts = options.privateMounts !== false && PRIVATE_MOUNTS && !underTmp && ensureDirectory(TASK_MOUNT) && ensureDirectory(RUNTIME_MODULES_MOUNT);
     if (!this.privateMounts) {
       options.logger?.warn(
@@ -362,6 +372,7 @@ export class SandboxPool {
       taskRoot,
       {
         region: this.options.region,
+        execPath: this.execPaths[spec.runtime] ?? process.execPath,
         baseEnvironment: this.options.baseEnvironment ?? {},
         ...(user ? { runAs: user, ownUser: this.ownUsers } : {}),
         ...(this.privateMounts ? {} : { tmpDir: tmpDir.path }),

@@ -76,6 +76,8 @@ export interface InvokeOutcome extends InvokeResponse {
 
 export interface SandboxSettings {
   region: string;
+  /** The node binary the runtime runs on: the Node.js of the function's runtime (nodeRuntimes). */
+  execPath: string;
   baseEnvironment: Record<string, string>;
   /** The user and group the child runs as (the worker must be root to switch). */
   runAs?: { uid: number; gid: number };
@@ -202,7 +204,7 @@ const EXEC_WRAPPER_SCRIPT =
  * that runs the function, then the system's. Not the worker's own PATH, which says where the
  * worker was started from (`npm start` puts every node_modules/.bin of the checkout on it).
  */
-const SANDBOX_PATH = [...new Set([dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':');
+const sandboxPath = (execPath: string): string => [...new Set([dirname(execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':');
 /**
  * Where the SDK's directory of links is mounted there: on the way up from /var/task, so that ES
  * modules (which ignore NODE_PATH) find it as CommonJS does, after the package's own.
@@ -455,7 +457,7 @@ export class Sandbox {
       ? []
       : [`--max-semi-space-size=${Math.max(1, Math.floor(newSpace / 2))}`, `--max-old-space-size=${memory - newSpace}`];
     // Flags AWS's Node.js bootstrap starts every function with: handlers may call global.gc().
-    const runtime: [string, ...string[]] = [process.execPath, '--expose-gc', '--max-http-header-size=81920', ...heap, BOOTSTRAP];
+    const runtime: [string, ...string[]] = [this.settings.execPath, '--expose-gc', '--max-http-header-size=81920', ...heap, BOOTSTRAP];
     const wrapper = this.spec.environment['AWS_LAMBDA_EXEC_WRAPPER'];
     const { runAs, passwdFile, ownUser } = this.settings;
     const wrapped: [string, ...string[]] = wrapper ? ['/bin/sh', '-c', EXEC_WRAPPER_SCRIPT, wrapper, this.hostPath(wrapper), ...runtime] : runtime;
@@ -509,7 +511,7 @@ export class Sandbox {
     const spec = this.spec;
     const taskRoot = this.mounted ? TASK_MOUNT : this.taskRoot;
     return {
-      PATH: SANDBOX_PATH,
+      PATH: sandboxPath(this.settings.execPath),
       LANG: 'en_US.UTF-8',
       TZ: ':UTC',
       LAMBDA_TASK_ROOT: taskRoot,
