@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateFunctionCommand, InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
-import { buildZip, CallbackListener, freePort, uniqueName, waitFor } from '@tributary/testing';
+import { buildZip, CallbackListener, freePorts, uniqueName, waitFor } from '@tributary/testing';
 import { decode, encode, functionInput, queueSettled, runsPerEvent, startE2eStack, type E2eStack } from './harness.js';
 
 // NATS and Redis of the test's own, on spare ports, so that stopping them disturbs nothing else
@@ -69,8 +69,7 @@ describe('NATS and Redis restarting under a running stack', { timeout: 180_000 }
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tributary-deps-'));
-    const natsPort = await freePort();
-    const redisPort = await freePort();
+    const [natsPort, redisPort] = (await freePorts(2)) as [number, number];
     nats = { command: 'nats-server', args: ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')], port: natsPort };
     redis = {
       command: 'redis-server',

@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import S3rver from 's3rver';
 import { functionQueueName } from '@tributary/contracts';
 import { Stack, type ServiceName } from '@tributary/stack';
-import { buildZip, freePort, isolatedEnvironment, removeIsolatedResources, waitFor, type CallbackListener } from '@tributary/testing';
+import { buildZip, isolatedEnvironment, removeIsolatedResources, sparePorts, waitFor, type CallbackListener } from '@tributary/testing';
 
 export interface E2eStack {
   stack: Stack;
@@ -20,7 +20,7 @@ export interface E2eStack {
 /** The whole stack as `npm start` runs it, on spare ports and with its own streams, buckets and queues. */
 export const startE2eStack = async (extraEnv: Record<string, string> = {}): Promise<E2eStack> => {
   const env = { ...isolatedEnvironment(), LOG_LEVEL: 'warn', ...extraEnv };
-  const ports: Record<ServiceName, number> = { api: await freePort(), 's3-ingest': await freePort(), dispatcher: await freePort(), worker: await freePort() };
+  const ports: Record<ServiceName, number> = await sparePorts(['api', 's3-ingest', 'dispatcher', 'worker']);
   const stack = new Stack({ env, ports, output: 'pipe' });
   await stack.start();
   const lambda = new LambdaClient({

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetBucketNotificationConfigurationCommand, PutBucketNotificationConfigurationCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Stack } from '@tributary/stack';
-import { freePort, isolatedEnvironment, removeIsolatedResources, uniqueName } from '@tributary/testing';
+import { isolatedEnvironment, removeIsolatedResources, sparePorts, uniqueName } from '@tributary/testing';
 import { functionInput, startS3rver, type TestStore } from './harness.js';
 
 describe('wiring the object store when triggers are saved', () => {
@@ -17,7 +17,7 @@ describe('wiring the object store when triggers are saved', () => {
     store = await startS3rver(['photos']);
     stack = new Stack({
       env: { ...env, LOG_LEVEL: 'error', S3_ENDPOINT: store.url, S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' },
-      ports: { api: await freePort(), 's3-ingest': await freePort() },
+      ports: await sparePorts(['api', 's3-ingest']),
       output: 'pipe',
     });
     await stack.start(['api', 's3-ingest']);

@@ -2,7 +2,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer } from 'node:net';
 import { Stack, type ServiceName } from '@tributary/stack';
-import { freePort, isolatedEnvironment, removeIsolatedResources } from '@tributary/testing';
+import { isolatedEnvironment, removeIsolatedResources, sparePorts } from '@tributary/testing';
 
 const accepts = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
@@ -11,12 +11,7 @@ const accepts = (port: number): Promise<boolean> =>
     socket.once('error', () => resolve(false));
   });
 
-const sparePorts = async (): Promise<Record<ServiceName, number>> => ({
-  api: await freePort(),
-  's3-ingest': await freePort(),
-  dispatcher: await freePort(),
-  worker: await freePort(),
-});
+const stackPorts = (): Promise<Record<ServiceName, number>> => sparePorts(['api', 's3-ingest', 'dispatcher', 'worker']);
 
 // The stack that `npm start`, the e2e tests and the bench start. One left half-started held its
 // ports, and the next stack's health checks were answered by it, with another build's settings.
@@ -29,7 +24,7 @@ describe('starting a stack', () => {
   it('stops the services that started when another fails to, and leaves none on its ports', async () => {
     const env = { ...isolatedEnvironment(), LOG_LEVEL: 'warn' };
     envs.push(env);
-    const ports = await sparePorts();
+    const ports = await stackPorts();
     const stack = new Stack({ env, ports, output: 'pipe', serviceEnv: { 's3-ingest': { LOG_LEVEL: 'loud' } } });
     await assert.rejects(stack.start(), /s3-ingest exited during start-up/);
     for (const service of Object.keys(ports) as ServiceName[]) {
@@ -41,7 +36,7 @@ describe('starting a stack', () => {
   it('refuses a port that something already listens on, instead of taking its answers for its own', async () => {
     const env = { ...isolatedEnvironment(), LOG_LEVEL: 'warn' };
     envs.push(env);
-    const ports = await sparePorts();
+    const ports = await stackPorts();
     const squatter = createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => squatter.listen(ports.api, '127.0.0.1', resolve));
     try {

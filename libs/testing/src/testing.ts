@@ -187,13 +187,28 @@ export class CallbackListener {
   }
 }
 
+/**
+ * `count` different TCP ports that were free a moment ago on 127.0.0.1. Each is held until all are
+ * found: a port let go at once may be the next one the kernel hands out (two services of one
+ * stack were given the same port that way, and one failed with EADDRINUSE).
+ */
+export const freePorts = async (count: number): Promise<number[]> => {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))));
+    return servers.map((server) => (server.address() as AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  }
+};
+
 /** A TCP port that was free a moment ago on 127.0.0.1. */
-export const freePort = async (): Promise<number> => {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+export const freePort = async (): Promise<number> => (await freePorts(1))[0] as number;
+
+/** A spare port for each of `names`, all different. */
+export const sparePorts = async <Name extends string>(names: readonly Name[]): Promise<Record<Name, number>> => {
+  const ports = await freePorts(names.length);
+  return Object.fromEntries(names.map((name, i) => [name, ports[i]])) as Record<Name, number>;
 };
 
 /** Messages currently stored in a JetStream stream (0 when it does not exist). */
