@@ -8,24 +8,31 @@
 // Usage: node tools/scripts/install-runtimes.mjs [--strict]   (--strict: a failure is an error)
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const strict = process.argv.includes('--strict');
 const manifest = JSON.parse(readFileSync(join(root, 'libs/runtime/node-runtimes.json'), 'utf8'));
 const target = `${process.platform}-${process.arch}`;
-const into = process.env.NODE_RUNTIMES_DIR || join(root, '.runtimes');
+// Absolute: npm pack runs in the download directory.
+const into = resolve(process.env.NODE_RUNTIMES_DIR || join(root, '.runtimes'));
 const ownMajor = process.versions.node.split('.')[0];
 // Inside npm's lifecycle npm_execpath is the npm that runs it; elsewhere, the one on PATH.
 const npm = process.env.npm_execpath ? [process.execPath, process.env.npm_execpath] : ['npm'];
 
 const run = (command, args, options = {}) => {
-  const result = spawnSync(command, args, { encoding: 'utf8', ...options });
+  // npm pack --json lists the tarball's files: some 400 KB for a Node.js release.
+  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
   if (result.status !== 0) throw new Error(`${[command, ...args].join(' ')}: ${(result.stderr || result.error?.message || '').trim().split('\n').slice(-3).join(' ')}`);
   return result.stdout;
 };
+
+// What an install cut off (Ctrl-C, a killed CI job) left behind.
+if (existsSync(into)) {
+  for (const entry of readdirSync(into)) if (entry.startsWith('.download-')) rmSync(join(into, entry), { recursive: true, force: true });
+}
 
 let failed = 0;
 for (const [runtime, { version, integrity }] of Object.entries(manifest.runtimes)) {
@@ -35,7 +42,10 @@ for (const [runtime, { version, integrity }] of Object.entries(manifest.runtimes
   const expected = integrity[target];
   try {
     if (!expected) throw new Error(`no Node.js ${version} is pinned for ${target}`);
-    mkdirSync(into, { recursive: true });
+    if (!existsSync(into)) {
+      mkdirSync(into, { recursive: true });
+      chmodSync(into, 0o755); // past the umask: the sandboxes' users pass through it
+    }
     const work = mkdtempSync(join(into, '.download-'));
     try {
       const [packed] = JSON.parse(run(npm[0], [...npm.slice(1), 'pack', '--json', '--pack-destination', work, `node-${target}@${version}`], { cwd: work }));
@@ -43,10 +53,17 @@ for (const [runtime, { version, integrity }] of Object.entries(manifest.runtimes
       const actual = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
       if (actual !== expected) throw new Error(`node-${target}@${version}: integrity ${actual} is not the pinned ${expected}`);
       run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node', 'package/LICENSE']);
+      // Sandboxes run as users of their own: whatever the umask of whoever ran npm ci, they must read and run it.
+      run('chmod', ['-R', 'a+rX', join(work, 'package')]);
       rmSync(tarball);
       const reported = run(join(work, 'package', 'bin', 'node'), ['--version']).trim();
       if (reported !== `v${version}`) throw new Error(`node-${target}@${version} runs as ${reported}`);
-      renameSync(join(work, 'package'), dir);
+      try {
+        renameSync(join(work, 'package'), dir);
+      } catch (error) {
+        // Another install into the same directory was first.
+        if (!existsSync(join(dir, 'bin', 'node'))) throw error;
+      }
       console.log(`install-runtimes: ${runtime} runs on Node.js ${version} (${dir})`);
     } finally {
       rmSync(work, { recursive: true, force: true });

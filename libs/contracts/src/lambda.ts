@@ -47,7 +47,7 @@ export const LAMBDA_LIMITS = {
   processes: 1024,
 } as const;
 
-/** Runtimes this build can execute (each on the worker's own Node.js; see ARCHITECTURE.md). */
+/** Runtimes this build can execute, each on its own Node.js (libs/runtime/node-runtimes.json; see ARCHITECTURE.md). */
 export const SUPPORTED_RUNTIMES = ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const;
 export type SupportedRuntime = (typeof SUPPORTED_RUNTIMES)[number];
 

@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The Node.js each Lambda runtime runs on, pinned in libs/runtime/node-runtimes.json. */
@@ -15,16 +16,24 @@ export const DEFAULT_NODE_RUNTIMES_DIR = fileURLToPath(new URL('../../../../.run
 export interface NodeRuntimes {
   /** The node binary per runtime (`nodejs24.x` → …/node-v24.22.3-linux-x64/bin/node); the worker's own where its major is the runtime's. */
   execPaths: Record<string, string>;
-  /** Runtimes whose Node.js is not installed, which run on the worker's own instead. */
-  missing: { runtime: string; version: string; looked: string }[];
+  /** Runtimes whose Node.js is not installed or does not run here, which run on the worker's own instead. */
+  missing: { runtime: string; version: string; reason: string }[];
 }
 
 const major = (version: string): string => version.replace(/^v/, '').split('.')[0] ?? '';
 
+/** Whether the binary at `path` runs and says it is `version` (a copy from another libc would not). */
+const runs = (path: string, version: string): boolean => {
+  const probe = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  return probe.status === 0 && probe.stdout.trim() === `v${version}`;
+};
+/** Probed once per binary: every pool of a process asks. */
+const probed = new Map<string, boolean>();
+
 /**
  * The Node.js of every runtime the manifest pins: the worker's own where its major is the
  * runtime's (AWS's nodejs20.x is the latest Node.js 20, as is the worker's own on these machines),
- * else the pinned release installed in `dir`.
+ * else the pinned release installed in `dir`, once it has been seen to run.
  */
 export const nodeRuntimes = (dir: string = DEFAULT_NODE_RUNTIMES_DIR): NodeRuntimes => {
   const execPaths: Record<string, string> = {};
@@ -34,9 +43,16 @@ export const nodeRuntimes = (dir: string = DEFAULT_NODE_RUNTIMES_DIR): NodeRunti
       execPaths[runtime] = process.execPath;
       continue;
     }
-    const installed = join(dir, `node-v${version}-${process.platform}-${process.arch}`, 'bin', 'node');
-    if (existsSync(installed)) execPaths[runtime] = installed;
-    else missing.push({ runtime, version, looked: installed });
+    // Absolute: a sandbox starts in its task root, where a relative path would lead nowhere.
+    const installed = resolve(dir, `node-v${version}-${process.platform}-${process.arch}`, 'bin', 'node');
+    if (!existsSync(installed)) {
+      missing.push({ runtime, version, reason: `Node.js ${version} is not installed at ${installed}` });
+      continue;
+    }
+    let ok = probed.get(installed);
+    if (ok === undefined) probed.set(installed, (ok = runs(installed, version)));
+    if (ok) execPaths[runtime] = installed;
+    else missing.push({ runtime, version, reason: `${installed} does not run here as Node.js ${version}` });
   }
   return { execPaths, missing };
 };

@@ -14,6 +14,7 @@ import { SandboxPool, readableBy } from './sandbox-pool.js';
 import { PRIVATE_IPC, SETPRIV, SHARED_WRITABLE_DIRS } from './sandbox.js';
 import { extractZip } from './code-cache.js';
 import { ScratchDirs, isRunning } from './scratch-dirs.js';
+import { nodeRuntimes } from './node-runtimes.js';
 
 const HANDLERS: Record<string, string> = {
   'index.js': `
@@ -95,7 +96,8 @@ describe('SandboxPool (real child processes)', { timeout: 60_000 }, () => {
     assert.equal(body.secret, null);
     // As AWS's (/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin): Node.js's directory and the
     // system's, not the worker's (npm puts every node_modules/.bin of the checkout on it).
-    assert.equal(body.path, [...new Set([dirname(process.execPath), '/usr/local/bin', '/usr/bin', '/bin'])].join(':'));
+    const node = nodeRuntimes().execPaths[s.runtime] ?? process.execPath;
+    assert.equal(body.path, [...new Set([dirname(node), '/usr/local/bin', '/usr/bin', '/bin'])].join(':'));
     assert.equal(body.greeting, 'hi');
     assert.equal(body.context.functionName, 'fn');
     assert.equal(body.context.functionVersion, '$LATEST');

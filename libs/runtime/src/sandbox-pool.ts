@@ -6,7 +6,7 @@ import { dirname, join, parse, resolve, sep } from 'node:path';
 import type { FunctionSpec } from '@tributary/contracts';
 import { CodeCache, functionModuleScopes } from './code-cache.js';
 import { nodeRuntimes } from './node-runtimes.js';
-import { BOOTSTRAP, PRIVATE_MOUNTS, RUNTIME_MODULES_MOUNT, SETPRIV, Sandbox, TASK_MOUNT, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
+import { BOOTSTRAP, PRIVATE_MOUNTS, PRLIMIT, RUNTIME_MODULES_MOUNT, SETPRIV, Sandbox, TASK_MOUNT, type InvokeOutcome, type InvokeRequest } from './sandbox.js';
 import { ScratchDirs } from './scratch-dirs.js';
 import { UID_CLAIM_DIR, claimUidRange, type UidClaim } from './uid-claim.js';
 
@@ -205,9 +205,18 @@ export class SandboxPool {
   constructor(private readonly options: SandboxPoolOptions) {
     const runtimes = nodeRuntimes(options.nodeRuntimesDir);
     this.execPaths = runtimes.execPaths;
-    for (const { runtime, version, looked } of runtimes.missing) {
-      options.logger?.warn(`${runtime} runs on this worker's Node.js ${process.version}: Node.js ${version} is not installed (${looked}; npm ci installs it, or node tools/scripts/install-runtimes.mjs)`);
+    const missing = runtimes.missing.map(({ runtime, reason }) => ({ runtime, reason }));
+    // A runtime's Node.js the sandboxes' users cannot read falls back alone: it does not cost every sandbox its own uid.
+    for (const [runtime, path] of Object.entries(this.execPaths)) {
+      if (options.runAs && path !== process.execPath && !readableBy(path, options.runAs)) {
+        delete this.execPaths[runtime];
+        missing.push({ runtime, reason: `uid ${options.runAs.uid} cannot read ${path}` });
+      }
     }
+    for (const { runtime, reason } of missing) {
+      options.logger?.warn(`${runtime} runs on this worker's Node.js ${process.version}: ${reason} (npm ci installs it; or node tools/scripts/install-runtimes.mjs)`);
+    }
+    if (!PRLIMIT) options.logger?.warn("prlimit (util-linux) not found: sandboxes have this worker's resource limits, not AWS's 1,024 files and processes");
     // An installation under a directory only its owner may enter (a home, a mktemp dir) keeps
     // the runtime out of another user's reach: sandboxes then run as this process's user.
     const unreadable = options.runAs ? runtimeFiles(options.codeDir, Object.values(this.execPaths)).find((f) => !readableBy(f, options.runAs as User)) : undefined;

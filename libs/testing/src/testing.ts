@@ -194,12 +194,13 @@ export class CallbackListener {
  */
 export const freePorts = async (count: number): Promise<number[]> => {
   const servers = Array.from({ length: count }, () => createServer());
-  try {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))));
-    return servers.map((server) => (server.address() as AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
-  }
+  // Settled, all of them, before any is closed: one that failed must not leave another listening.
+  const listened = await Promise.allSettled(servers.map((server) => new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))));
+  const ports = servers.map((server) => (server.listening ? (server.address() as AddressInfo).port : 0));
+  await Promise.all(servers.map((server) => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()))));
+  const failed = listened.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
+  return ports;
 };
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
