@@ -326,13 +326,33 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
   });
 
   it('runs each runtime on its own Node.js, as AWS does: nodejs22.x on Node.js 22, nodejs24.x on Node.js 24', async () => {
+    // The rest of this suite runs nodejs20.x: here the runtime's core on each Node.js, ES module and CommonJS.
     for (const runtime of SUPPORTED_RUNTIMES) {
-      const s = spec({ 'index.mjs': `export const handler = async () => ({ version: process.version, env: process.env.AWS_EXECUTION_ENV });` }, { runtime, handler: 'index.handler' });
-      const outcome = await call(s, {});
+      const s = spec(
+        {
+          'index.mjs': `export const handler = async (event, context) => {
+            if (event.fail) throw new TypeError('no ' + event.fail);
+            console.log('on', process.version);
+            return { version: process.version, env: process.env.AWS_EXECUTION_ENV, left: context.getRemainingTimeInMillis(), id: context.awsRequestId };
+          };`,
+          'legacy.js': `exports.handler = async () => require('./lib.mjs').answer;`,
+          'lib.mjs': `export const answer = 42;`,
+        },
+        { runtime, handler: 'index.handler' },
+      );
+      const requestId = randomUUID();
+      const outcome = await call(s, {}, { requestId });
       assert.equal(outcome.functionError, undefined, outcome.payload);
-      const seen = payload(outcome) as { version: string; env: string };
+      const seen = payload(outcome) as { version: string; env: string; left: number; id: string };
       assert.match(seen.version, new RegExp(`^v${runtime.replace(/^nodejs(\d+)\.x$/, '$1')}\\.`), runtime);
-      assert.equal(seen.env, `AWS_Lambda_${runtime}`);
+      assert.deepEqual({ env: seen.env, id: seen.id }, { env: `AWS_Lambda_${runtime}`, id: requestId });
+      assert.ok(seen.left > 0 && seen.left <= 3000, String(seen.left));
+      assert.match(tail(outcome), new RegExp(`\\tINFO\\ton ${seen.version.replace(/\./g, '\\.')}\\n[\\s\\S]*REPORT RequestId: ${requestId}`));
+      // A thrown error in AWS's shape, and the warm sandbox answers after it.
+      assert.deepEqual(errorOf(await call(s, { fail: 'luck' })), ['TypeError', 'no luck']);
+      assert.equal((payload(await call(s, {})) as { version: string }).version, seen.version);
+      // A CommonJS handler that requires an ES module.
+      assert.equal(payload(await call({ ...s, handler: 'legacy.handler', revisionId: randomUUID() }, {})), 42);
     }
   });
 
