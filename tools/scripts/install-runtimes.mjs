@@ -8,7 +8,7 @@
 // Usage: node tools/scripts/install-runtimes.mjs [--strict]   (--strict: a failure is an error)
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,9 +29,12 @@ const run = (command, args, options = {}) => {
   return result.stdout;
 };
 
-// What an install cut off (Ctrl-C, a killed CI job) left behind.
+// What an install cut off (Ctrl-C, a killed CI job) left behind: an hour old, so not another install's, running now.
 if (existsSync(into)) {
-  for (const entry of readdirSync(into)) if (entry.startsWith('.download-')) rmSync(join(into, entry), { recursive: true, force: true });
+  for (const entry of readdirSync(into)) {
+    const path = join(into, entry);
+    if (entry.startsWith('.download-') && Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
+  }
 }
 
 let failed = 0;
