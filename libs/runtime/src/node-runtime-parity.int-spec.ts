@@ -356,6 +356,22 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
     }
   });
 
+  it("counts getRemainingTimeInMillis() down past zero, as AWS's does, for a context kept beyond its invocation", async () => {
+    const s = spec({
+      'index.js': `let kept;
+        exports.handler = async (event, context) => {
+          if (event.read) return kept.getRemainingTimeInMillis();
+          kept = context;
+          return context.getRemainingTimeInMillis();
+        };`,
+    }, { timeout: 1 });
+    const first = payload(await call(s, {})) as number;
+    assert.ok(first > 0 && first <= 1000, String(first));
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    const later = payload(await call(s, { read: true })) as number;
+    assert.ok(later < -200 && later > -10_000, String(later));
+  });
+
   it('finds a CommonJS module\'s `default` export, as TypeScript and esbuild compile `export default`', async () => {
     const files = {
       'index.js': `"use strict"; Object.defineProperty(exports, "__esModule", { value: true }); exports.default = async (event) => 'default ' + event.n;`,
