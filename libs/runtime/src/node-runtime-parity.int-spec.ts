@@ -1,9 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LAMBDA_LIMITS, SUPPORTED_RUNTIMES, type FunctionSpec } from '@tributary/contracts';
 import { buildZip, startGate } from '@tributary/testing';
 import { SandboxPool } from './sandbox-pool.js';
@@ -353,6 +354,34 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
       assert.equal((payload(await call(s, {})) as { version: string }).version, seen.version);
       // A CommonJS handler that requires an ES module.
       assert.equal(payload(await call({ ...s, handler: 'legacy.handler', revisionId: randomUUID() }, {})), 42);
+    }
+  });
+
+  it('keeps each invocation in the invoke store a bundled @aws/lambda-invoke-store finds, as AWS\'s runtime does', async () => {
+    // The real package, bundled as a function ships it (the AWS SDK v3's core depends on it).
+    const pkg = join(dirname(createRequire(import.meta.url).resolve('@aws/lambda-invoke-store')), '..');
+    const s = spec({
+      'node_modules/@aws/lambda-invoke-store/package.json': await readFile(join(pkg, 'package.json'), 'utf8'),
+      'node_modules/@aws/lambda-invoke-store/dist-cjs/invoke-store.js': await readFile(join(pkg, 'dist-cjs', 'invoke-store.js'), 'utf8'),
+      'index.js': `const { InvokeStore } = require('@aws/lambda-invoke-store');
+        exports.handler = async (event) => {
+          const store = await InvokeStore.getInstanceAsync();
+          const before = store.get('user') ?? null;
+          store.set('user', event.user);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          let refused = null;
+          try { store.set(Symbol.for('_AWS_LAMBDA_REQUEST_ID'), 'forged'); } catch (e) { refused = e.message; }
+          return { requestId: store.getRequestId(), traceId: store.getXRayTraceId() ?? null, envTrace: process.env._X_AMZN_TRACE_ID ?? null, before, user: store.get('user'), refused };
+        };`,
+    });
+    for (const user of ['ada', 'grace']) {
+      const requestId = randomUUID();
+      const seen = payload(await call(s, { user }, { requestId })) as Record<string, unknown>;
+      assert.equal(seen['requestId'], requestId);
+      assert.ok(typeof seen['traceId'] === 'string' && seen['traceId'] === seen['envTrace'], JSON.stringify(seen));
+      // What an invocation set is gone at the next.
+      assert.deepEqual({ before: seen['before'], user: seen['user'] }, { before: null, user });
+      assert.match(String(seen['refused']), /^Cannot modify protected Lambda context field/);
     }
   });
 

@@ -373,8 +373,49 @@ type Outcome = { ok: true; result: unknown } | { ok: false; error: unknown };
  * writes the function-URL prelude (JSON metadata, then eight NUL bytes) as AWS's does.
  */
 const streamingHandlers = new WeakSet<object>();
-Object.assign(globalThis, {
+
+/**
+ * The invoke store AWS's runtime keeps at `awslambda.InvokeStore`, which the npm package
+ * `@aws/lambda-invoke-store` hands out (the AWS SDK v3's core reads the X-Ray trace id from it):
+ * each invocation's request id and trace id under protected keys, and whatever the function sets,
+ * gone at its next invocation. A copy of the package a function bundles finds this one there.
+ */
+const INVOKE_KEYS = {
+  requestId: Symbol.for('_AWS_LAMBDA_REQUEST_ID'),
+  traceId: Symbol.for('_AWS_LAMBDA_X_RAY_TRACE_ID'),
+  tenantId: Symbol.for('_AWS_LAMBDA_TENANT_ID'),
+  traceparent: Symbol.for('_AWS_LAMBDA_TRACEPARENT'),
+  tracestate: Symbol.for('_AWS_LAMBDA_TRACESTATE'),
+  baggage: Symbol.for('_AWS_LAMBDA_BAGGAGE'),
+} as const;
+const protectedKeys = new Set<PropertyKey>(Object.values(INVOKE_KEYS));
+let invokeContext: Record<PropertyKey, unknown> | undefined;
+const invokeStore = {
+  isProtectedKey: (key: PropertyKey): boolean => protectedKeys.has(key),
+  getContext: (): Record<PropertyKey, unknown> | undefined => invokeContext,
+  hasContext: (): boolean => invokeContext !== undefined,
+  get: (key: PropertyKey): unknown => invokeContext?.[key],
+  set: (key: PropertyKey, value: unknown): void => {
+    if (protectedKeys.has(key)) throw new Error(`Cannot modify protected Lambda context field: ${String(key)}`);
+    (invokeContext ??= {})[key] = value;
+  },
+  run: <T>(context: Record<PropertyKey, unknown>, fn: () => T): T => {
+    invokeContext = context;
+    return fn();
+  },
+  getRequestId: (): unknown => invokeContext?.[INVOKE_KEYS.requestId] ?? '-',
+  getXRayTraceId: (): unknown => invokeContext?.[INVOKE_KEYS.traceId],
+  getTenantId: (): unknown => invokeContext?.[INVOKE_KEYS.tenantId],
+  getTraceparent: (): unknown => invokeContext?.[INVOKE_KEYS.traceparent],
+  getTracestate: (): unknown => invokeContext?.[INVOKE_KEYS.tracestate],
+  getBaggage: (): unknown => invokeContext?.[INVOKE_KEYS.baggage],
+};
+
+// AWS's escape hatch for handlers that expect the global object untouched.
+const noGlobal = ['1', 'true'].includes(process.env['AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA'] ?? '');
+if (!noGlobal) Object.assign(globalThis, {
   awslambda: {
+    InvokeStore: invokeStore,
     streamifyResponse: <H extends object>(handler: H): H => {
       streamingHandlers.add(handler);
       return handler;
@@ -673,6 +714,7 @@ for (;;) {
   } catch {
     event = next.body;
   }
+  invokeContext = { [INVOKE_KEYS.requestId]: requestId, ...(typeof traceId === 'string' && traceId ? { [INVOKE_KEYS.traceId]: traceId } : {}) };
   const streaming = streamingHandlers.has(handler);
   const done = streaming ? await invokeStreaming(runtime, event, context, requestId) : await invoke(runtime, handlerIsAsync, event, context);
   if (done === 'streamed') {
