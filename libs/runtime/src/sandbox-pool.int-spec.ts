@@ -587,6 +587,43 @@ exports.handler = async () => {
     }
   });
 
+  it("runs a runtime whose Node.js the sandboxes' users cannot read on the worker's own, and keeps their uids", { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
+    const real = nodeRuntimes().execPaths['nodejs22.x'];
+    assert.ok(real && real !== process.execPath, 'Node.js 22 is installed (npm ci)');
+    const dir = await mkdtemp('/var/lib/trib-runtime-private-');
+    await chmod(dir, 0o711);
+    // Where only root may enter: as if whoever ran npm ci had a umask of 077.
+    const hidden = join(dir, 'runtimes');
+    await mkdir(hidden, { mode: 0o700 });
+    const installed = dirname(dirname(real));
+    await symlink(installed, join(hidden, basename(installed)));
+    const range = { uid: 61_140, gid: 65_534, count: 2 };
+    const warnings: string[] = [];
+    const own = new SandboxPool({
+      codeDir: join(dir, 'code'), tmpRoot: join(dir, 'scratch'), region: 'us-east-1', idleTimeoutMs: 60_000, runAs: range, nodeRuntimesDir: hidden,
+      fetchCode: async (key) => zips.get(key) ?? Promise.reject(new Error('no such code')),
+      logger: { log: () => undefined, warn: (m) => void warnings.push(m), error: () => undefined },
+    });
+    try {
+      const s = spec({ name: 'hidden-node', revisionId: 'p1', runtime: 'nodejs22.x' }, { 'index.js': 'exports.handler = async () => ({ uid: process.getuid(), version: process.version });' });
+      const outcome = await own.invoke(s, { requestId: randomUUID(), payload: '{}', wantLogTail: false });
+      assert.equal(outcome.functionError, undefined, outcome.payload);
+      const seen = JSON.parse(outcome.payload) as { uid: number; version: string };
+      if (!readableBy(fileURLToPath(new URL('./node-runtime/bootstrap.js', import.meta.url)), range)) {
+        // A checkout the users cannot enter keeps sandboxes as root, who may run every runtime's Node.js.
+        assert.deepEqual({ user: own.sandboxUser, uid: seen.uid }, { user: undefined, uid: 0 });
+        assert.match(seen.version, /^v22\./);
+        return;
+      }
+      assert.ok(seen.uid >= range.uid && seen.uid < range.uid + range.count, String(seen.uid));
+      assert.equal(seen.version, process.version);
+      assert.match(warnings.join('\n'), new RegExp(`nodejs22\\.x runs on this worker's Node\\.js ${process.version.replace(/\./g, '\\.')}: uid 61140 cannot read `));
+    } finally {
+      await own.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('gives a sandbox user a home where no passwd names it, so that an AWS SDK client can start', { skip: process.getuid?.() !== 0 && 'needs root' }, async () => {
     const dir = await mkdtemp('/var/lib/trib-runtime-home-');
     await chmod(dir, 0o711);

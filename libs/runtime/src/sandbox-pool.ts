@@ -140,8 +140,8 @@ const existingAncestor = (path: string): string => {
  * What a sandbox must read: Node, the runtime, the way to the code directory (which the code
  * cache opens itself), and the AWS SDK that functions import without bundling.
  */
-const runtimeFiles = (codeDir: string, execPaths: string[]): string[] => {
-  return [...new Set([process.execPath, ...execPaths])].concat(BOOTSTRAP, existingAncestor(dirname(resolve(codeDir))), ...functionModuleScopes());
+const runtimeFiles = (codeDir: string): string[] => {
+  return [process.execPath, BOOTSTRAP, existingAncestor(dirname(resolve(codeDir))), ...functionModuleScopes()];
 };
 
 export interface SandboxPoolOptions {
@@ -203,12 +203,16 @@ export class SandboxPool {
   private readonly uidClaim?: UidClaim;
 
   constructor(private readonly options: SandboxPoolOptions) {
+    // An installation under a directory only its owner may enter (a home, a mktemp dir) keeps
+    // the runtime out of another user's reach: sandboxes then run as this process's user.
+    const unreadable = options.runAs ? runtimeFiles(options.codeDir).find((f) => !readableBy(f, options.runAs as User)) : undefined;
     const runtimes = nodeRuntimes(options.nodeRuntimesDir);
     this.execPaths = runtimes.execPaths;
     const missing = runtimes.missing.map(({ runtime, reason }) => ({ runtime, reason }));
-    // A runtime's Node.js the sandboxes' users cannot read falls back alone: it does not cost every sandbox its own uid.
+    // Where sandboxes do run as those users, a runtime's Node.js they cannot read falls back
+    // alone: it does not cost every sandbox its own uid.
     for (const [runtime, path] of Object.entries(this.execPaths)) {
-      if (options.runAs && path !== process.execPath && !readableBy(path, options.runAs)) {
+      if (options.runAs && !unreadable && path !== process.execPath && !readableBy(path, options.runAs)) {
         delete this.execPaths[runtime];
         missing.push({ runtime, reason: `uid ${options.runAs.uid} cannot read ${path}` });
       }
@@ -217,9 +221,6 @@ export class SandboxPool {
       options.logger?.warn(`${runtime} runs on this worker's Node.js ${process.version}: ${reason} (npm ci installs it; or node tools/scripts/install-runtimes.mjs)`);
     }
     if (!PRLIMIT) options.logger?.warn("prlimit (util-linux) not found: sandboxes have this worker's resource limits, not AWS's 1,024 files and processes");
-    // An installation under a directory only its owner may enter (a home, a mktemp dir) keeps
-    // the runtime out of another user's reach: sandboxes then run as this process's user.
-    const unreadable = options.runAs ? runtimeFiles(options.codeDir, Object.values(this.execPaths)).find((f) => !readableBy(f, options.runAs as User)) : undefined;
     if (options.runAs && unreadable) {
       options.logger?.warn(`sandboxes run as this process's user: uid ${options.runAs.uid} cannot read ${unreadable}`);
     } else if (options.runAs) {
