@@ -203,11 +203,22 @@ const formatThrown = (thrown: unknown, record: ErrorRecord): string => {
   }
 };
 
+/** A thrown value as an Error, as AWS's runtime makes one (its `intoError`): `new Error(String(value))`. */
+const intoError = (thrown: unknown, record: ErrorRecord): Error => {
+  if (thrown instanceof Error) return thrown;
+  try {
+    return new Error(String(thrown));
+  } catch {
+    return new Error(record.errorMessage); // an object without toString
+  }
+};
+
 const logError = (label: string, thrown: unknown, record: ErrorRecord): void => {
   try {
     // In JSON, AWS's runtime logs the error alone, as a record's message (without the label).
-    if (jsonLogs) console.error(thrown instanceof Error ? thrown : new Error(String(thrown)));
-    else console.error(label, formatThrown(thrown, record));
+    if (jsonLogs) console.error(intoError(thrown, record));
+    // An invocation's error is made an Error first (a thrown string is logged as Error: <it>); a crash's is logged as it was thrown.
+    else console.error(label, formatThrown(label === 'Invoke Error' ? intoError(thrown, record) : thrown, record));
   } catch {
     // A console the handler replaced must not keep the error from being reported.
   }
