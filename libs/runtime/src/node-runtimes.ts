@@ -17,7 +17,7 @@ export interface NodeRuntimes {
   /** The node binary per runtime (`nodejs24.x` → …/node-v24.22.3-linux-x64/bin/node); the worker's own where its major is the runtime's. */
   execPaths: Record<string, string>;
   /** Runtimes whose Node.js is not installed or does not run here, which run on the worker's own instead. */
-  missing: { runtime: string; version: string; reason: string }[];
+  missing: { runtime: string; reason: string }[];
 }
 
 const major = (version: string): string => version.replace(/^v/, '').split('.')[0] ?? '';
@@ -46,13 +46,13 @@ export const nodeRuntimes = (dir: string = DEFAULT_NODE_RUNTIMES_DIR): NodeRunti
     // Absolute: a sandbox starts in its task root, where a relative path would lead nowhere.
     const installed = resolve(dir, `node-v${version}-${process.platform}-${process.arch}`, 'bin', 'node');
     if (!existsSync(installed)) {
-      missing.push({ runtime, version, reason: `Node.js ${version} is not installed at ${installed}` });
+      missing.push({ runtime, reason: `Node.js ${version} is not installed at ${installed}` });
       continue;
     }
     let ok = probed.get(installed);
     if (ok === undefined) probed.set(installed, (ok = runs(installed, version)));
     if (ok) execPaths[runtime] = installed;
-    else missing.push({ runtime, version, reason: `${installed} does not run here as Node.js ${version}` });
+    else missing.push({ runtime, reason: `${installed} does not run here as Node.js ${version}` });
   }
   return { execPaths, missing };
 };

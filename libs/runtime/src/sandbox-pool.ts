@@ -208,7 +208,7 @@ export class SandboxPool {
     const unreadable = options.runAs ? runtimeFiles(options.codeDir).find((f) => !readableBy(f, options.runAs as User)) : undefined;
     const runtimes = nodeRuntimes(options.nodeRuntimesDir);
     this.execPaths = runtimes.execPaths;
-    const missing = runtimes.missing.map(({ runtime, reason }) => ({ runtime, reason }));
+    const missing = [...runtimes.missing];
     // Where sandboxes do run as those users, a runtime's Node.js they cannot read falls back
     // alone: it does not cost every sandbox its own uid.
     for (const [runtime, path] of Object.entries(this.execPaths)) {

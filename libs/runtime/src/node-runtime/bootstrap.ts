@@ -217,8 +217,7 @@ const logError = (label: string, thrown: unknown, record: ErrorRecord): void => 
   try {
     // In JSON, AWS's runtime logs the error alone, as a record's message (without the label).
     if (jsonLogs) console.error(intoError(thrown, record));
-    // An invocation's error is made an Error first (a thrown string is logged as Error: <it>); a crash's is logged as it was thrown.
-    else console.error(label, formatThrown(label === 'Invoke Error' ? intoError(thrown, record) : thrown, record));
+    else console.error(label, formatThrown(thrown, record));
   } catch {
     // A console the handler replaced must not keep the error from being reported.
   }
@@ -568,7 +567,7 @@ const invokeStreaming = async (runtime: Runtime, event: unknown, context: Record
     await close().catch(die);
   } else {
     const record = toErrorRecord(outcome.error);
-    logError('Invoke Error', outcome.error, record);
+    logError('Invoke Error', intoError(outcome.error, record), record);
     await close(record).catch(die);
   }
   return 'streamed';
@@ -745,6 +744,10 @@ for (;;) {
     }
   }
   if (outcome.ok) await call('POST', `/invocation/${requestId}/response`, body, logEnd()).catch(die);
-  else await postError(`/invocation/${requestId}/error`, outcome.error, toErrorRecord(outcome.error), 'Invoke Error');
+  else {
+    // An invocation's error is logged as an Error made of it (a thrown string as Error: <it>); its record keeps the value's type.
+    const record = toErrorRecord(outcome.error);
+    await postError(`/invocation/${requestId}/error`, intoError(outcome.error, record), record, 'Invoke Error');
+  }
   currentRequestId = undefined;
 }
