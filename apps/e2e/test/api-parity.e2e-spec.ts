@@ -109,6 +109,17 @@ describe('Lambda API details as AWS answers them', () => {
     assert.match(((await raw.json()) as { message: string }).message, /not a valid url component/);
   });
 
+  it('holds a function name to 64 characters with InvalidParameterValueException, as AWS does, in a bare name and in an ARN', async () => {
+    const long = 'a'.repeat(65);
+    const tooLong = /^1 validation error detected: Value '[^']+' at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 64$/;
+    const create = functionInput(long, buildZip({ 'index.js': 'exports.handler = async () => 1;' }));
+    assert.equal((await rejects(e2e.lambda.send(new CreateFunctionCommand(create)), 'InvalidParameterValueException', tooLong)).$metadata?.httpStatusCode, 400);
+    await rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: `arn:aws:lambda:us-east-1:000000000000:function:${long}` })), 'InvalidParameterValueException', tooLong);
+    await rejects(e2e.lambda.send(new InvokeCommand({ FunctionName: `${long}:$LATEST` })), 'InvalidParameterValueException', tooLong);
+    // 64 is a name that can exist: it is looked up, not refused.
+    await rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: 'a'.repeat(64) })), 'ResourceNotFoundException', /Function not found/);
+  });
+
   it('answers with the qualified ARN when $LATEST is asked for, and the unqualified one otherwise', async () => {
     const unqualified = (await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }))).FunctionArn;
     assert.match(unqualified ?? '', new RegExp(`:function:${name}$`));

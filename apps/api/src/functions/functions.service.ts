@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { GetObjectCommand, S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
 import {
+  FUNCTION_NAME_OR_ARN_PATTERN,
   LAMBDA_LIMITS,
   LATEST,
   RESERVED_ENVIRONMENT_KEYS,
@@ -122,6 +123,14 @@ export class FunctionsService {
 
   parseName(nameOrArn: string): FunctionReference {
     const parsed = parseFunctionName(nameOrArn);
+    const name = FUNCTION_NAME_OR_ARN_PATTERN.exec(nameOrArn)?.[7];
+    if (!parsed && name !== undefined && name.length > LAMBDA_LIMITS.functionNameMax) {
+      // The model allows 140 characters for an ARN; the service holds the name in it to 64.
+      throw LambdaError.validation(
+        [{ path: 'functionName', value: nameOrArn, constraints: [`Member must have length less than or equal to ${LAMBDA_LIMITS.functionNameMax}`] }],
+        LambdaErrorType.InvalidParameterValue,
+      );
+    }
     if (!parsed) {
       throw LambdaError.validation([
         {

@@ -84,14 +84,18 @@ export class LambdaError extends Error {
     return new LambdaError(LambdaErrorType.ResourceNotFound, `Function not found: ${what}`);
   }
 
-  /** AWS's wording for constraint violations: "N validation error(s) detected: Value … at '…' …". */
-  static validation(violations: Violation[]): LambdaError {
+  /**
+   * AWS's wording for constraint violations: "N validation error(s) detected: Value … at '…' …".
+   * The model's constraints come as ValidationException; the service's own checks worded the same
+   * way (a function name over 64 characters) as InvalidParameterValueException.
+   */
+  static validation(violations: Violation[], type = LambdaErrorType.Validation): LambdaError {
     const parts = violations.flatMap((v) =>
       v.constraints.map((c) => `Value ${formatValue(v.value)} at '${memberPath(v.path)}' failed to satisfy constraint: ${c}`),
     );
     const count = parts.length;
     return new LambdaError(
-      LambdaErrorType.Validation,
+      type,
       `${count} validation error${count === 1 ? '' : 's'} detected: ${parts.join('; ')}`,
     );
   }
