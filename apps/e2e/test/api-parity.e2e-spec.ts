@@ -265,6 +265,22 @@ describe('Lambda API details as AWS answers them', () => {
     assert.equal(JSON.parse(decode(invoked.Payload)), 'yes, node');
   });
 
+  it("gives a function its role's credentials without any setting, so the SDK in a handler works as it comes", async () => {
+    const caller = uniqueName('creds');
+    const code = `
+const { LambdaClient, GetFunctionConfigurationCommand } = require('@aws-sdk/client-lambda');
+exports.handler = async () => {
+  const set = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].filter((k) => (process.env[k] ?? '') !== '');
+  const own = await new LambdaClient({}).send(new GetFunctionConfigurationCommand({ FunctionName: process.env.AWS_LAMBDA_FUNCTION_NAME }));
+  return { set, found: own.FunctionName };
+};`;
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(caller, code)));
+    const out = await e2e.lambda.send(new InvokeCommand({ FunctionName: caller }));
+    assert.equal(out.FunctionError, undefined, decode(out.Payload));
+    assert.deepEqual(JSON.parse(decode(out.Payload)), { set: ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'], found: caller });
+    await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: caller }));
+  });
+
   it('hands a null payload to the handler as null, and an empty one as {}', async () => {
     const withNull = await e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('null') }));
     assert.deepEqual(JSON.parse(decode(withNull.Payload)), { got: null });

@@ -14,8 +14,9 @@ import { WORK_SETTINGS, WorkListener } from './invocations/work.listener.js';
 const sandboxEnvironment = (config: WorkerConfig): Record<string, string> => ({
   ...(config.AWS_ENDPOINT_URL_S3 ? { AWS_ENDPOINT_URL_S3: config.AWS_ENDPOINT_URL_S3 } : {}),
   ...(config.AWS_ENDPOINT_URL_LAMBDA ? { AWS_ENDPOINT_URL_LAMBDA: config.AWS_ENDPOINT_URL_LAMBDA } : {}),
-  ...(config.FUNCTION_ACCESS_KEY_ID ? { AWS_ACCESS_KEY_ID: config.FUNCTION_ACCESS_KEY_ID } : {}),
-  ...(config.FUNCTION_SECRET_ACCESS_KEY ? { AWS_SECRET_ACCESS_KEY: config.FUNCTION_SECRET_ACCESS_KEY } : {}),
+  AWS_ACCESS_KEY_ID: config.FUNCTION_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY: config.FUNCTION_SECRET_ACCESS_KEY,
+  ...(config.FUNCTION_SESSION_TOKEN ? { AWS_SESSION_TOKEN: config.FUNCTION_SESSION_TOKEN } : {}),
 });
 
 @Module({})

@@ -80,10 +80,20 @@ export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConf
   @IsOptional() @Matches(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL such as http://127.0.0.1:9001' })
   AWS_ENDPOINT_URL_LAMBDA?: string;
 
-  /** Credentials standing in for the execution role (handed to functions as AWS_ACCESS_KEY_ID …). */
-  @IsOptional() @IsString()
-  FUNCTION_ACCESS_KEY_ID?: string;
+  /**
+   * Credentials standing in for the execution role, handed to every function as
+   * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: AWS always sets them, and the AWS SDK in a
+   * handler fails before it sends anything without them. The defaults are what an API without
+   * API_CREDENTIALS takes (it takes any); with API_CREDENTIALS, or an object store that checks
+   * keys, set a pair they accept.
+   */
+  @IsString() @Matches(/^\S+$/, { message: 'must be an access key id without spaces' })
+  FUNCTION_ACCESS_KEY_ID: string = 'tributary-function';
 
+  @IsString() @Matches(/^\S+$/, { message: 'must be a secret without spaces' })
+  FUNCTION_SECRET_ACCESS_KEY: string = 'tributary-function-secret';
+
+  /** Handed to functions as AWS_SESSION_TOKEN, where the role's credentials are temporary ones. */
   @IsOptional() @IsString()
-  FUNCTION_SECRET_ACCESS_KEY?: string;
+  FUNCTION_SESSION_TOKEN?: string;
 }
