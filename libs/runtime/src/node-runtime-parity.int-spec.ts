@@ -271,6 +271,13 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
       assert.deepEqual(await failed({ 'index.js': `exports.handler = async () => { Promise.reject(); await new Promise(() => {}); };` }), ['Runtime.UnhandledPromiseRejection', '']);
     });
 
+    it("traces an unhandled rejection by AWS's wrapping error, which logs the reason as text beside the promise", async () => {
+      const outcome = await call(spec({ 'index.js': `exports.handler = async () => { Promise.reject(new Error('rejected!')); await new Promise((r) => setTimeout(r, 200)); };` }), {});
+      const { trace } = payload(outcome) as { trace: string[] };
+      assert.equal(trace[0], 'Runtime.UnhandledPromiseRejection: Error: rejected!');
+      assert.match(tail(outcome), /\tERROR\tUnhandled Promise Rejection \t\{"errorType":"Runtime\.UnhandledPromiseRejection","errorMessage":"Error: rejected!","reason":"Error: rejected!","promise":\{\},"stack":\["Runtime\.UnhandledPromiseRejection: Error: rejected!"/);
+    });
+
     it('refuses a handler that takes a callback from Node.js 24 on, telling it by its arity, and warns of one before, as AWS does', async () => {
       const files = {
         'index.js': `exports.callback = (event, context, callback) => callback(null, 'called back');
@@ -324,6 +331,47 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
     // A directory is required as a module: its index.js, or its package.json's main.
     assert.equal(await answer('src/handlers.main'), 'directory index');
     assert.equal(await answer('src/app.handler'), 'package main');
+  });
+
+  describe("nodejs24.x, on version 4 of AWS's runtime interface client", () => {
+    const on = (runtime: string, files: Record<string, string>, handler = 'index.handler') => spec(files, { runtime, handler });
+
+    it('answers what a synchronous handler returns, where version 3 answers null', async () => {
+      const files = { 'index.js': `exports.handler = (event) => ({ statusCode: 200, body: 'hi' });` };
+      assert.deepEqual(payload(await call(on('nodejs24.x', files), {})), { statusCode: 200, body: 'hi' });
+      assert.equal((await call(on('nodejs22.x', files), {})).payload, 'null');
+      // A synchronous throw is the invocation's error in both.
+      const thrown = { 'index.js': `exports.handler = (event) => { throw new TypeError('sync'); };` };
+      assert.deepEqual(errorOf(await call(on('nodejs24.x', thrown), {})), ['TypeError', 'sync']);
+    });
+
+    it("gives the handler version 4's context, without done, succeed, fail or callbackWaitsForEmptyEventLoop", async () => {
+      const files = { 'index.mjs': `export const handler = async (event, context) => ({ keys: Object.keys(context), succeed: typeof context.succeed, waits: 'callbackWaitsForEmptyEventLoop' in context });` };
+      assert.deepEqual(payload(await call(on('nodejs24.x', files), {})), {
+        keys: ['clientContext', 'identity', 'invokedFunctionArn', 'awsRequestId', 'tenantId', 'xRayTraceId', 'getRemainingTimeInMillis', 'functionName', 'functionVersion', 'memoryLimitInMB', 'logGroupName', 'logStreamName'],
+        succeed: 'undefined',
+        waits: false,
+      });
+      const legacy = payload(await call(on('nodejs22.x', files), {})) as { succeed: string; waits: boolean };
+      assert.deepEqual([legacy.succeed, legacy.waits], ['function', true]);
+    });
+
+    it("finds a handler in a module's default export, where version 3 does not", async () => {
+      const files = { 'index.mjs': `export default { handler: async () => 'from default' };` };
+      assert.equal(payload(await call(on('nodejs24.x', files), {})), 'from default');
+      assert.deepEqual(errorOf(await call(on('nodejs22.x', files), {})), ['Runtime.HandlerNotFound', 'index.handler is undefined or not exported']);
+    });
+
+    it('fails a result that cannot be serialized with Runtime.JSONStringifyError, and logs an init failure and init lines as version 4 does', async () => {
+      const circular = await call(on('nodejs24.x', { 'index.js': `exports.handler = async () => { const loop = {}; loop.self = loop; return loop; };` }), {});
+      assert.deepEqual(errorOf(circular), ['Runtime.JSONStringifyError', 'Unable to stringify response body']);
+      const missing = await call(on('nodejs24.x', { 'index.js': `console.log('loading'); exports.other = async () => 1;` }), {});
+      assert.deepEqual(errorOf(missing), ['Runtime.HandlerNotFound', 'index.handler is undefined or not exported']);
+      assert.match(tail(missing), /\t-\tINFO\tloading\n/);
+      assert.match(tail(missing), /\t-\tERROR\tInit Error \t\{"errorType":"Runtime\.HandlerNotFound"/);
+      const before = await call(on('nodejs22.x', { 'index.js': `console.log('loading'); exports.other = async () => 1;` }), {});
+      assert.match(tail(before), /\tundefined\tINFO\tloading\n[\s\S]*\tundefined\tERROR\tUncaught Exception \t\{"errorType":"Runtime\.HandlerNotFound"/);
+    });
   });
 
   it('runs each runtime on its own Node.js, as AWS does: nodejs22.x on Node.js 22, nodejs24.x on Node.js 24', async () => {

@@ -13,6 +13,19 @@ import { format, types } from 'node:util';
 const RUNTIME_PATH = '/2018-06-01/runtime';
 
 /**
+ * nodejs24.x runs on version 4 of AWS's runtime interface client, a rewrite in TypeScript; the
+ * earlier runtimes on version 3 (its source says so: "This RIC is used by Nodejs24 and above").
+ * Where the two differ and a function can tell, this runtime does as the version its function's
+ * runtime has: 4 imports every handler module, finds a handler in its `default` export too,
+ * awaits what the handler returns (a synchronous one's value is the answer), gives it a context
+ * without the callback era's `done`, `succeed`, `fail` and `callbackWaitsForEmptyEventLoop`, and
+ * logs `-` for the request id outside an invocation.
+ */
+const RIC4 = Number(/^AWS_Lambda_nodejs(\d+)/.exec(process.env['AWS_EXECUTION_ENV'] ?? '')?.[1] ?? 0) >= 24;
+/** What console lines carry for the request id outside any invocation (during init). */
+const NO_REQUEST_ID = RIC4 ? '-' : undefined;
+
+/**
  * Bytes written to stdout and stderr so far. They go with each result (`Tributary-Log-End`, with
  * the peak RSS in KB that REPORT's Max Memory Used needs): the worker knows the invocation's log
  * is complete once it has read as much from each pipe, with no message of its own for that.
@@ -94,11 +107,15 @@ const toErrorRecord = (error: unknown): ErrorRecord => {
   }
 };
 
-/** An error named after an AWS error type such as `Runtime.HandlerNotFound`, its stack headed so. */
+/**
+ * An error named after an AWS error type such as `Runtime.HandlerNotFound`, its stack headed so.
+ * Version 3 of AWS's runtime names its error classes on their prototypes, version 4 on each error,
+ * which is what a logged error's JSON shows (a `name` field, or none).
+ */
 class RuntimeError extends Error {
   constructor(errorType: string, message: string) {
     super(message);
-    this.name = errorType;
+    Object.defineProperty(this, 'name', { value: errorType, enumerable: RIC4, writable: true, configurable: true });
     Error.captureStackTrace(this, RuntimeError);
   }
 }
@@ -149,7 +166,7 @@ const errorFields = (error: Error): Record<string, unknown> => ({
  * string, the first error among them adding its fields beside.
  */
 const jsonRecord = (level: string, params: unknown[]): string => {
-  const record: Record<string, unknown> = { timestamp: new Date().toISOString(), level, requestId: loggedRequestId };
+  const record: Record<string, unknown> = { timestamp: new Date().toISOString(), level, requestId: loggedRequestId ?? NO_REQUEST_ID };
   if (params.length === 1) {
     try {
       return JSON.stringify({ ...record, message: params[0] }, (_key, value: unknown) => (value instanceof Error ? errorFields(value) : value));
@@ -178,7 +195,7 @@ for (const [method, level] of levels) {
           process.stdout.write(`${jsonRecord(level, params.length === 0 ? [undefined] : params)}\n`);
         }
       : (message?: unknown, ...params: unknown[]) => {
-          process.stdout.write(`${new Date().toISOString()}\t${loggedRequestId ?? 'undefined'}\t${level}\t${format(message, ...params)}\n`);
+          process.stdout.write(`${new Date().toISOString()}\t${loggedRequestId ?? NO_REQUEST_ID ?? 'undefined'}\t${level}\t${format(message, ...params)}\n`);
         };
 }
 
@@ -233,7 +250,7 @@ const postError = async (path: string, thrown: unknown, record: ErrorRecord, lab
 };
 
 type Callback = (error?: unknown, result?: unknown) => void;
-type Handler = (event: unknown, context: unknown, callback: Callback) => unknown;
+type Handler = (event: unknown, context: unknown, callback?: Callback) => unknown;
 
 /**
  * AWS's runtime calls a handler as a method of its Runtime object, one for the process: a
@@ -244,8 +261,9 @@ class Runtime {
   constructor(readonly handler: Handler) {}
 }
 
+/** A handler that cannot be loaded, as each version of AWS's runtime logs it (4 catches it as its "Init Error"). */
 const initError = async (error: unknown): Promise<never> => {
-  await postError('/init/error', error, toErrorRecord(error), 'Uncaught Exception');
+  await postError('/init/error', error, toErrorRecord(error), RIC4 ? 'Init Error' : 'Uncaught Exception');
   return die();
 };
 
@@ -287,12 +305,20 @@ const typeModule = (folder: string): boolean => {
  */
 const loadModule = async (root: string, moduleRoot: string, moduleName: string): Promise<{ exports: unknown } | undefined> => {
   const base = resolve(root, moduleRoot, moduleName);
-  const required = (file: string): unknown => (statSync(file, { throwIfNoEntry: false }) ? runtimeRequire(file) : undefined);
-  const imported = async (file: string): Promise<unknown> => (isFile(file) ? ((await import(pathToFileURL(file).href)) as unknown) : undefined);
-  const esm = isFile(`${base}.js`) && typeModule(dirname(base));
-  const exports =
-    required(base) || (!esm && required(`${base}.js`)) || (esm && (await imported(`${base}.js`))) || (await imported(`${base}.mjs`)) || required(`${base}.cjs`);
-  if (exports) return { exports };
+  const exists = (file: string): boolean => statSync(file, { throwIfNoEntry: false }) !== undefined;
+  if (RIC4) {
+    // Version 4 imports whatever is there, in the same order: Node.js decides what each file is.
+    for (const file of [base, `${base}.js`, `${base}.mjs`, `${base}.cjs`]) {
+      if (exists(file)) return { exports: (await import(pathToFileURL(file).href)) as unknown };
+    }
+  } else {
+    const required = (file: string): unknown => (exists(file) ? runtimeRequire(file) : undefined);
+    const imported = async (file: string): Promise<unknown> => (isFile(file) ? ((await import(pathToFileURL(file).href)) as unknown) : undefined);
+    const esm = isFile(`${base}.js`) && typeModule(dirname(base));
+    const exports =
+      required(base) || (!esm && required(`${base}.js`)) || (esm && (await imported(`${base}.js`))) || (await imported(`${base}.mjs`)) || required(`${base}.cjs`);
+    if (exports) return { exports };
+  }
   let fromPackages: string;
   try {
     fromPackages = runtimeRequire.resolve(moduleName, { paths: [root, resolve(root, moduleRoot)] });
@@ -334,9 +360,13 @@ const loadHandler = async (): Promise<Handler> => {
     return initError(error);
   }
   // The path is walked on module.exports, or on an ES module's namespace: `index.default` is
-  // TypeScript's and esbuild's `export default`, and an ES module's `export default { handler }`
-  // does not make `index.handler`.
-  const handler = exportPath.split('.').reduce<unknown>((obj, key) => (obj ? (obj as Record<string, unknown>)[key] : undefined), exported);
+  // TypeScript's and esbuild's `export default`. Version 3 stops there, so an ES module's
+  // `export default { handler }` does not make `index.handler`; version 4 walks objects only,
+  // and then the module's `default` export.
+  const walk = (from: unknown): unknown =>
+    exportPath.split('.').reduce<unknown>((obj, key) => (obj && (!RIC4 || typeof obj === 'object') ? (obj as Record<string, unknown>)[key] : undefined), from);
+  let handler = walk(exported);
+  if (!handler && RIC4 && typeof exported === 'object' && exported !== null && 'default' in exported) handler = walk(exported.default);
   if (!handler) return initError(new RuntimeError('Runtime.HandlerNotFound', `${spec} is undefined or not exported`));
   if (typeof handler !== 'function') return initError(new RuntimeError('Runtime.HandlerNotFound', `${spec} is not a function`));
   return handler as Handler;
@@ -359,7 +389,6 @@ const isAsyncFunction = (fn: Handler): boolean => {
  * one by its arity alone: three parameters or more, an `async` one too, unless it streams. Before,
  * it warns of a synchronous one with exactly three.
  */
-const callbacksRemoved = (): boolean => Number(/^AWS_Lambda_nodejs(\d+)/.exec(process.env['AWS_EXECUTION_ENV'] ?? '')?.[1] ?? 0) >= 24;
 const CALLBACK_HANDLER_REMOVED =
   'ERROR: AWS Lambda has removed support for callback-based function handlers starting with Node.js 24. You need to modify this function to use a supported handler signature to use Node.js 24 or later. For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
 
@@ -631,6 +660,24 @@ const invoke = (runtime: Runtime, isAsync: boolean, event: unknown, context: Rec
     }
   });
 
+/**
+ * Runs the handler as version 4 of AWS's runtime does (`await handler(event, context)`): what it
+ * returns is the answer, a promise's once it settles, at once, whatever it left running. One whose
+ * promise never settles, with nothing else left to run, fails with Runtime.NodeJsExit, as above.
+ */
+const invokeAwaited = (runtime: Runtime, event: unknown, context: Record<string, unknown>): Promise<Outcome> =>
+  new Promise((finish) => {
+    const end = (outcome: Outcome): void => {
+      onLoopEmpty = undefined;
+      finish(outcome);
+    };
+    onLoopEmpty = () => end({ ok: false, error: nodeJsExit() });
+    (async () => runtime.handler(event, context))().then(
+      (result: unknown) => end({ ok: true, result }),
+      (error: unknown) => end({ ok: false, error }),
+    );
+  });
+
 /** Set by a crash: the process is on its way out and must not ask for another invocation. */
 let dying = false;
 /**
@@ -663,12 +710,17 @@ const crashed = (thrown: unknown, record: ErrorRecord, label: string): void => {
 };
 process.on('uncaughtException', (error) => crashed(error, toErrorRecord(error), 'Uncaught Exception'));
 process.on('unhandledRejection', (reason, promise) => {
-  const record = { ...toErrorRecord(reason instanceof Error ? reason : new Error(String(reason))), errorType: 'Runtime.UnhandledPromiseRejection' };
-  // AWS's `reason?.toString()`: "Error: message" for an Error, empty for no reason at all.
-  record.errorMessage = reason === undefined || reason === null ? '' : String(reason);
-  // AWS logs its wrapping error, which carries the reason (and the promise) as fields.
-  const logged = Object.assign(new RuntimeError(record.errorType, record.errorMessage), { reason, promise });
-  crashed(logged, record, 'Unhandled Promise Rejection');
+  // AWS's UnhandledPromiseRejection, made of `reason?.toString()` ("Error: message" for an Error,
+  // nothing for no reason at all), which is also its `reason` field, beside the promise. Its own
+  // stack is the trace posted, headed "Runtime.UnhandledPromiseRejection: Error: message".
+  let described: string | undefined;
+  try {
+    described = reason === undefined || reason === null ? undefined : String(reason);
+  } catch {
+    described = undefined; // an object without toString
+  }
+  const error = Object.assign(new RuntimeError('Runtime.UnhandledPromiseRejection', described ?? ''), { reason: described, promise });
+  crashed(error, toErrorRecord(error), 'Unhandled Promise Rejection');
 });
 
 // A sandbox must not outlive its worker: if the worker dies (SIGKILL), this process is
@@ -683,7 +735,7 @@ const handlerIsAsync = isAsyncFunction(handler);
 const runtime = new Runtime(handler);
 if (streamingHandlers.has(handler)) {
   // Its third parameter is its context, not a callback.
-} else if (callbacksRemoved() && handler.length >= 3) {
+} else if (RIC4 && handler.length >= 3) {
   await initError(new RuntimeError('Runtime.CallbackHandlerDeprecated', CALLBACK_HANDLER_REMOVED));
 } else if (handler.length === 3 && !handlerIsAsync && process.env['AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING'] === undefined) {
   console.warn(CALLBACK_HANDLER_WARNING);
@@ -705,19 +757,35 @@ for (;;) {
   // X-Ray's trace header, per invocation, as AWS's InvokeContext forwards it.
   if (typeof traceId === 'string' && traceId) process.env['_X_AMZN_TRACE_ID'] = traceId;
   else delete process.env['_X_AMZN_TRACE_ID'];
-  const context: Record<string, unknown> = {
-    functionName,
-    functionVersion: process.env['AWS_LAMBDA_FUNCTION_VERSION'],
-    invokedFunctionArn: next.headers['lambda-runtime-invoked-function-arn'],
-    memoryLimitInMB: process.env['AWS_LAMBDA_FUNCTION_MEMORY_SIZE'],
-    awsRequestId: requestId,
-    logGroupName: process.env['AWS_LAMBDA_LOG_GROUP_NAME'],
-    logStreamName: process.env['AWS_LAMBDA_LOG_STREAM_NAME'],
-    identity: undefined,
-    clientContext: typeof clientContext === 'string' && clientContext ? (JSON.parse(clientContext) as unknown) : undefined,
-    // As AWS's (its ContextBuilder): past the deadline it goes negative, as a context kept from an earlier invocation shows.
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  };
+  const context: Record<string, unknown> = RIC4
+    ? {
+        // Version 4's ContextBuilder: these members, in this order, and none of the callback era's.
+        clientContext: typeof clientContext === 'string' && clientContext ? (JSON.parse(clientContext) as unknown) : undefined,
+        identity: undefined,
+        invokedFunctionArn: next.headers['lambda-runtime-invoked-function-arn'],
+        awsRequestId: requestId,
+        tenantId: undefined,
+        xRayTraceId: typeof traceId === 'string' && traceId ? traceId : undefined,
+        getRemainingTimeInMillis: () => deadline - Date.now(),
+        functionName,
+        functionVersion: process.env['AWS_LAMBDA_FUNCTION_VERSION'],
+        memoryLimitInMB: process.env['AWS_LAMBDA_FUNCTION_MEMORY_SIZE'],
+        logGroupName: process.env['AWS_LAMBDA_LOG_GROUP_NAME'],
+        logStreamName: process.env['AWS_LAMBDA_LOG_STREAM_NAME'],
+      }
+    : {
+        functionName,
+        functionVersion: process.env['AWS_LAMBDA_FUNCTION_VERSION'],
+        invokedFunctionArn: next.headers['lambda-runtime-invoked-function-arn'],
+        memoryLimitInMB: process.env['AWS_LAMBDA_FUNCTION_MEMORY_SIZE'],
+        awsRequestId: requestId,
+        logGroupName: process.env['AWS_LAMBDA_LOG_GROUP_NAME'],
+        logStreamName: process.env['AWS_LAMBDA_LOG_STREAM_NAME'],
+        identity: undefined,
+        clientContext: typeof clientContext === 'string' && clientContext ? (JSON.parse(clientContext) as unknown) : undefined,
+        // As AWS's (its ContextBuilder): past the deadline it goes negative, as a context kept from an earlier invocation shows.
+        getRemainingTimeInMillis: () => deadline - Date.now(),
+      };
   let event: unknown;
   try {
     event = JSON.parse(next.body || 'null');
@@ -726,7 +794,11 @@ for (;;) {
   }
   invokeContext = { [INVOKE_KEYS.requestId]: requestId, ...(typeof traceId === 'string' && traceId ? { [INVOKE_KEYS.traceId]: traceId } : {}) };
   const streaming = streamingHandlers.has(handler);
-  const done = streaming ? await invokeStreaming(runtime, event, context, requestId) : await invoke(runtime, handlerIsAsync, event, context);
+  const done = streaming
+    ? await invokeStreaming(runtime, event, context, requestId)
+    : RIC4
+      ? await invokeAwaited(runtime, event, context)
+      : await invoke(runtime, handlerIsAsync, event, context);
   if (done === 'streamed') {
     currentRequestId = undefined;
     continue;
@@ -739,8 +811,8 @@ for (;;) {
     try {
       body = JSON.stringify(outcome.result === undefined ? null : outcome.result);
     } catch {
-      // BigInt, cycles: AWS's client fails the invocation with this plain Error.
-      outcome = { ok: false, error: new Error('Unable to stringify response body') };
+      // BigInt, cycles: AWS's client fails the invocation with this error (a plain Error before version 4).
+      outcome = { ok: false, error: RIC4 ? new RuntimeError('Runtime.JSONStringifyError', 'Unable to stringify response body') : new Error('Unable to stringify response body') };
     }
   }
   if (outcome.ok) await call('POST', `/invocation/${requestId}/response`, body, logEnd()).catch(die);
