@@ -459,6 +459,23 @@ exports.handler = async () => {
     assert.deepEqual((await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: other }))).Environment, { Variables: { GREETING: 'hello' } });
   });
 
+  it("words a missing member and a bad environment variable name as AWS does", async () => {
+    const { Code, ...noCode } = functionInput(uniqueName('nocode'), buildZip({ 'index.js': '' }));
+    assert.ok(Code);
+    await rejects(
+      e2e.lambda.send(new CreateFunctionCommand(noCode as never)),
+      'ValidationException',
+      /^1 validation error detected: Value null at 'code' failed to satisfy constraint: Member must not be null$/,
+    );
+    for (const key of ['A', '1A', 'A-B']) {
+      await rejects(
+        e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Environment: { Variables: { [key]: 'x' } } })),
+        'ValidationException',
+        /^1 validation error detected: Value at 'environment\.variables' failed to satisfy constraint: Map keys must satisfy constraint: \[Member must satisfy regular expression pattern: \[a-zA-Z\]\(\[a-zA-Z0-9_\]\)\+\]$/,
+      );
+    }
+  });
+
   it('refuses environment variables over 4 KB in AWS\'s words, naming the string it measured', async () => {
     const Variables = { BIG: 'x'.repeat(4090) };
     const error = await rejects(

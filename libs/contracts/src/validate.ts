@@ -6,6 +6,8 @@ export interface Violation {
   path: string;
   value: unknown;
   constraints: string[];
+  /** The model marks the member sensitive: AWS's message leaves its value out ("Value at '…'"). */
+  sensitive?: boolean;
 }
 
 const collect = (errors: ValidationError[], parent = ''): Violation[] =>

@@ -124,8 +124,9 @@ export class FunctionsService {
   parseName(nameOrArn: string): FunctionReference {
     const parsed = parseFunctionName(nameOrArn);
     const name = FUNCTION_NAME_OR_ARN_PATTERN.exec(nameOrArn)?.[7];
-    if (!parsed && name !== undefined && name.length > LAMBDA_LIMITS.functionNameMax) {
-      // The model allows 140 characters for an ARN; the service holds the name in it to 64.
+    if (!parsed && name !== undefined && name.length > LAMBDA_LIMITS.functionNameMax && nameOrArn.length <= 140) {
+      // The model allows 140 characters for an ARN (longer is its ValidationException, below);
+      // the service holds the name in it to 64.
       throw LambdaError.validation(
         [{ path: 'functionName', value: nameOrArn, constraints: [`Member must have length less than or equal to ${LAMBDA_LIMITS.functionNameMax}`] }],
         LambdaErrorType.InvalidParameterValue,
@@ -394,13 +395,14 @@ export class FunctionsService {
     if (dto.SnapStart?.ApplyOn === 'PublishedVersions') throw unsupported('SnapStart', 'functions have no published versions.');
     const variables = dto.Environment?.Variables;
     if (variables) {
-      // A NUL cannot be passed to a process (spawn would throw).
-      const bad = Object.entries(variables).filter(([k, v]) => !/^[a-zA-Z]([a-zA-Z0-9_])+$/.test(k) || typeof v !== 'string' || v.includes('\u0000'));
-      if (bad.length > 0) {
-        throw LambdaError.validation([
-          { path: 'environment.variables', value: undefined, constraints: ['Member must satisfy constraint: [Key: [a-zA-Z]([a-zA-Z0-9_])+, Value: string]'] },
-        ]);
-      }
+      // AWS's words for the map's keys; a value that is no string, or holds a NUL (which cannot be
+      // passed to a process: spawn would throw), in the same form.
+      const entries = Object.entries(variables);
+      const constraints = [
+        ...(entries.some(([k]) => !/^[a-zA-Z]([a-zA-Z0-9_])+$/.test(k)) ? ['Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]'] : []),
+        ...(entries.some(([, v]) => typeof v !== 'string' || v.includes('\u0000')) ? ['Map value must satisfy constraint: [Member must be a string without NUL characters]'] : []),
+      ];
+      if (constraints.length > 0) throw LambdaError.validation([{ path: 'environment.variables', value: undefined, constraints, sensitive: true }]);
       const reserved = Object.keys(variables).filter((k) => (RESERVED_ENVIRONMENT_KEYS as readonly string[]).includes(k));
       if (reserved.length > 0) {
         throw new LambdaError(

@@ -90,9 +90,12 @@ export class LambdaError extends Error {
    * way (a function name over 64 characters) as InvalidParameterValueException.
    */
   static validation(violations: Violation[], type = LambdaErrorType.Validation): LambdaError {
-    const parts = violations.flatMap((v) =>
-      v.constraints.map((c) => `Value ${formatValue(v.value)} at '${memberPath(v.path)}' failed to satisfy constraint: ${c}`),
-    );
+    const parts = violations.flatMap((v) => {
+      // A required member left out (or sent as null) breaks one constraint, as AWS words it.
+      const missing = v.path !== '' && !v.sensitive && (v.value === undefined || v.value === null);
+      const shown = v.sensitive ? '' : ` ${formatValue(v.value)}`;
+      return (missing ? ['Member must not be null'] : v.constraints).map((c) => `Value${shown} at '${memberPath(v.path)}' failed to satisfy constraint: ${c}`);
+    });
     const count = parts.length;
     return new LambdaError(
       type,
