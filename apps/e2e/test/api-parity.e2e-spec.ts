@@ -289,7 +289,7 @@ exports.handler = async () => {
   });
 
   it('runs every Node.js runtime AWS offers today, each on its own Node.js, and names the ones it runs when refusing another', async () => {
-    for (const runtime of ['nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const) {
+    for (const runtime of ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const) {
       const fn = uniqueName('runtime');
       // `node` on PATH is the function's Node.js too, as /var/lang/bin is on AWS.
       const handler = "exports.handler = async () => [process.env.AWS_EXECUTION_ENV, process.version, require('node:child_process').execFileSync('node', ['--version'], { encoding: 'utf8' }).trim()];";
@@ -305,12 +305,12 @@ exports.handler = async () => {
     await rejects(
       e2e.lambda.send(new CreateFunctionCommand(functionInput(uniqueName('runtime'), 'exports.handler = async () => 1;', { Runtime: 'python3.13' }))),
       'InvalidParameterValueException',
-      /^The runtime parameter of python3\.13 is not supported by this Tributary build\. Supported runtimes: nodejs20\.x, nodejs22\.x, nodejs24\.x\.$/,
+      /^The runtime parameter of python3\.13 is not supported by this Tributary build\. Supported runtimes: nodejs18\.x, nodejs20\.x, nodejs22\.x, nodejs24\.x\.$/,
     );
-    // Node.js 18 is past both of AWS's deprecation blocks: no function is created with it, or changed to it.
-    const blocked = /^The runtime parameter of nodejs18\.x is no longer supported for creating or updating AWS Lambda functions\. We recommend you use the new runtime \(nodejs24\.x\) while creating or updating functions\.$/;
-    await rejects(e2e.lambda.send(new CreateFunctionCommand(functionInput(uniqueName('runtime'), 'exports.handler = async () => 1;', { Runtime: 'nodejs18.x' }))), 'InvalidParameterValueException', blocked);
-    await rejects(e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Runtime: 'nodejs18.x' })), 'InvalidParameterValueException', blocked);
+    // Node.js 16 and older are past both of AWS's deprecation blocks: no function is created with one, or changed to one.
+    const blocked = /^The runtime parameter of nodejs16\.x is no longer supported for creating or updating AWS Lambda functions\. We recommend you use the new runtime \(nodejs24\.x\) while creating or updating functions\.$/;
+    await rejects(e2e.lambda.send(new CreateFunctionCommand(functionInput(uniqueName('runtime'), 'exports.handler = async () => 1;', { Runtime: 'nodejs16.x' }))), 'InvalidParameterValueException', blocked);
+    await rejects(e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Runtime: 'nodejs16.x' })), 'InvalidParameterValueException', blocked);
     assert.equal((await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }))).Runtime, 'nodejs20.x');
     // Node.js 24 took callbacks away: such a handler deploys, and fails at init as on AWS.
     const callback = uniqueName('callback');
