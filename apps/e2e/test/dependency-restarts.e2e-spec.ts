@@ -1,48 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateFunctionCommand, InvokeCommand, UpdateFunctionCodeCommand } from '@aws-sdk/client-lambda';
-import { buildZip, CallbackListener, freePorts, uniqueName, waitFor } from '@tributary/testing';
+import { buildZip, CallbackListener, freePorts, startServer, stopServer, uniqueName, waitFor, type ServerProcess } from '@tributary/testing';
 import { decode, encode, functionInput, queueSettled, runsPerEvent, startE2eStack, type E2eStack } from './harness.js';
 
 // NATS and Redis of the test's own, on spare ports, so that stopping them disturbs nothing else
 // on the machine. They keep their data on disk, as docker-compose.yml's do: JetStream its store
 // directory, Redis its append-only file.
-
-interface Server {
-  command: string;
-  args: string[];
-  port: number;
-  process?: ChildProcess;
-}
-
-const accepting = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-
-const startServer = async (server: Server): Promise<void> => {
-  server.process = spawn(server.command, server.args, { stdio: 'ignore' });
-  await waitFor(`${server.command} on ${server.port}`, () => accepting(server.port), { timeoutMs: 10_000, intervalMs: 50 });
-};
-
-/** SIGTERM, as a package upgrade or `docker compose restart` stops it. */
-const stopServer = async (server: Server): Promise<void> => {
-  const running = server.process;
-  if (!running || running.exitCode !== null) return;
-  const exited = new Promise((resolve) => running.once('exit', resolve));
-  running.kill('SIGTERM');
-  await exited;
-};
 
 // Each run reports itself to the test's listener: that is the side effect counted.
 const handler = (version: string) => `
@@ -61,8 +28,8 @@ exports.handler = async (event, context) => {
 
 describe('NATS and Redis restarting under a running stack', { timeout: 180_000 }, () => {
   let dir: string;
-  let nats: Server;
-  let redis: Server;
+  let nats: ServerProcess;
+  let redis: ServerProcess;
   let e2e: E2eStack;
   let listener: CallbackListener;
   const fn = uniqueName('deps');

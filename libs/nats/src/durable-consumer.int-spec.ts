@@ -1,6 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { TEST_NATS_URL, isolatedEnvironment, removeIsolatedResources, waitFor } from '@tributary/testing';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TEST_NATS_URL, freePort, isolatedEnvironment, removeIsolatedResources, startServer, stopServer, waitFor, type ServerProcess } from '@tributary/testing';
 import { DurableConsumer } from './durable-consumer.js';
 import { NatsClient } from './nats-client.js';
 
@@ -48,6 +51,45 @@ describe('DurableConsumer (real NATS)', () => {
       await waitFor('a message published after the stream was deleted', () => seen.includes('after the stream was deleted'), { timeoutMs: 10_000 });
     } finally {
       await consumer.stop();
+    }
+  });
+
+  it('consumes again within seconds of NATS coming back, when JetStream was not ready at the first reconnect', async () => {
+    // A NATS server of the test's own, restarted under the consumer: first without JetStream (as
+    // one still recovering its store answers), then with it.
+    const dir = await mkdtemp(join(tmpdir(), 'trib-consumer-'));
+    const port = await freePort();
+    const withJetStream: ServerProcess = { command: 'nats-server', args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js')], port };
+    const withoutJetStream: ServerProcess = { command: 'nats-server', args: ['-a', '127.0.0.1', '-p', String(port)], port };
+    await startServer(withJetStream);
+    const own = await NatsClient.connect({ url: `nats://127.0.0.1:${port}`, name: 'durable-consumer-restart-spec' });
+    const ensure = () => own.ensureEventsStream(stream, [`${env['EVENTS_SUBJECT_ROOT'] ?? ''}.>`], 60_000);
+    await ensure();
+    const seen: string[] = [];
+    const consumer = new DurableConsumer(own, { stream, durable, ackWaitMs: 30_000, concurrency: 4 }, ensure);
+    await consumer.start(async (msg) => {
+      seen.push(msg.string());
+      msg.ack();
+    });
+    try {
+      await own.js.publish(subject, 'before');
+      await waitFor('the message before the restart', () => seen.includes('before'));
+      await stopServer(withJetStream);
+      await startServer(withoutJetStream);
+      await waitFor('the client to reconnect to the server without JetStream', () => own.connected, { timeoutMs: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 1000)); // its check of the consumer fails meanwhile
+      await stopServer(withoutJetStream);
+      await startServer(withJetStream);
+      await waitFor('the client to reconnect', () => own.connected, { timeoutMs: 10_000 });
+      await waitFor('a publish to be stored again', () => own.js.publish(subject, 'after').then(() => true, () => false), { timeoutMs: 10_000, intervalMs: 200 });
+      // nats.js's default pull expiry (30 s) put its next check 15-45 s away.
+      await waitFor('the message after the restart', () => seen.includes('after'), { timeoutMs: 12_000 });
+    } finally {
+      await consumer.stop();
+      await own.drain().catch(() => undefined);
+      await stopServer(withJetStream);
+      await stopServer(withoutJetStream);
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

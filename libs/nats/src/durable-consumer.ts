@@ -15,6 +15,16 @@ export interface DurableConsumerOptions {
 const nanos = (ms: number): number => ms * 1_000_000;
 
 /**
+ * How long each pull request waits on the server (nats.js's default is 30 s). It also sets how
+ * soon the consumer recovers after NATS comes back: nats.js checks the consumer once on reconnect
+ * and, if that fails (JetStream still starting), tries again only after 0.5–1.5 × this, so the
+ * default stalled the dispatcher for 15–45 s after a NATS restart. Server heartbeats come every
+ * half of it: a pull the server lost is noticed after two missed ones. An idle consumer sends one
+ * small pull per period.
+ */
+const PULL_EXPIRES_MS = 5_000;
+
+/**
  * Ends a message's deliveries for good (JetStream's `+TERM`), for a message no retry can help;
  * log why beside it. No reason travels with it: nats-server before 2.10.4 (Debian 12 ships 2.9.10)
  * does not know `+TERM <reason>`, ignores the ack and redelivers the message after every ack wait,
@@ -69,7 +79,7 @@ export class DurableConsumer {
     const consumer = await this.client.js.consumers.get(stream, durable);
     // By default nats.js waits, without end and without a word, for a deleted consumer or stream
     // to come back: nothing would make them again. Aborting ends the loop below, which restarts.
-    const messages = await consumer.consume({ max_messages: this.options.concurrency * 2, abort_on_missing_resource: true });
+    const messages = await consumer.consume({ max_messages: this.options.concurrency * 2, expires: PULL_EXPIRES_MS, abort_on_missing_resource: true });
     if (this.stopping) {
       // stop() ran while this (re)start was under way.
       await messages.close();
@@ -91,7 +101,8 @@ export class DurableConsumer {
     this.restart = setTimeout(() => {
       this.restarting = this.start(handle).catch((error: unknown) => {
         this.logger.error(`could not start the consumer: ${String(error)}`);
-        this.restartAfter(handle, Math.min(30_000, delayMs * 2));
+        // Capped low for the same reason as PULL_EXPIRES_MS: NATS back, the consumer is soon too.
+        this.restartAfter(handle, Math.min(PULL_EXPIRES_MS, delayMs * 2));
       });
     }, delayMs);
   }

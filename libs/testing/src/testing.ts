@@ -1,9 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect as connectTcp, type AddressInfo } from 'node:net';
 import { zipSync, strToU8 } from 'fflate';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -116,6 +117,42 @@ export const waitFor = async <T>(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+};
+
+/**
+ * A server a test runs itself (nats-server, redis-server) on a spare port, so that stopping it
+ * under a running client disturbs nothing else on the machine.
+ */
+export interface ServerProcess {
+  command: string;
+  args: string[];
+  port: number;
+  process?: ChildProcess;
+}
+
+const accepting = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connectTcp(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+/** Starts the server and waits until its port takes connections. */
+export const startServer = async (server: ServerProcess): Promise<void> => {
+  server.process = spawn(server.command, server.args, { stdio: 'ignore' });
+  await waitFor(`${server.command} on ${server.port}`, () => accepting(server.port), { timeoutMs: 10_000, intervalMs: 50 });
+};
+
+/** SIGTERM, as a package upgrade or `docker compose restart` stops it, and waits for the exit. */
+export const stopServer = async (server: ServerProcess): Promise<void> => {
+  const running = server.process;
+  if (!running || running.exitCode !== null) return;
+  const exited = new Promise((resolve) => running.once('exit', resolve));
+  running.kill('SIGTERM');
+  await exited;
 };
 
 /** Unix mode bits in a zip entry's external attributes, as Info-ZIP's `zip` stores them (made on Unix). */
