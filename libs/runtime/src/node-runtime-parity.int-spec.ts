@@ -269,13 +269,14 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
       assert.deepEqual(await failed({ 'index.js': `setTimeout(() => { throw new RangeError('from a timer'); }, 0); exports.handler = async () => 'ok';` }), ['RangeError', 'from a timer']);
       // AWS's message is the reason's toString(): empty when there is no reason.
       assert.deepEqual(await failed({ 'index.js': `exports.handler = async () => { Promise.reject(); await new Promise(() => {}); };` }), ['Runtime.UnhandledPromiseRejection', '']);
+      assert.deepEqual(await failed({ 'index.js': `exports.handler = async () => { Promise.reject(null); await new Promise(() => {}); };` }), ['Runtime.UnhandledPromiseRejection', 'null']);
     });
 
-    it("traces an unhandled rejection by AWS's wrapping error, which logs the reason as text beside the promise", async () => {
+    it("traces an unhandled rejection by AWS's wrapping error, which logs the reason itself beside the promise", async () => {
       const outcome = await call(spec({ 'index.js': `exports.handler = async () => { Promise.reject(new Error('rejected!')); await new Promise((r) => setTimeout(r, 200)); };` }), {});
       const { trace } = payload(outcome) as { trace: string[] };
       assert.equal(trace[0], 'Runtime.UnhandledPromiseRejection: Error: rejected!');
-      assert.match(tail(outcome), /\tERROR\tUnhandled Promise Rejection \t\{"errorType":"Runtime\.UnhandledPromiseRejection","errorMessage":"Error: rejected!","reason":"Error: rejected!","promise":\{\},"stack":\["Runtime\.UnhandledPromiseRejection: Error: rejected!"/);
+      assert.match(tail(outcome), /\tERROR\tUnhandled Promise Rejection \t\{"errorType":"Runtime\.UnhandledPromiseRejection","errorMessage":"Error: rejected!","reason":\{"errorType":"Error","errorMessage":"rejected!","stack":\["Error: rejected!",[^\]]*\]\},"promise":\{\},"stack":\["Runtime\.UnhandledPromiseRejection: Error: rejected!"/);
     });
 
     it('refuses a handler that takes a callback from Node.js 24 on, telling it by its arity, and warns of one before, as AWS does', async () => {
@@ -356,10 +357,26 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
       assert.deepEqual([legacy.succeed, legacy.waits], ['function', true]);
     });
 
-    it("finds a handler in a module's default export, where version 3 does not", async () => {
+    it("finds a handler in a module's default export, where version 3 does not, and imports CommonJS as version 4 does", async () => {
       const files = { 'index.mjs': `export default { handler: async () => 'from default' };` };
       assert.equal(payload(await call(on('nodejs24.x', files), {})), 'from default');
       assert.deepEqual(errorOf(await call(on('nodejs22.x', files), {})), ['Runtime.HandlerNotFound', 'index.handler is undefined or not exported']);
+      // TypeScript's CommonJS `export default`: imported, its `default` is module.exports itself.
+      const compiled = { 'index.js': `Object.defineProperty(exports, '__esModule', { value: true }); exports.default = async () => 'compiled';` };
+      assert.equal(payload(await call(on('nodejs22.x', compiled, 'index.default'), {})), 'compiled');
+      assert.deepEqual(errorOf(await call(on('nodejs24.x', compiled, 'index.default'), {})), ['Runtime.HandlerNotFound', 'index.default is not a function']);
+    });
+
+    it("calls the handler from version 4's invoke processor, and keeps a syntax error's own trace", async () => {
+      const files = { 'index.mjs': `export const handler = async function () { return [this.constructor.name, new Error('here').stack.split('\\n')[1].trim().split(' ')[1]]; };` };
+      assert.deepEqual(payload(await call(on('nodejs24.x', files), {})), ['BufferedInvokeProcessor', 'BufferedInvokeProcessor.handler']);
+      assert.deepEqual(payload(await call(on('nodejs22.x', files), {})), ['Runtime', 'Runtime.handler']);
+      const broken = { 'index.js': `exports.handler = async () => {;` };
+      const syntax = payload(await call(on('nodejs24.x', broken), {})) as { errorType: string; trace: string[] };
+      assert.equal(syntax.errorType, 'Runtime.UserCodeSyntaxError');
+      assert.match(syntax.trace[0] ?? '', /index\.js:1$/);
+      const before = payload(await call(on('nodejs22.x', broken), {})) as { trace: string[] };
+      assert.match(before.trace[0] ?? '', /^Runtime\.UserCodeSyntaxError: SyntaxError: /);
     });
 
     it('fails a result that cannot be serialized with Runtime.JSONStringifyError, and logs an init failure and init lines as version 4 does', async () => {
@@ -566,6 +583,33 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
       assert.equal(bytes.functionError, undefined, bytes.payload);
       assert.equal(bytes.payloadEncoding, 'base64');
       assert.deepEqual([...Buffer.from(bytes.payload, 'base64')], [0x89, 0x50, 0x4e, 0x47, 0xff, 0x00, 0x80, 0xfe]);
+    });
+
+    it("writes HttpResponseStream's prelude before the first write, refuses a content type once bytes went, and warns of a returned value, as AWS's stream does", async () => {
+      const prelude = spec({
+        'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+          const stream = awslambda.HttpResponseStream.from(responseStream, { statusCode: 201, headers: { 'x-a': 'b' } });
+          stream.write('body');
+          stream.end();
+          return 'ignored';
+        });`,
+      });
+      const framed = await call(prelude, {});
+      assert.equal(framed.functionError, undefined, framed.payload);
+      assert.deepEqual(Buffer.from(framed.payload, framed.payloadEncoding === 'base64' ? 'base64' : 'utf8'), Buffer.concat([Buffer.from('{"statusCode":201,"headers":{"x-a":"b"}}'), Buffer.alloc(8), Buffer.from('body')]));
+      assert.match(tail(framed), /\tWARN\tStreaming handlers ignore return values\.\n/);
+      const late = spec({
+        'index.mjs': `export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+          responseStream.write('a');
+          if (event.prelude) awslambda.HttpResponseStream.from(responseStream, { statusCode: 200 });
+          else responseStream.setContentType('text/plain');
+          responseStream.end();
+        });`,
+      });
+      for (const event of [{}, { prelude: true }]) {
+        const refused = await call(late, event);
+        assert.deepEqual(errorOf(refused), ['Runtime.InvalidStreamingOperation', 'Cannot set content-type, too late.']);
+      }
     });
 
     it('sends a streaming handler’s bytes to onChunk as it writes them, and its error after them in the end', async () => {

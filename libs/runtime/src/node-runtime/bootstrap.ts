@@ -94,7 +94,12 @@ const isErrorLike = (value: unknown): value is Error => {
  */
 const toErrorRecord = (error: unknown): ErrorRecord => {
   try {
-    if (isErrorLike(error)) {
+    // Version 4 (its formatError) takes Errors alone as errors, and writes DEL as %7F.
+    if (RIC4 && error instanceof Error) {
+      const clean = (text: string | undefined): string => text?.replaceAll('\x7F', '%7F') as string;
+      return { errorType: clean(error.name), errorMessage: clean(error.message), stackTrace: clean(error.stack)?.split('\n') ?? [] };
+    }
+    if (!RIC4 && isErrorLike(error)) {
       return { errorType: error.name, errorMessage: error.message, stackTrace: (error.stack as string).split('\n') };
     }
     return { errorType: typeof error, errorMessage: String(error), stackTrace: [] };
@@ -255,11 +260,14 @@ type Handler = (event: unknown, context: unknown, callback?: Callback) => unknow
 /**
  * AWS's runtime calls a handler as a method of its Runtime object, one for the process: a
  * function handler's `this` is that object (what it keeps there lasts, as module state does), and
- * a stack trace names the call `Runtime.handler`, as in AWS's logs.
+ * a stack trace names the call `Runtime.handler`, as in AWS's logs. Version 4 calls it from its
+ * invoke processor, buffered or streaming, which its `this` and its stack frames name instead.
  */
 class Runtime {
   constructor(readonly handler: Handler) {}
 }
+class BufferedInvokeProcessor extends Runtime {}
+class StreamingInvokeProcessor extends Runtime {}
 
 /** A handler that cannot be loaded, as each version of AWS's runtime logs it (4 catches it as its "Init Error"). */
 const initError = async (error: unknown): Promise<never> => {
@@ -353,7 +361,12 @@ const loadHandler = async (): Promise<Handler> => {
     }
     exported = loaded.exports;
   } catch (error) {
-    if (error instanceof SyntaxError) return initError(new RuntimeError('Runtime.UserCodeSyntaxError', String(error)));
+    if (error instanceof SyntaxError) {
+      const syntax = new RuntimeError('Runtime.UserCodeSyntaxError', String(error));
+      // Version 4 keeps the original's stack, which says where in the file the error is.
+      if (RIC4) syntax.stack = error.stack;
+      return initError(syntax);
+    }
     // Only CommonJS's MODULE_NOT_FOUND is an ImportModuleError on AWS; anything else (an ES
     // module's ERR_MODULE_NOT_FOUND too) is reported as it was thrown.
     if ((error as { code?: unknown } | null)?.code === 'MODULE_NOT_FOUND') return initError(new RuntimeError('Runtime.ImportModuleError', String(error)));
@@ -460,9 +473,15 @@ if (!noGlobal) Object.assign(globalThis, {
       return handler;
     },
     HttpResponseStream: {
-      from: (stream: Writable, metadata: unknown): Writable => {
-        stream.write(JSON.stringify(metadata ?? {}));
-        stream.write(Buffer.alloc(8));
+      // As AWS's: the stream's type becomes the HTTP integration's (too late once bytes went),
+      // and the prelude goes just before the first write.
+      from: (stream: Writable & { setContentType?: (type: string) => void; _onBeforeFirstWrite?: unknown }, metadata: unknown): Writable => {
+        stream.setContentType?.('application/vnd.awslambda.http-integration-response');
+        const prelude = JSON.stringify(metadata ?? {});
+        stream._onBeforeFirstWrite = (write: (chunk: string | Uint8Array) => void) => {
+          write(prelude);
+          write(new Uint8Array(8));
+        };
         return stream;
       },
     },
@@ -561,8 +580,17 @@ const invokeStreaming = async (runtime: Runtime, event: unknown, context: Record
   const write = responseStream.write.bind(responseStream) as (chunk: unknown, ...rest: unknown[]) => boolean;
   const end = responseStream.end.bind(responseStream) as (chunk?: unknown, ...rest: unknown[]) => Writable;
   const bytes = (chunk: unknown): unknown => (typeof chunk === 'string' || chunk instanceof Uint8Array ? chunk : JSON.stringify(chunk));
+  let wroteAny = false;
+  /** AWS's hook for what goes before the first write (HttpResponseStream's prelude). */
+  const beforeFirstWrite = (): void => {
+    if (wroteAny) return;
+    wroteAny = true;
+    const hook = (responseStream as Writable & { _onBeforeFirstWrite?: unknown })._onBeforeFirstWrite;
+    if (typeof hook === 'function') (hook as (w: (chunk: unknown) => boolean) => void)((chunk) => write(bytes(chunk)));
+  };
   Object.assign(responseStream, {
     setContentType: (type: string): void => {
+      if (wroteAny) throw new RuntimeError('Runtime.InvalidStreamingOperation', 'Cannot set content-type, too late.');
       try {
         http.validateHeaderValue('content-type', type);
         contentType = type;
@@ -570,8 +598,15 @@ const invokeStreaming = async (runtime: Runtime, event: unknown, context: Record
         // Not a header value: the stream keeps the type it has.
       }
     },
-    write: (chunk: unknown, ...rest: unknown[]) => write(bytes(chunk), ...rest),
-    end: (chunk?: unknown, ...rest: unknown[]) => (chunk === undefined || typeof chunk === 'function' ? end(chunk, ...rest) : end(bytes(chunk), ...rest)),
+    write: (chunk: unknown, ...rest: unknown[]) => {
+      beforeFirstWrite();
+      return write(bytes(chunk), ...rest);
+    },
+    end: (chunk?: unknown, ...rest: unknown[]) => {
+      if (chunk === undefined || typeof chunk === 'function') return end(chunk, ...rest);
+      beforeFirstWrite();
+      return end(bytes(chunk), ...rest);
+    },
   });
   let outcome: Outcome = { ok: true, result: Buffer.alloc(0) };
   try {
@@ -579,7 +614,7 @@ const invokeStreaming = async (runtime: Runtime, event: unknown, context: Record
     if (!returned || typeof (returned as PromiseLike<unknown>).then !== 'function') {
       outcome = { ok: false, error: new Error('Streaming does not support non-async handlers.') };
     } else {
-      await returned;
+      if ((await returned) !== undefined) console.warn('Streaming handlers ignore return values.');
       if (!responseStream.writableEnded) outcome = { ok: false, error: new Error('Response stream is not finished.') };
     }
   } catch (error) {
@@ -710,16 +745,17 @@ const crashed = (thrown: unknown, record: ErrorRecord, label: string): void => {
 };
 process.on('uncaughtException', (error) => crashed(error, toErrorRecord(error), 'Uncaught Exception'));
 process.on('unhandledRejection', (reason, promise) => {
-  // AWS's UnhandledPromiseRejection, made of `reason?.toString()` ("Error: message" for an Error,
-  // nothing for no reason at all), which is also its `reason` field, beside the promise. Its own
-  // stack is the trace posted, headed "Runtime.UnhandledPromiseRejection: Error: message".
-  let described: string | undefined;
+  // AWS's UnhandledPromiseRejection (version 3's index.mjs and Errors.js): `new Error(reason)`'s
+  // message ("Error: message" for an Error, "" for no reason, "null" for null), the reason itself
+  // and the promise as its fields, and its own stack as the trace posted, headed
+  // "Runtime.UnhandledPromiseRejection: Error: message".
+  let message = '';
   try {
-    described = reason === undefined || reason === null ? undefined : String(reason);
+    message = new Error(reason as string).message;
   } catch {
-    described = undefined; // an object without toString
+    // A reason that cannot be made a string (an object without toString): no message.
   }
-  const error = Object.assign(new RuntimeError('Runtime.UnhandledPromiseRejection', described ?? ''), { reason: described, promise });
+  const error = Object.assign(new RuntimeError('Runtime.UnhandledPromiseRejection', message), { reason, promise });
   crashed(error, toErrorRecord(error), 'Unhandled Promise Rejection');
 });
 
@@ -732,7 +768,7 @@ setInterval(() => {
 
 const handler = await loadHandler();
 const handlerIsAsync = isAsyncFunction(handler);
-const runtime = new Runtime(handler);
+const runtime = !RIC4 ? new Runtime(handler) : streamingHandlers.has(handler) ? new StreamingInvokeProcessor(handler) : new BufferedInvokeProcessor(handler);
 if (streamingHandlers.has(handler)) {
   // Its third parameter is its context, not a callback.
 } else if (RIC4 && handler.length >= 3) {
