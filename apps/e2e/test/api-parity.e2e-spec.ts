@@ -100,7 +100,7 @@ describe('Lambda API details as AWS answers them', () => {
 
   it('refuses a name too long or a path it cannot decode with ValidationException, not the router\'s own answer', async () => {
     for (const length of [600, 4000]) {
-      const error = await rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: 'a'.repeat(length) })), 'ValidationException', /at 'functionName' failed to satisfy constraint/);
+      const error = await rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: 'a'.repeat(length) })), 'ValidationException', /at 'functionName' failed to satisfy constraint: Member must have length less than or equal to 256$/);
       assert.equal(error.$metadata?.httpStatusCode, 400);
     }
     const raw = await fetch(`${e2e.stack.url('api')}/2015-03-31/functions/%FF/configuration`);
@@ -116,8 +116,9 @@ describe('Lambda API details as AWS answers them', () => {
     assert.equal((await rejects(e2e.lambda.send(new CreateFunctionCommand(create)), 'InvalidParameterValueException', tooLong)).$metadata?.httpStatusCode, 400);
     await rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: `arn:aws:lambda:us-east-1:000000000000:function:${long}` })), 'InvalidParameterValueException', tooLong);
     await rejects(e2e.lambda.send(new InvokeCommand({ FunctionName: `${long}:$LATEST` })), 'InvalidParameterValueException', tooLong);
-    // 64 is a name that can exist: it is looked up, not refused.
+    // 64 is a name that can exist: it is looked up, not refused. An ARN without its parts is not a length problem.
     await rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: 'a'.repeat(64) })), 'ResourceNotFoundException', /Function not found/);
+    await rejects(e2e.lambda.send(new GetFunctionCommand({ FunctionName: '000000000000:abc' })), 'ValidationException', /failed to satisfy constraint: Member must satisfy regular expression pattern/);
   });
 
   it('answers with the qualified ARN when $LATEST is asked for, and the unqualified one otherwise', async () => {
@@ -219,6 +220,28 @@ describe('Lambda API details as AWS answers them', () => {
     } finally {
       await callbacks.close();
     }
+  });
+
+  it("names an InvokeAsync by its invocation's request id, and holds its payload to 256 KB", async () => {
+    const fn = uniqueName('invokeasync');
+    await e2e.lambda.send(
+      new CreateFunctionCommand(functionInput(fn, `exports.handler = async (event, context) => { await fetch(event.callback, { method: 'POST', body: context.awsRequestId }); };`)),
+    );
+    const callbacks = await CallbackListener.start();
+    try {
+      const out = await e2e.lambda.send(new InvokeAsyncCommand({ FunctionName: fn, InvokeArgs: Buffer.from(JSON.stringify({ callback: callbacks.url })) }));
+      assert.equal(out.Status, 202);
+      const [arrived] = await callbacks.waitForCount(1);
+      assert.equal(arrived?.body, out.$metadata.requestId);
+    } finally {
+      await callbacks.close();
+    }
+    await rejects(
+      e2e.lambda.send(new InvokeAsyncCommand({ FunctionName: fn, InvokeArgs: Buffer.alloc(256 * 1024 + 1, 0x20) })),
+      'RequestTooLargeException',
+      /^262145 byte payload is too large for the Event invocation type \(limit 262144 bytes\)$/,
+    );
+    await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: fn }));
   });
 
   it('passes ClientContext to synchronous invocations only, as AWS does', async () => {

@@ -186,7 +186,8 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
     );
     await assert.rejects(
       e2e.lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: Buffer.alloc(1024 * 1024 + 1, 0x20) })),
-      RequestTooLargeException,
+      (error: unknown) =>
+        error instanceof RequestTooLargeException && error.message === '1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)',
     );
     // Far over the limit (and the answer still reaches the SDK rather than a reset).
     await assert.rejects(

@@ -4,6 +4,8 @@ export const LAMBDA_LIMITS = {
   syncPayloadBytes: 6 * 1024 * 1024,
   /** Invoke payload, Event (AWS raised it from 256 KB to 1 MB in October 2025). */
   asyncPayloadBytes: 1024 * 1024,
+  /** InvokeAsync, the deprecated API, keeps the Event limit of before October 2025 (256 KB). */
+  invokeAsyncPayloadBytes: 256 * 1024,
   /**
    * Result of a synchronous invocation: 6 MB and 100 bytes, the figure AWS's error message names
    * ("maximum allowed payload size (6291556 bytes)") and its runtime interface emulator enforces.

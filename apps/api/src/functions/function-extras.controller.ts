@@ -3,7 +3,7 @@ import { LAMBDA_LIMITS, LATEST, functionArn, type LambdaIdentity } from '@tribut
 import { FunctionRegistry } from '@tributary/registry';
 import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
 import { InvokeService } from './invoke.service.js';
-import { LambdaError, LambdaErrorType } from './lambda-error.js';
+import { LambdaError, LambdaErrorType, eventPayloadTooLarge } from './lambda-error.js';
 
 /** AWS's answer for a layer version it does not have. */
 const layerVersionNotFound = (arn: string): LambdaError => new LambdaError(LambdaErrorType.ResourceNotFound, `Layer version ${arn} does not exist.`);
@@ -176,10 +176,20 @@ export class FunctionExtrasController {
     };
   }
 
-  /** InvokeAsync (deprecated, still served by AWS): an Event invocation answered `{"Status":202}`. */
+  /**
+   * InvokeAsync (deprecated, still served by AWS): an Event invocation answered `{"Status":202}`,
+   * named by the invocation's request id as Invoke's answer is. Its payload limit is 256 KB
+   * ("For larger payloads, for up to 1MB, use Invoke": AWS's API reference).
+   */
   @Post('2014-11-13/functions/:name/invoke-async')
-  async invokeAsync(@Param('name') name: string, @Body() body: Buffer | undefined, @Res() reply: { status(code: number): { send(body: unknown): void } }) {
+  async invokeAsync(
+    @Param('name') name: string,
+    @Body() body: Buffer | undefined,
+    @Res() reply: { status(code: number): { headers(values: Record<string, string>): { send(body: unknown): void } } },
+  ) {
+    const size = body?.byteLength ?? 0;
+    if (size > LAMBDA_LIMITS.invokeAsyncPayloadBytes) throw eventPayloadTooLarge(size, LAMBDA_LIMITS.invokeAsyncPayloadBytes);
     const answer = await this.invoker.invoke({ functionName: name, invocationType: 'Event', body });
-    reply.status(202).send({ Status: answer.statusCode });
+    reply.status(202).headers(answer.headers).send({ Status: answer.statusCode });
   }
 }

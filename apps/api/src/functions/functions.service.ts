@@ -124,12 +124,15 @@ export class FunctionsService {
   parseName(nameOrArn: string): FunctionReference {
     const parsed = parseFunctionName(nameOrArn);
     const name = FUNCTION_NAME_OR_ARN_PATTERN.exec(nameOrArn)?.[7];
-    if (!parsed && name !== undefined && name.length > LAMBDA_LIMITS.functionNameMax && nameOrArn.length <= 140) {
-      // The model allows 140 characters for an ARN (longer is its ValidationException, below);
-      // the service holds the name in it to 64.
+    if (!parsed && name !== undefined && (name.length > LAMBDA_LIMITS.functionNameMax || nameOrArn.length > 256)) {
+      // The pattern holds, and the length is what is wrong: the model's (256 characters for a name
+      // or ARN that names a function, a version or an alias) as ValidationException, or the
+      // service's 64 for the name in it as InvalidParameterValueException.
+      const tooLong = nameOrArn.length > 256;
+      const max = tooLong ? 256 : LAMBDA_LIMITS.functionNameMax;
       throw LambdaError.validation(
-        [{ path: 'functionName', value: nameOrArn, constraints: [`Member must have length less than or equal to ${LAMBDA_LIMITS.functionNameMax}`] }],
-        LambdaErrorType.InvalidParameterValue,
+        [{ path: 'functionName', value: nameOrArn, constraints: [`Member must have length less than or equal to ${max}`] }],
+        tooLong ? LambdaErrorType.Validation : LambdaErrorType.InvalidParameterValue,
       );
     }
     if (!parsed) {

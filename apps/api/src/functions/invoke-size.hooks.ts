@@ -2,7 +2,7 @@ import { Transform } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LAMBDA_LIMITS } from '@tributary/contracts';
 import { DRAIN_LIMIT_BYTES, refuseLargeBodies } from '@tributary/observability';
-import { LambdaError, LambdaErrorType } from './lambda-error.js';
+import { LambdaError, LambdaErrorType, eventPayloadTooLarge } from './lambda-error.js';
 
 /** Invoke and InvokeWithResponseStream. */
 const INVOKE_PATH = /^\/(?:2015-03-31\/functions\/[^/?]+\/invocations|2021-11-15\/functions\/[^/?]+\/response-streaming-invocations)\/?(?:\?|$)/;
@@ -17,8 +17,11 @@ const operationOf = (request: FastifyRequest): string | undefined =>
       ? 'UpdateFunctionCode'
       : undefined;
 
-const tooLarge = (request: FastifyRequest): LambdaError => {
-  const limit = request.headers['x-amz-invocation-type'] === 'Event' ? LAMBDA_LIMITS.asyncPayloadBytes : LAMBDA_LIMITS.syncPayloadBytes;
+/** `size`: the body's, where it is known (declared, or counted to its end). */
+const tooLarge = (request: FastifyRequest, size?: number): LambdaError => {
+  const event = request.headers['x-amz-invocation-type'] === 'Event';
+  if (event && size !== undefined) return eventPayloadTooLarge(size, LAMBDA_LIMITS.asyncPayloadBytes);
+  const limit = event ? LAMBDA_LIMITS.asyncPayloadBytes : LAMBDA_LIMITS.syncPayloadBytes;
   return new LambdaError(LambdaErrorType.RequestTooLarge, `Request must be smaller than ${limit} bytes for the InvokeFunction operation`);
 };
 
@@ -44,7 +47,7 @@ const overServiceLimit = (request: FastifyRequest): LambdaError => {
 export const limitInvokeBodies = (fastify: FastifyInstance): void => {
   refuseLargeBodies(fastify, (request, declared) => {
     const refusal =
-      declared > LAMBDA_LIMITS.syncPayloadBytes && isInvoke(request) ? tooLarge(request)
+      declared > LAMBDA_LIMITS.syncPayloadBytes && isInvoke(request) ? tooLarge(request, declared)
       : declared > LAMBDA_LIMITS.codeRequestBytes ? overServiceLimit(request)
       : undefined;
     return refusal?.render();
@@ -60,7 +63,7 @@ export const limitInvokeBodies = (fastify: FastifyInstance): void => {
         next(null, received <= LAMBDA_LIMITS.syncPayloadBytes ? chunk : undefined);
       },
       flush(next) {
-        next(received > LAMBDA_LIMITS.syncPayloadBytes ? tooLarge(request) : null);
+        next(received > LAMBDA_LIMITS.syncPayloadBytes ? tooLarge(request, received) : null);
       },
     });
     payload.on('error', (error) => counted.destroy(error));

@@ -5,7 +5,7 @@ import { INVOCATION_TYPES, LAMBDA_LIMITS, LATEST, LOG_TYPES, type LogType } from
 import { InvocationClient, InvocationTimeoutError, type ChunkSink } from '@tributary/nats';
 import { METRICS_REGISTRY } from '@tributary/observability';
 import { FunctionsService } from './functions.service.js';
-import { LambdaError, LambdaErrorType } from './lambda-error.js';
+import { LambdaError, LambdaErrorType, eventPayloadTooLarge } from './lambda-error.js';
 
 export const SYNC_QUEUE_WAIT_MS = Symbol('SYNC_QUEUE_WAIT_MS');
 
@@ -102,6 +102,7 @@ export class InvokeService {
     const bytes = input.body ?? Buffer.alloc(0);
     const limit = type === 'Event' ? LAMBDA_LIMITS.asyncPayloadBytes : LAMBDA_LIMITS.syncPayloadBytes;
     if (bytes.byteLength > limit) {
+      if (type === 'Event') throw eventPayloadTooLarge(bytes.byteLength, limit);
       throw new LambdaError(LambdaErrorType.RequestTooLarge, `Request must be smaller than ${limit} bytes for the InvokeFunction operation`);
     }
     // Decoding would turn invalid UTF-8 into U+FFFD and hand the function other data than was sent.

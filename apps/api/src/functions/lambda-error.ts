@@ -104,6 +104,10 @@ export class LambdaError extends Error {
   }
 }
 
+/** An Event invocation's payload over its limit, in AWS's words. */
+export const eventPayloadTooLarge = (size: number, limit: number): LambdaError =>
+  new LambdaError(LambdaErrorType.RequestTooLarge, `${size} byte payload is too large for the Event invocation type (limit ${limit} bytes)`);
+
 const memberPath = (path: string): string =>
   path
     .split('.')
