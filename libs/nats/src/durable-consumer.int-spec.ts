@@ -23,15 +23,21 @@ describe('DurableConsumer (real NATS)', () => {
     await removeIsolatedResources(env);
   });
 
-  it('takes up its work again when its consumer or its stream is deleted under it, and says so in health', async () => {
-    const ensure = () => client.ensureEventsStream(stream, [`${env['EVENTS_SUBJECT_ROOT'] ?? ''}.>`], 60_000);
+  /** A consumer on `on`'s NATS that makes the stream when it (re)starts and records what it takes. */
+  const startRecording = async (on: NatsClient): Promise<{ consumer: DurableConsumer; seen: string[] }> => {
+    const ensure = () => on.ensureEventsStream(stream, [`${env['EVENTS_SUBJECT_ROOT'] ?? ''}.>`], 60_000);
     await ensure();
     const seen: string[] = [];
-    const consumer = new DurableConsumer(client, { stream, durable, ackWaitMs: 30_000, concurrency: 4 }, ensure);
+    const consumer = new DurableConsumer(on, { stream, durable, ackWaitMs: 30_000, concurrency: 4 }, ensure);
     await consumer.start(async (msg) => {
       seen.push(msg.string());
       msg.ack();
     });
+    return { consumer, seen };
+  };
+
+  it('takes up its work again when its consumer or its stream is deleted under it, and says so in health', async () => {
+    const { consumer, seen } = await startRecording(client);
     try {
       assert.equal(consumer.consuming, true);
       await client.js.publish(subject, 'first');
@@ -63,14 +69,8 @@ describe('DurableConsumer (real NATS)', () => {
     const withoutJetStream: ServerProcess = { command: 'nats-server', args: ['-a', '127.0.0.1', '-p', String(port)], port };
     await startServer(withJetStream);
     const own = await NatsClient.connect({ url: `nats://127.0.0.1:${port}`, name: 'durable-consumer-restart-spec' });
-    const ensure = () => own.ensureEventsStream(stream, [`${env['EVENTS_SUBJECT_ROOT'] ?? ''}.>`], 60_000);
-    await ensure();
-    const seen: string[] = [];
-    const consumer = new DurableConsumer(own, { stream, durable, ackWaitMs: 30_000, concurrency: 4 }, ensure);
-    await consumer.start(async (msg) => {
-      seen.push(msg.string());
-      msg.ack();
-    });
+    own.watchStatus(); // so that `connected` follows the reconnects
+    const { consumer, seen } = await startRecording(own);
     try {
       await own.js.publish(subject, 'before');
       await waitFor('the message before the restart', () => seen.includes('before'));
