@@ -123,7 +123,8 @@ export class FunctionsService {
 
   parseName(nameOrArn: string): FunctionReference {
     const parsed = parseFunctionName(nameOrArn);
-    const name = FUNCTION_NAME_OR_ARN_PATTERN.exec(nameOrArn)?.[7];
+    // Only for a name refused: the pattern again, for the part it holds as the name.
+    const name = parsed ? undefined : FUNCTION_NAME_OR_ARN_PATTERN.exec(nameOrArn)?.[7];
     if (!parsed && name !== undefined && (name.length > LAMBDA_LIMITS.functionNameMax || nameOrArn.length > 256)) {
       // The pattern holds, and the length is what is wrong: the model's (256 characters for a name
       // or ARN that names a function, a version or an alias) as ValidationException, or the
