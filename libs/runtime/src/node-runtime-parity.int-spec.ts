@@ -845,6 +845,17 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
         }
       });
 
+    it("names a runtime error in a JSON record by AWS's class for it, as each version of AWS's runtime does", async () => {
+      const files = { 'index.js': `exports.other = async () => 1;` };
+      for (const [runtime, errorType] of [['nodejs22.x', 'HandlerNotFound'], ['nodejs24.x', 'HandlerNotFoundError']] as const) {
+        const outcome = await call(spec(files, { runtime, jsonLogs: { applicationLogLevel: 'INFO', systemLogLevel: 'WARN' } }), {});
+        assert.deepEqual(errorOf(outcome), ['Runtime.HandlerNotFound', 'index.handler is undefined or not exported']);
+        // The error alone is the record's message, as AWS's runtime logs it.
+        const logged = records(tail(outcome)).find((r) => r['level'] === 'ERROR')?.['message'] as Record<string, unknown> | undefined;
+        assert.equal(logged?.['errorType'], errorType, tail(outcome));
+      }
+    });
+
     it('writes console calls as JSON records, from the application log level up, as AWS’s runtime does', async () => {
       const s = spec(
         {

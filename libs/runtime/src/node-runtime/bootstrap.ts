@@ -113,6 +113,18 @@ const toErrorRecord = (error: unknown): ErrorRecord => {
 };
 
 /**
+ * The class of AWS's error of each type, which a JSON log record's `errorType` names (the error's
+ * constructor): version 3's classes are named as the types (`HandlerNotFound`), version 4 adds
+ * `Error` to some.
+ */
+const AWS_CLASS_NAMES = new WeakMap<Error, string>();
+const RIC4_CLASS_NAMES: Record<string, string | undefined> = {
+  HandlerNotFound: 'HandlerNotFoundError',
+  MalformedHandlerName: 'MalformedHandlerNameError',
+  CallbackHandlerDeprecated: 'CallbackHandlerDeprecatedError',
+};
+
+/**
  * An error named after an AWS error type such as `Runtime.HandlerNotFound`, its stack headed so.
  * Version 3 of AWS's runtime names its error classes on their prototypes, version 4 on each error,
  * which is what a logged error's JSON shows (a `name` field, or none).
@@ -122,8 +134,11 @@ class RuntimeError extends Error {
     super(message);
     Object.defineProperty(this, 'name', { value: errorType, enumerable: RIC4, writable: true, configurable: true });
     Error.captureStackTrace(this, RuntimeError);
+    const short = errorType.replace(/^Runtime\./, '');
+    AWS_CLASS_NAMES.set(this, (RIC4 && RIC4_CLASS_NAMES[short]) || short);
   }
 }
+
 
 let currentRequestId: string | undefined;
 /**
@@ -158,7 +173,7 @@ const leastLevel = Math.max(0, LEVELS.indexOf(process.env['AWS_LAMBDA_LOG_LEVEL'
 
 /** An error in a JSON record, as AWS's runtime writes one: type, message and stack as lines, then its own fields. */
 const errorFields = (error: Error): Record<string, unknown> => ({
-  errorType: (error.constructor as { name?: string } | undefined)?.name ?? 'UnknownError',
+  errorType: AWS_CLASS_NAMES.get(error) ?? (error.constructor as { name?: string } | undefined)?.name ?? 'UnknownError',
   errorMessage: error.message,
   stackTrace: typeof error.stack === 'string' ? error.stack.split('\n') : error.stack,
   ...error,
