@@ -141,6 +141,9 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
     for (const [arn, message] of [
       [`arn:aws:lambda:${foreign}:${account}:function:${created}`, /region is not valid for the bucket location constraint/],
       [`arn:aws:lambda:${region}:111111111111:function:${created}`, /Unable to validate the following destination configurations/],
+      // No versions or aliases exist yet: a qualified ARN names nothing, rather than $LATEST.
+      [`arn:aws:lambda:${region}:${account}:function:${created}:prod`, /Unable to validate the following destination configurations/],
+      [`arn:aws:lambda:${region}:${account}:function:${created}:7`, /Unable to validate the following destination configurations/],
     ] as const) {
       const refused = await ingest
         .send(new PutBucketNotificationConfigurationCommand({ Bucket: 'other', NotificationConfiguration: { LambdaFunctionConfigurations: [{ LambdaFunctionArn: arn, Events: ['s3:ObjectCreated:*'] }] } }))
@@ -240,6 +243,20 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
     assert.equal(third.status, 200);
     assert.equal(await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? ''), messages, 'a redelivered notification is de-duplicated by the stream');
     assert.equal(listener.received.length, before + 1);
+  });
+
+  it("runs no ObjectCreated function for MinIO's tag, retention and legal-hold changes", async () => {
+    const messages = await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? '');
+    for (const eventName of ['s3:ObjectCreated:PutTagging', 's3:ObjectCreated:DeleteTagging', 's3:ObjectCreated:PutRetention', 's3:ObjectCreated:PutLegalHold']) {
+      const notification = { Records: [{ eventName, eventTime: new Date().toISOString(), s3: { bucket: { name: BUCKET }, object: { key: 'incoming%2Ftagged.jpg', size: 3, eTag: eventName } } }] };
+      const answer = await fetch(webhook, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify(notification) });
+      assert.equal(answer.status, 200);
+    }
+    // The tag changes are ObjectTagging events (for ObjectTagging triggers); the others none at all.
+    assert.equal(await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? ''), messages + 2);
+    const before = listener.received.length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(listener.received.length, before, 'an ObjectCreated trigger ran for a tag change');
   });
 
   it('takes the same notifications from the store\'s NATS target (JetStream)', async () => {

@@ -2,8 +2,14 @@ import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsISO8601, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
 
+class S3IdentityDto {
+  @IsString() principalId!: string;
+}
+
 class S3BucketDto {
   @IsString() @IsNotEmpty({ message: 'bucket name must not be empty' }) name!: string;
+  /** The bucket owner's id, which S3 sends; MinIO sends its own. */
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => S3IdentityDto) ownerIdentity?: S3IdentityDto;
 }
 
 class S3ObjectDto {

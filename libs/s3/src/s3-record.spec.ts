@@ -2,10 +2,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { S3RecordDto } from '@tributary/contracts';
-import { normalizeS3Record } from './s3-record.js';
+import { normalizeS3Record as normalizeOrDrop } from './s3-record.js';
 
 // Copies of ../shared/aws-events, the AWS shapes we are compatible with.
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../../fixtures/${name}`, import.meta.url), 'utf8'));
+
+const normalizeS3Record = (input: S3RecordDto, region: string) => {
+  const normalized = normalizeOrDrop(input, region);
+  assert.ok(normalized, 'the record was dropped');
+  return normalized;
+};
 
 describe('normalizeS3Record', () => {
   it('turns a MinIO record into the AWS shape', () => {
@@ -31,5 +37,25 @@ describe('normalizeS3Record', () => {
     const other = structuredClone(aws);
     other.s3.object.eTag = 'different';
     assert.notEqual(normalizeS3Record(other, 'eu-west-1').id, first.id);
+  });
+
+  it("names MinIO's tag changes as S3 does, drops the changes S3 notifies no function of, and writes S3's time and owner", () => {
+    const minio = fixture('minio-webhook.json').Records[0] as S3RecordDto;
+    const as = (eventName: string) => normalizeOrDrop({ ...structuredClone(minio), eventName }, 'us-east-1');
+    assert.equal(as('s3:ObjectCreated:PutTagging')?.record.eventName, 'ObjectTagging:Put');
+    assert.equal(as('s3:ObjectCreated:DeleteTagging')?.record.eventName, 'ObjectTagging:Delete');
+    assert.equal(as('s3:ObjectCreated:PutRetention'), undefined);
+    assert.equal(as('s3:ObjectCreated:PutLegalHold'), undefined);
+    assert.equal(as('s3:ObjectCreated:Put')?.record.eventName, 'ObjectCreated:Put');
+
+    const aws = fixture('s3-object-created.json').Records[0] as S3RecordDto;
+    const quoted = structuredClone(aws);
+    quoted.s3.object.eTag = `"${aws.s3.object.eTag ?? ''}"`;
+    assert.equal(normalizeS3Record(quoted, 'us-east-1').id, normalizeS3Record(aws, 'us-east-1').id);
+    const local = structuredClone(aws);
+    local.eventTime = '2026-11-24T18:41:54+01:00';
+    assert.equal(normalizeS3Record(local, 'us-east-1').record.eventTime, '2026-11-24T17:41:54.000Z');
+    const fromAws = fixture('s3-object-created.json').Records[0];
+    assert.equal(normalizeS3Record(aws, 'us-east-1').record.s3.bucket.ownerIdentity.principalId, fromAws.s3.bucket.ownerIdentity.principalId);
   });
 });

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
-import { parseFunctionName, type LambdaIdentity } from '@tributary/contracts';
+import { LATEST, parseFunctionName, type LambdaIdentity } from '@tributary/contracts';
 import { NatsClient } from '@tributary/nats';
 import { FunctionRegistry, TriggerRegistry } from '@tributary/registry';
 import { S3Error, notificationXml, parseNotificationXml } from '@tributary/s3';
@@ -76,6 +76,14 @@ export class NotificationsController {
           throw new S3Error('InvalidArgument', 'Unable to validate the following destination configurations', 400, {
             ArgumentName1: trigger.functionArn,
             ArgumentValue1: `Not authorized to invoke function [${trigger.functionArn}]`,
+          });
+        }
+        // Only $LATEST exists here (no versions or aliases yet): a qualified ARN names nothing, and
+        // taken, it would run $LATEST in the alias's name.
+        if (ref?.qualifier !== undefined && ref.qualifier !== LATEST) {
+          throw new S3Error('InvalidArgument', 'Unable to validate the following destination configurations', 400, {
+            ArgumentName1: trigger.functionArn,
+            ArgumentValue1: 'The destination function does not exist',
           });
         }
         if (!found.has(trigger.functionName)) found.set(trigger.functionName, (await this.functions.getFresh(trigger.functionName)) !== undefined);

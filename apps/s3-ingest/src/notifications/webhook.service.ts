@@ -72,7 +72,12 @@ export class WebhookService {
       this.received.inc({ outcome: 'unavailable' });
       throw new IngestError(503, 'the event bus is unavailable; retry later');
     }
-    const events = checked.value.Records.map((r) => normalizeS3Record(r, this.settings.region));
+    // A change S3 notifies no function of (MinIO's retention and legal-hold events) is taken and dropped.
+    const events = checked.value.Records.flatMap((r) => normalizeS3Record(r, this.settings.region) ?? []);
+    if (events.length === 0) {
+      this.received.inc({ outcome: 'ignored' });
+      return 0;
+    }
     const messages = events.map(({ id, bucket, key, record }) => {
       const event: CloudEvent<S3EventRecord> = {
         specversion: '1.0',
