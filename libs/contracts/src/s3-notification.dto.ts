@@ -3,7 +3,8 @@ import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsISO8601, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
 
 class S3IdentityDto {
-  @IsString() principalId!: string;
+  /** Optional: an owner without an id is no reason to refuse a notification the store would retry. */
+  @IsOptional() @IsString() principalId?: string;
 }
 
 class S3BucketDto {
