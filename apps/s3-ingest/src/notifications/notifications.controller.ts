@@ -80,14 +80,9 @@ export class NotificationsController {
         }
         // Only $LATEST exists here (no versions or aliases yet): a qualified ARN names nothing, and
         // taken, it would run $LATEST in the alias's name.
-        if (ref?.qualifier !== undefined && ref.qualifier !== LATEST) {
-          throw new S3Error('InvalidArgument', 'Unable to validate the following destination configurations', 400, {
-            ArgumentName1: trigger.functionArn,
-            ArgumentValue1: 'The destination function does not exist',
-          });
-        }
+        const versionExists = ref?.qualifier === undefined || ref.qualifier === LATEST;
         if (!found.has(trigger.functionName)) found.set(trigger.functionName, (await this.functions.getFresh(trigger.functionName)) !== undefined);
-        if (!found.get(trigger.functionName)) {
+        if (!versionExists || !found.get(trigger.functionName)) {
           throw new S3Error('InvalidArgument', 'Unable to validate the following destination configurations', 400, {
             ArgumentName1: trigger.functionArn,
             ArgumentValue1: 'The destination function does not exist',
