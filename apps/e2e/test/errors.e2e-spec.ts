@@ -7,10 +7,12 @@ import {
   InvalidZipFileException,
   InvalidRequestContentException,
   InvokeCommand,
+  LambdaClient,
   LambdaServiceException,
   RequestTooLargeException,
   ResourceConflictException,
   ServiceException,
+  UnsupportedMediaTypeException,
   UpdateFunctionCodeCommand,
   type CreateFunctionCommandInput,
   type InvocationType,
@@ -198,6 +200,28 @@ describe('failures and bad input, as the AWS SDK sees them', () => {
       e2e.lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from('{"not": json') })),
       InvalidRequestContentException,
     );
+
+    // A Content-Type that is not a media type, which Fastify refuses before any route runs (it was
+    // answered 500): the class the model gives Invoke, sent by an SDK whose header was replaced.
+    for (const type of ['', 'json']) {
+      const client = new LambdaClient({ endpoint: e2e.stack.url('api'), region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+      client.middlewareStack.add(
+        (next) => (args) => {
+          (args.request as { headers: Record<string, string> }).headers['content-type'] = type;
+          return next(args);
+        },
+        { step: 'build' },
+      );
+      try {
+        await assert.rejects(
+          client.send(new InvokeCommand({ FunctionName: name, Payload: encode({}) })),
+          (e: unknown) =>
+            e instanceof UnsupportedMediaTypeException && e.$metadata.httpStatusCode === 415 && e.message === `Content-Type '${type}' is not a media type (type/subtype, such as application/json)`,
+        );
+      } finally {
+        client.destroy();
+      }
+    }
 
     assert.equal(await streamMessageCount(e2e.env['EVENTS_STREAM'] ?? ''), messagesBefore);
     assert.equal(await countRedisKeys(`${e2e.env['QUEUE_PREFIX']}:*`), keysBefore);

@@ -11,6 +11,13 @@ import { METRICS_REGISTRY } from './observability.module.js';
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
 /** Nest log levels at and above the configured one (`info` is Nest's `log`). */
+/**
+ * Why a request was answered 415: Fastify refuses a Content-Type that is not a media type (an
+ * empty one, `json`) before any route or parser runs, so the header is all that can be wrong.
+ */
+export const notAMediaType = (header: string | string[] | undefined): string =>
+  `Content-Type '${String(header ?? '')}' is not a media type (type/subtype, such as application/json)`;
+
 export const logLevels = (level: string): LogLevel[] => {
   const wanted = (level === 'info' ? 'log' : level) as LogLevel;
   const index = LEVELS.indexOf(wanted);

@@ -1,6 +1,7 @@
 import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Violation } from '@tributary/contracts';
+import { notAMediaType } from '@tributary/observability';
 
 /** Error types of the Lambda API; the AWS SDK raises the exception class of the same name. */
 export enum LambdaErrorType {
@@ -17,6 +18,7 @@ export enum LambdaErrorType {
   InvalidZipFile = 'InvalidZipFileException',
   ProvisionedConcurrencyConfigNotFound = 'ProvisionedConcurrencyConfigNotFoundException',
   UnknownOperation = 'UnknownOperationException',
+  UnsupportedMediaType = 'UnsupportedMediaTypeException',
   MissingAuthenticationToken = 'MissingAuthenticationTokenException',
   IncompleteSignature = 'IncompleteSignatureException',
   UnrecognizedClient = 'UnrecognizedClientException',
@@ -37,6 +39,7 @@ const STATUS: Record<LambdaErrorType, number> = {
   [LambdaErrorType.InvalidZipFile]: 502,
   [LambdaErrorType.ProvisionedConcurrencyConfigNotFound]: 404,
   [LambdaErrorType.UnknownOperation]: 404,
+  [LambdaErrorType.UnsupportedMediaType]: 415,
   [LambdaErrorType.MissingAuthenticationToken]: 403,
   [LambdaErrorType.IncompleteSignature]: 400,
   [LambdaErrorType.UnrecognizedClient]: 403,
@@ -128,8 +131,9 @@ export class LambdaErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(LambdaErrorFilter.name);
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<Reply>();
-    const error = this.toLambdaError(exception);
+    const http = host.switchToHttp();
+    const reply = http.getResponse<Reply>();
+    const error = this.toLambdaError(exception, http.getRequest<{ headers: Record<string, string | string[] | undefined> }>().headers);
     if (error.type === LambdaErrorType.Service) this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     const { status, headers, body } = error.render();
     reply.status(status);
@@ -137,13 +141,16 @@ export class LambdaErrorFilter implements ExceptionFilter {
     reply.send(body);
   }
 
-  private toLambdaError(exception: unknown): LambdaError {
+  private toLambdaError(exception: unknown, headers: Record<string, string | string[] | undefined>): LambdaError {
     if (exception instanceof LambdaError) return exception;
     const status = (exception as { status?: number; statusCode?: number })?.statusCode ?? (exception as { status?: number })?.status;
     const code = (exception as { code?: string })?.code;
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
       return new LambdaError(LambdaErrorType.RequestEntityTooLarge, 'Request must be smaller than the limit for this operation');
     }
+    // Fastify refuses, before any route runs, a Content-Type that is not a media type (an empty one,
+    // `json`): the caller's mistake, answered with the 415 that the model gives Invoke.
+    if (status === 415) return new LambdaError(LambdaErrorType.UnsupportedMediaType, notAMediaType(headers['content-type']));
     if (status === 404) return new LambdaError(LambdaErrorType.UnknownOperation, 'Unknown operation');
     if (status === 405) return new LambdaError(LambdaErrorType.UnknownOperation, 'Unknown operation');
     return new LambdaError(LambdaErrorType.Service, 'An internal error occurred; try again');

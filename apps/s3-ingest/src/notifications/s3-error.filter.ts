@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Refusal } from '@tributary/observability';
+import { notAMediaType, type Refusal } from '@tributary/observability';
 import { S3Error } from '@tributary/s3';
 
 export interface Reply {
@@ -37,15 +37,17 @@ export class S3ErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const error = this.toS3Error(exception);
+    const error = this.toS3Error(exception, http.getRequest<{ headers: Record<string, string | string[] | undefined> }>().headers);
     if (error.code === 'InternalError') this.logger.error(exception instanceof Error ? exception.stack : String(exception));
     sendS3Error(http.getResponse<Reply>(), error, http.getRequest<{ url: string }>().url);
   }
 
-  private toS3Error(exception: unknown): S3Error {
+  private toS3Error(exception: unknown, headers: Record<string, string | string[] | undefined>): S3Error {
     if (exception instanceof S3Error) return exception;
     const status = (exception as { statusCode?: number })?.statusCode ?? (exception as { status?: number })?.status;
     if (status === 413 || (exception as { code?: string })?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return requestTooBig();
+    // S3's code for a request header it cannot take: the caller's mistake, never an InternalError.
+    if (status === 415) return new S3Error('InvalidArgument', notAMediaType(headers['content-type']), 400);
     if (status === 404 || status === 405) {
       return new S3Error('NotImplemented', "Tributary's S3 endpoint serves a bucket's ?notification subresource (and the /events webhook), nothing else", 501);
     }

@@ -63,6 +63,10 @@ export class WebhookService {
       this.received.inc({ outcome: 'test_event' });
       return 0;
     }
+    // Said on its own: class-validator would list every constraint of a member that is not there.
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && (parsed as { Records?: unknown }).Records === undefined) {
+      return this.reject('Records is required: a notification is {"Records": [ … ]} (or s3:TestEvent)');
+    }
     const checked = validateDto(S3NotificationDto, parsed);
     if (!checked.ok) {
       return this.reject(checked.violations.map((v) => `${v.path || 'body'}: ${v.constraints.join(', ')}`).join('; '));
