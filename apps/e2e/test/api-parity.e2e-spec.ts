@@ -8,7 +8,13 @@ import {
   CreateFunctionCommand,
   CreateFunctionUrlConfigCommand,
   DeleteFunctionCommand,
+  DeleteFunctionCodeSigningConfigCommand,
   DeleteFunctionConcurrencyCommand,
+  DeleteFunctionEventInvokeConfigCommand,
+  DeleteFunctionUrlConfigCommand,
+  DeleteProvisionedConcurrencyConfigCommand,
+  PutFunctionCodeSigningConfigCommand,
+  PutRuntimeManagementConfigCommand,
   GetAliasCommand,
   GetProvisionedConcurrencyConfigCommand,
   ListCodeSigningConfigsCommand,
@@ -559,6 +565,12 @@ exports.handler = async () => {
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'SOME' as 'ALL' })), 'ValidationException', /at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: \[ALL\]/);
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'nowhere', FunctionVersion: 'ALL' })), 'ValidationException', /at 'masterRegion' failed to satisfy constraint/);
     assert.deepEqual((await e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'us-east-1', FunctionVersion: 'ALL' }))).Functions, []);
+    // Alone, MasterRegion is refused in AWS's words (aws/aws-cli#2911).
+    await rejects(
+      e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'us-east-1' })),
+      'InvalidParameterValueException',
+      /^The combination MasterArn=us-east-1 and FunctionVersion=NULL is not supported\./,
+    );
     // MaxItems must be an integer as written: not one JavaScript's Number() would make of it.
     for (const odd of ['1e1', '0x10', '5.0', '', 'ten']) {
       const answer = await fetch(`${e2e.stack.url('api')}/2015-03-31/functions/?MaxItems=${encodeURIComponent(odd)}`);
@@ -577,7 +589,11 @@ exports.handler = async () => {
     assert.deepEqual([signing.FunctionName, signing.CodeSigningConfigArn], [name, '']);
     const runtime = await e2e.lambda.send(new GetRuntimeManagementConfigCommand({ FunctionName: name }));
     assert.deepEqual([runtime.UpdateRuntimeOn, runtime.FunctionArn], ['Auto', arn('us-east-1')]);
-    await rejects(e2e.lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name })), 'ResourceNotFoundException', /doesn't have an EventInvokeConfig/);
+    await rejects(
+      e2e.lambda.send(new GetFunctionEventInvokeConfigCommand({ FunctionName: name })),
+      'ResourceNotFoundException',
+      new RegExp(`^The function ${arn('us-east-1')}:\\$LATEST doesn't have an EventInvokeConfig$`),
+    );
     await rejects(e2e.lambda.send(new GetFunctionUrlConfigCommand({ FunctionName: name })), 'ResourceNotFoundException', /does not exist/);
     assert.deepEqual((await e2e.lambda.send(new ListEventSourceMappingsCommand({}))).EventSourceMappings, []);
     const account = await e2e.lambda.send(new GetAccountSettingsCommand({}));
@@ -601,6 +617,33 @@ exports.handler = async () => {
       /^No Provisioned Concurrency Config found for this function$/,
     );
     assert.equal((await e2e.lambda.send(new DeleteFunctionConcurrencyCommand({ FunctionName: name }))).$metadata.httpStatusCode, 204);
+    // The deletes a teardown script makes, which must be "not found" (or done), never an unknown operation.
+    await rejects(e2e.lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: name })), 'ResourceNotFoundException', /^The resource you requested does not exist\.$/);
+    await rejects(
+      e2e.lambda.send(new DeleteFunctionEventInvokeConfigCommand({ FunctionName: name })),
+      'ResourceNotFoundException',
+      new RegExp(`^The function ${arn('us-east-1')}:\\$LATEST doesn't have an EventInvokeConfig$`),
+    );
+    await rejects(
+      e2e.lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: name, Qualifier: '$LATEST' })),
+      'InvalidParameterValueException',
+      /^The function resource provided must be an alias or a published version\.$/,
+    );
+    await rejects(e2e.lambda.send(new DeleteProvisionedConcurrencyConfigCommand({ FunctionName: name, Qualifier: '1' })), 'ResourceNotFoundException', /:1$/);
+    assert.equal((await e2e.lambda.send(new DeleteFunctionCodeSigningConfigCommand({ FunctionName: name }))).$metadata.httpStatusCode, 204);
+    // Auto, which every function here has, is taken; a pinned runtime is refused by name.
+    const auto = await e2e.lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: name, UpdateRuntimeOn: 'Auto' }));
+    assert.deepEqual([auto.UpdateRuntimeOn, auto.FunctionArn, auto.RuntimeVersionArn], ['Auto', arn('us-east-1'), undefined]);
+    await rejects(
+      e2e.lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: name, UpdateRuntimeOn: 'Manual', RuntimeVersionArn: 'arn:aws:lambda:us-east-1::runtime:0' })),
+      'InvalidParameterValueException',
+      /^UpdateRuntimeOn Manual is not supported by this Tributary build: /,
+    );
+    await rejects(
+      e2e.lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: name, UpdateRuntimeOn: 'Sometimes' as 'Auto' })),
+      'ValidationException',
+      /at 'updateRuntimeOn' failed to satisfy constraint: Member must satisfy enum value set: \[Auto, Manual, FunctionUpdate\]/,
+    );
     assert.deepEqual((await e2e.lambda.send(new ListLayersCommand({}))).Layers, []);
     assert.deepEqual((await e2e.lambda.send(new ListLayerVersionsCommand({ LayerName: 'any' }))).LayerVersions, []);
     // Lookups of one layer version or mapping find none (GetLayerVersionByArn shares ListLayers' path).
@@ -625,6 +668,7 @@ exports.handler = async () => {
       ['PutFunctionConcurrency', () => e2e.lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: name, ReservedConcurrentExecutions: 1 }))],
       ['PutFunctionEventInvokeConfig', () => e2e.lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: name, MaximumRetryAttempts: 0 }))],
       ['CreateFunctionUrlConfig', () => e2e.lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: name, AuthType: 'NONE' }))],
+      ['PutFunctionCodeSigningConfig', () => e2e.lambda.send(new PutFunctionCodeSigningConfigCommand({ FunctionName: name, CodeSigningConfigArn: 'arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdefg' }))],
       ['CreateEventSourceMapping', () => e2e.lambda.send(new CreateEventSourceMappingCommand({ FunctionName: name, EventSourceArn: 'arn:aws:sqs:us-east-1:000000000000:q' }))],
     ];
     for (const [operation, call] of refused) await rejects(call(), 'InvalidParameterValueException', new RegExp(`^${operation} is not supported by this Tributary build: `));
@@ -632,6 +676,8 @@ exports.handler = async () => {
     const missing = uniqueName('missing');
     await assert.rejects(e2e.lambda.send(new PublishVersionCommand({ FunctionName: missing })), ResourceNotFoundException);
     await assert.rejects(e2e.lambda.send(new GetAliasCommand({ FunctionName: missing, Name: 'live' })), ResourceNotFoundException);
+    await assert.rejects(e2e.lambda.send(new DeleteFunctionUrlConfigCommand({ FunctionName: missing })), (e: Error) => e instanceof ResourceNotFoundException && /^Function not found/.test(e.message));
+    await assert.rejects(e2e.lambda.send(new DeleteFunctionCodeSigningConfigCommand({ FunctionName: missing })), ResourceNotFoundException);
     await assert.rejects(
       e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: missing, ZipFile: buildZip({ 'index.js': 'exports.handler = async () => 1;' }), Publish: true })),
       ResourceNotFoundException,

@@ -176,6 +176,10 @@ describe('a function through the whole pipeline, driven by @aws-sdk/client-lambd
       );
     }
     assert.deepEqual((await e2e.lambda.send(new ListTagsCommand({ Resource: arn }))).Tags, { stage: 'prod', owner: 'ada' });
+    // With none left, GetFunction leaves Tags out, as AWS does (ListTags still answers a map).
+    await e2e.lambda.send(new UntagResourceCommand({ Resource: arn, TagKeys: ['stage', 'owner'] }));
+    assert.equal((await e2e.lambda.send(new GetFunctionCommand({ FunctionName: tagged }))).Tags, undefined);
+    assert.deepEqual((await e2e.lambda.send(new ListTagsCommand({ Resource: arn }))).Tags, {});
   });
 
   it('pages through ListFunctions', async () => {

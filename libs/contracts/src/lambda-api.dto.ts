@@ -148,5 +148,13 @@ export class UpdateFunctionCodeDto extends FunctionCodeDto {
   @IsOptional() @IsArray() @ArrayMinSize(1, MIN_LEN(1)) @ArrayMaxSize(1, MAX_LEN(1)) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];
 }
 
+export const RUNTIME_UPDATE_MODES = ['Auto', 'Manual', 'FunctionUpdate'] as const;
+
+/** PutRuntimeManagementConfig (`PUT /2021-07-20/functions/{name}/runtime-management-config`). */
+export class PutRuntimeManagementConfigDto {
+  @IsIn(RUNTIME_UPDATE_MODES, ENUM(RUNTIME_UPDATE_MODES)) UpdateRuntimeOn!: string;
+  @IsOptional() @IsString(STRING) RuntimeVersionArn?: string;
+}
+
 export const INVOCATION_TYPES = ['RequestResponse', 'Event', 'DryRun'] as const;
 export const LOG_TYPES = ['None', 'Tail'] as const;

@@ -1,7 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { LAMBDA_LIMITS, LATEST, functionArn, type LambdaIdentity } from '@tributary/contracts';
 import { FunctionRegistry } from '@tributary/registry';
-import { FunctionsService, LAMBDA_IDENTITY } from './functions.service.js';
+import { parseJson } from './functions.controller.js';
+import { CODE_SIGNING_WHY, FunctionsService, LAMBDA_IDENTITY, unsupported } from './functions.service.js';
 import { InvokeService } from './invoke.service.js';
 import { LambdaError, LambdaErrorType, eventPayloadTooLarge } from './lambda-error.js';
 
@@ -59,6 +60,26 @@ export class FunctionExtrasController {
     return { CodeSigningConfigArn: '', FunctionName: record.name };
   }
 
+  /** DeleteFunctionCodeSigningConfig: none is attached, so there is nothing to remove (204). */
+  @Delete('2020-06-30/functions/:name/code-signing-config')
+  @HttpCode(204)
+  async deleteCodeSigning(@Param('name') name: string): Promise<void> {
+    await this.functions.resolve(name);
+  }
+
+  /** PutFunctionCodeSigningConfig: packages are not signed here, as CreateFunction's CodeSigningConfigArn says. */
+  @Put('2020-06-30/functions/:name/code-signing-config')
+  async putCodeSigning(@Param('name') name: string): Promise<never> {
+    await this.functions.resolve(name);
+    throw unsupported('PutFunctionCodeSigningConfig', CODE_SIGNING_WHY);
+  }
+
+  /** PutRuntimeManagementConfig: `Auto` only, which is what every function here has. */
+  @Put('2021-07-20/functions/:name/runtime-management-config')
+  putRuntimeManagement(@Param('name') name: string, @Query('Qualifier') qualifier: string | undefined, @Body() body: Buffer | undefined) {
+    return this.functions.putRuntimeManagement(name, qualifier, parseJson(body));
+  }
+
   /** GetRuntimeManagementConfig: runtimes follow the worker's Node.js. */
   @Get('2021-07-20/functions/:name/runtime-management-config')
   async runtimeManagement(@Param('name') name: string) {
@@ -66,18 +87,31 @@ export class FunctionExtrasController {
     return { UpdateRuntimeOn: 'Auto', FunctionArn: functionArn(this.identity, record.name) };
   }
 
-  /** GetFunctionEventInvokeConfig: none configured. */
+  /**
+   * GetFunctionEventInvokeConfig and DeleteFunctionEventInvokeConfig: none is configured. AWS
+   * names the version in its answer, `$LATEST` when the caller named none.
+   */
   @Get('2019-09-25/functions/:name/event-invoke-config')
-  async eventInvokeConfig(@Param('name') name: string) {
-    const { record } = await this.functions.resolve(name);
-    throw new LambdaError(LambdaErrorType.ResourceNotFound, `The function ${functionArn(this.identity, record.name)} doesn't have an EventInvokeConfig`);
+  async eventInvokeConfig(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
+    const { record, qualifier: named } = await this.functions.resolve(name, qualifier);
+    throw new LambdaError(LambdaErrorType.ResourceNotFound, `The function ${functionArn(this.identity, record.name, named ?? LATEST)} doesn't have an EventInvokeConfig`);
   }
 
-  /** GetFunctionUrlConfig: no function URL. */
+  @Delete('2019-09-25/functions/:name/event-invoke-config')
+  deleteEventInvokeConfig(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
+    return this.eventInvokeConfig(name, qualifier);
+  }
+
+  /** GetFunctionUrlConfig and DeleteFunctionUrlConfig: no function URL. */
   @Get('2021-10-31/functions/:name/url')
-  async url(@Param('name') name: string) {
-    await this.functions.resolve(name);
+  async url(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
+    await this.functions.resolve(name, qualifier);
     throw new LambdaError(LambdaErrorType.ResourceNotFound, 'The resource you requested does not exist.');
+  }
+
+  @Delete('2021-10-31/functions/:name/url')
+  deleteUrl(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
+    return this.url(name, qualifier);
   }
 
   /** ListFunctionEventInvokeConfigs. */
@@ -100,6 +134,17 @@ export class FunctionExtrasController {
     await this.functions.resolve(name, list === 'ALL' ? undefined : qualifier);
     if (list === 'ALL') return { ProvisionedConcurrencyConfigs: [] };
     throw new LambdaError(LambdaErrorType.ProvisionedConcurrencyConfigNotFound, 'No Provisioned Concurrency Config found for this function');
+  }
+
+  /**
+   * DeleteProvisionedConcurrencyConfig: there is none to delete. Only `$LATEST` exists, which AWS
+   * gives no provisioned concurrency; any other qualifier names no version or alias.
+   */
+  @Delete('2019-09-30/functions/:name/provisioned-concurrency')
+  async deleteProvisionedConcurrency(@Param('name') name: string, @Query('Qualifier') qualifier?: string): Promise<never> {
+    if (qualifier === undefined) throw LambdaError.validation([{ path: 'qualifier', value: undefined, constraints: [] }]);
+    await this.functions.resolve(name, qualifier);
+    throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'The function resource provided must be an alias or a published version.');
   }
 
   /** DeleteFunctionConcurrency: none is reserved, so there is nothing to remove; AWS answers 204 then too. */

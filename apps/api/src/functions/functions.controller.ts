@@ -97,7 +97,8 @@ export class FunctionsController {
     return {
       Configuration: this.functions.configuration(record, named),
       Code: { RepositoryType: 'S3', Location: this.signing && caller ? await this.signing.presignUrl(location, caller, CODE_LOCATION_SECONDS) : location },
-      Tags: record.tags ?? {},
+      // AWS leaves Tags out for a function that has none.
+      ...(record.tags && Object.keys(record.tags).length > 0 ? { Tags: record.tags } : {}),
     };
   }
 

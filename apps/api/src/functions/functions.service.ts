@@ -10,6 +10,7 @@ import {
   FunctionCodeDto,
   TagResourceDto,
   UpdateFunctionCodeDto,
+  PutRuntimeManagementConfigDto,
   UpdateFunctionConfigurationDto,
   functionArn,
   isBlockedRuntime,
@@ -75,6 +76,7 @@ export const unsupported = (setting: string, why: string): LambdaError =>
   new LambdaError(LambdaErrorType.InvalidParameterValue, `${setting} is not supported by this Tributary build: ${why}`);
 /** ListFunctions' MasterRegion, as the API model has it. */
 const MASTER_REGION_PATTERN = /^(ALL|[a-z]{2}(-gov)?-[a-z]+-\d{1})$/;
+export const CODE_SIGNING_WHY = 'packages are not signed or checked.';
 export const PUBLISH_WHY = 'functions have no published versions yet; invoke $LATEST.';
 
 /** The Lambda API's function operations over the registry. */
@@ -167,7 +169,7 @@ export class FunctionsService {
     if (!dto.Runtime) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Runtime must be specified for a function with the Zip package type.');
     if (!dto.Handler) throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'Handler must be specified for a function with the Zip package type.');
     if (dto.Publish) throw unsupported('Publish', PUBLISH_WHY);
-    if (dto.CodeSigningConfigArn) throw unsupported('CodeSigningConfigArn', 'packages are not signed or checked.');
+    if (dto.CodeSigningConfigArn) throw unsupported('CodeSigningConfigArn', CODE_SIGNING_WHY);
     this.checkSettings(dto);
     const tags = dto.Tags === undefined ? {} : this.checkTags(dto.Tags);
     const zip = await this.zipFrom(dto.Code);
@@ -268,6 +270,13 @@ export class FunctionsService {
         { path: 'masterRegion', value: filters.masterRegion, constraints: ['Member must satisfy regular expression pattern: ALL|[a-z]{2}(-gov)?-[a-z]+-\\d{1}'] },
       ]);
     }
+    // MasterRegion lists versions (of replicas), so AWS takes it only beside FunctionVersion=ALL.
+    if (filters.masterRegion !== undefined && filters.functionVersion === undefined) {
+      throw new LambdaError(
+        LambdaErrorType.InvalidParameterValue,
+        `The combination MasterArn=${filters.masterRegion} and FunctionVersion=NULL is not supported. Please see our documentation for valid combinations of ListFunctions options.`,
+      );
+    }
     const after = marker ? Buffer.from(marker, 'base64url').toString('utf8') : '';
     // MasterRegion asks for Lambda@Edge replicas, of which there are none here.
     const all = filters.masterRegion !== undefined ? [] : this.registry.list().filter((e) => e.record.name > after);
@@ -350,6 +359,19 @@ export class FunctionsService {
       if (error instanceof FunctionNotFoundError) throw LambdaError.notFound(functionArn(this.identity, name));
       throw error;
     }
+  }
+
+  /**
+   * PutRuntimeManagementConfig. A function's runtime follows the worker's Node.js of its major,
+   * which is `Auto`: that is taken (and changes nothing); a pinned or update-bound runtime is not.
+   */
+  async putRuntimeManagement(name: string, qualifier: string | undefined, body: unknown) {
+    const { record } = await this.resolve(name, qualifier);
+    const dto = this.validate(PutRuntimeManagementConfigDto, body);
+    if (dto.UpdateRuntimeOn !== 'Auto') {
+      throw unsupported(`UpdateRuntimeOn ${dto.UpdateRuntimeOn}`, "a function runs on the worker's Node.js of its runtime's major version, which is Auto.");
+    }
+    return { UpdateRuntimeOn: dto.UpdateRuntimeOn, FunctionArn: functionArn(this.identity, record.name) };
   }
 
   private validate<T extends object>(cls: new () => T, body: unknown): T {
