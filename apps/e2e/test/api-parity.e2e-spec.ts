@@ -34,6 +34,7 @@ import {
   RemovePermissionCommand,
   GetAccountSettingsCommand,
   GetFunctionCodeSigningConfigCommand,
+  GetPolicyCommand,
   GetFunctionCommand,
   GetFunctionConcurrencyCommand,
   GetFunctionConfigurationCommand,
@@ -663,8 +664,6 @@ exports.handler = async () => {
     const refused: Array<[string, () => Promise<unknown>]> = [
       ['PublishVersion', () => e2e.lambda.send(new PublishVersionCommand({ FunctionName: name }))],
       ['CreateAlias', () => e2e.lambda.send(new CreateAliasCommand({ FunctionName: name, Name: 'live', FunctionVersion: '$LATEST' }))],
-      ['AddPermission', () => e2e.lambda.send(new AddPermissionCommand({ FunctionName: name, StatementId: 's3', Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com' }))],
-      ['RemovePermission', () => e2e.lambda.send(new RemovePermissionCommand({ FunctionName: name, StatementId: 's3' }))],
       ['PutFunctionConcurrency', () => e2e.lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: name, ReservedConcurrentExecutions: 1 }))],
       ['PutFunctionEventInvokeConfig', () => e2e.lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: name, MaximumRetryAttempts: 0 }))],
       ['CreateFunctionUrlConfig', () => e2e.lambda.send(new CreateFunctionUrlConfigCommand({ FunctionName: name, AuthType: 'NONE' }))],
@@ -682,6 +681,55 @@ exports.handler = async () => {
       e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: missing, ZipFile: buildZip({ 'index.js': 'exports.handler = async () => 1;' }), Publish: true })),
       ResourceNotFoundException,
     );
+  });
+
+  it('keeps the permissions AddPermission adds, written as AWS writes them, until RemovePermission', async () => {
+    const fn = uniqueName('policy');
+    const fnArn = `arn:aws:lambda:us-east-1:000000000000:function:${fn}`;
+    const created = await e2e.lambda.send(new CreateFunctionCommand(functionInput(fn, 'exports.handler = async () => 1;')));
+    await rejects(e2e.lambda.send(new GetPolicyCommand({ FunctionName: fn })), 'ResourceNotFoundException', /^The resource you requested does not exist\.$/);
+    // The standard recipe before a bucket notification: let S3 invoke the function.
+    const added = await e2e.lambda.send(
+      new AddPermissionCommand({ FunctionName: fn, StatementId: 's3invoke', Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com', SourceArn: 'arn:aws:s3:::photos', SourceAccount: '123456789012' }),
+    );
+    assert.equal(added.$metadata.httpStatusCode, 201);
+    const s3invoke = {
+      Sid: 's3invoke',
+      Effect: 'Allow',
+      Principal: { Service: 's3.amazonaws.com' },
+      Action: 'lambda:InvokeFunction',
+      Resource: fnArn,
+      Condition: { StringEquals: { 'AWS:SourceAccount': '123456789012' }, ArnLike: { 'AWS:SourceArn': 'arn:aws:s3:::photos' } },
+    };
+    assert.equal(added.Statement, JSON.stringify(s3invoke));
+    await e2e.lambda.send(new AddPermissionCommand({ FunctionName: fn, StatementId: 'account', Action: 'lambda:GetFunction', Principal: '111122223333' }));
+    const policy = await e2e.lambda.send(new GetPolicyCommand({ FunctionName: fn }));
+    const account = { Sid: 'account', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: 'lambda:GetFunction', Resource: fnArn };
+    assert.deepEqual(JSON.parse(policy.Policy ?? '{}'), { Version: '2012-10-17', Id: 'default', Statement: [s3invoke, account] });
+    await rejects(
+      e2e.lambda.send(new AddPermissionCommand({ FunctionName: fn, StatementId: 'account', Action: 'lambda:InvokeFunction', Principal: '*' })),
+      'ResourceConflictException',
+      /^The statement id \(account\) provided already exists\. Please provide a new statement id, or remove the existing statement\.$/,
+    );
+    await rejects(
+      e2e.lambda.send(new AddPermissionCommand({ FunctionName: fn, StatementId: 'stale', Action: 'lambda:InvokeFunction', Principal: '*', RevisionId: created.RevisionId ?? '' })),
+      'PreconditionFailedException',
+      /Call the GetPolicy API/,
+    );
+    await rejects(
+      e2e.lambda.send(new AddPermissionCommand({ FunctionName: fn, StatementId: 'bad', Action: 'sqs:SendMessage', Principal: '*' })),
+      'ValidationException',
+      /at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern/,
+    );
+    await rejects(e2e.lambda.send(new AddPermissionCommand({ FunctionName: fn, StatementId: 'who', Action: 'lambda:InvokeFunction', Principal: 'somebody' })), 'InvalidParameterValueException', /principal was invalid/);
+    await assert.rejects(e2e.lambda.send(new AddPermissionCommand({ FunctionName: uniqueName('missing'), StatementId: 's', Action: '*', Principal: '*' })), ResourceNotFoundException);
+    // A policy is no change of code or configuration: the function's RevisionId stays.
+    assert.equal((await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fn }))).RevisionId, created.RevisionId);
+    const removed = await e2e.lambda.send(new RemovePermissionCommand({ FunctionName: fn, StatementId: 's3invoke', RevisionId: policy.RevisionId ?? '' }));
+    assert.equal(removed.$metadata.httpStatusCode, 204);
+    await rejects(e2e.lambda.send(new RemovePermissionCommand({ FunctionName: fn, StatementId: 's3invoke' })), 'ResourceNotFoundException', /^Statement s3invoke is not found in resource policy\.$/);
+    await e2e.lambda.send(new RemovePermissionCommand({ FunctionName: fn, StatementId: 'account' }));
+    await rejects(e2e.lambda.send(new GetPolicyCommand({ FunctionName: fn })), 'ResourceNotFoundException', /^The resource you requested does not exist\.$/);
   });
 
   // The JavaScript SDK reads either spelling into `message`; boto3 and others read the modeled member.

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { CreateFunctionCommand, GetPolicyCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
+import { AddPermissionCommand, CreateFunctionCommand, GetPolicyCommand, RemovePermissionCommand, ResourceNotFoundException } from '@aws-sdk/client-lambda';
 import {
   DeleteObjectCommand,
   GetBucketNotificationConfigurationCommand,
@@ -114,6 +114,13 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
       policy.Statement.map((s: { Condition: { ArnLike: Record<string, string> } }) => s.Condition.ArnLike['AWS:SourceArn']),
       [`arn:aws:s3:::${BUCKET}`],
     );
+    // A permission added for the bucket (the usual recipe before the notification) stands for it: one statement, not two.
+    await e2e.lambda.send(
+      new AddPermissionCommand({ FunctionName: created, StatementId: 'from-bucket', Action: 'lambda:InvokeFunction', Principal: 's3.amazonaws.com', SourceArn: `arn:aws:s3:::${BUCKET}` }),
+    );
+    const granted = JSON.parse((await e2e.lambda.send(new GetPolicyCommand({ FunctionName: created }))).Policy ?? '{}') as { Statement: Array<{ Sid: string }> };
+    assert.deepEqual(granted.Statement.map((s) => s.Sid), ['from-bucket']);
+    await e2e.lambda.send(new RemovePermissionCommand({ FunctionName: created, StatementId: 'from-bucket' }));
   });
 
   it('answers GetPolicy for a function no bucket invokes with ResourceNotFound', async () => {

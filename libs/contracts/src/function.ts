@@ -36,6 +36,20 @@ export interface FunctionRecord {
   logGroup?: string;
   /** LoggingConfig with LogFormat JSON (absent: Text, whose logs have no levels). */
   jsonLogs?: JsonLogging;
+  /** Statements of the resource-based policy added with AddPermission, in the order added. */
+  permissions?: PolicyStatement[];
+  /** GetPolicy's RevisionId once AddPermission or RemovePermission changed the policy. */
+  policyRevisionId?: string;
+}
+
+/** One statement of a function's resource-based policy, with AWS's members in AWS's order. */
+export interface PolicyStatement {
+  Sid: string;
+  Effect: 'Allow';
+  Principal: '*' | { Service: string } | { AWS: string };
+  Action: string;
+  Resource: string;
+  Condition?: Record<string, Record<string, string>>;
 }
 
 /** A function's JSON logging: the levels below which its own and Lambda's records are left out. */

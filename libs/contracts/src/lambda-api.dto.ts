@@ -148,6 +148,29 @@ export class UpdateFunctionCodeDto extends FunctionCodeDto {
   @IsOptional() @IsArray() @ArrayMinSize(1, MIN_LEN(1)) @ArrayMaxSize(1, MAX_LEN(1)) @IsIn(ARCHITECTURES, { each: true, ...ENUM(ARCHITECTURES) }) Architectures?: string[];
 }
 
+export const FUNCTION_URL_AUTH_TYPES = ['NONE', 'AWS_IAM'] as const;
+const STATEMENT_ID_PATTERN = /^[a-zA-Z0-9-_]+$/;
+const ACTION_PATTERN = /^(lambda:[*]|lambda:[a-zA-Z]+|[*])$/;
+const PRINCIPAL_PATTERN = /^[^\s]+$/;
+const SOURCE_ARN_PATTERN = /^arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)$/;
+const SOURCE_ACCOUNT_PATTERN = /^\d{12}$/;
+const EVENT_SOURCE_TOKEN_PATTERN = /^[a-zA-Z0-9._-]+$/;
+const ORG_ID_PATTERN = /^o-[a-z0-9]{10,32}$/;
+
+/** AddPermission (`POST /2015-03-31/functions/{name}/policy`), constrained as the API model has it. */
+export class AddPermissionDto {
+  @IsString(STRING) @MinLength(1, MIN_LEN(1)) @MaxLength(100, MAX_LEN(100)) @Matches(STATEMENT_ID_PATTERN, PATTERN(STATEMENT_ID_PATTERN)) StatementId!: string;
+  @IsString(STRING) @Matches(ACTION_PATTERN, PATTERN(ACTION_PATTERN)) Action!: string;
+  @IsString(STRING) @Matches(PRINCIPAL_PATTERN, PATTERN(PRINCIPAL_PATTERN)) Principal!: string;
+  @IsOptional() @IsString(STRING) @Matches(SOURCE_ARN_PATTERN, { message: 'Member must satisfy regular expression pattern: arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:([a-z]{2}(-gov)?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)' }) SourceArn?: string;
+  @IsOptional() @IsString(STRING) @MaxLength(12, MAX_LEN(12)) @Matches(SOURCE_ACCOUNT_PATTERN, PATTERN(SOURCE_ACCOUNT_PATTERN)) SourceAccount?: string;
+  @IsOptional() @IsString(STRING) @MaxLength(256, MAX_LEN(256)) @Matches(EVENT_SOURCE_TOKEN_PATTERN, { message: 'Member must satisfy regular expression pattern: [a-zA-Z0-9._\\-]+' }) EventSourceToken?: string;
+  @IsOptional() @IsString(STRING) RevisionId?: string;
+  @IsOptional() @IsString(STRING) @MinLength(12, MIN_LEN(12)) @MaxLength(34, MAX_LEN(34)) @Matches(ORG_ID_PATTERN, PATTERN(ORG_ID_PATTERN)) PrincipalOrgID?: string;
+  @IsOptional() @IsIn(FUNCTION_URL_AUTH_TYPES, ENUM(FUNCTION_URL_AUTH_TYPES)) FunctionUrlAuthType?: string;
+  @IsOptional() @IsBoolean(BOOL) InvokedViaFunctionUrl?: boolean;
+}
+
 export const RUNTIME_UPDATE_MODES = ['Auto', 'Manual', 'FunctionUpdate'] as const;
 
 /** PutRuntimeManagementConfig (`PUT /2021-07-20/functions/{name}/runtime-management-config`). */

@@ -110,11 +110,29 @@ export class FunctionsController {
     reply.status(200).header('content-type', 'application/zip').send(Buffer.from(zip));
   }
 
-  /** GetPolicy: which buckets may invoke the function (one statement per bucket trigger). */
+  /** GetPolicy: the statements added with AddPermission, and one per bucket that invokes the function. */
   @Get(':name/policy')
   async policy(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
     const { record } = await this.functions.resolve(name, qualifier);
     return this.policies.policy(record);
+  }
+
+  /** AddPermission (201). */
+  @Post(':name/policy')
+  addPermission(@Param('name') name: string, @Query('Qualifier') qualifier: string | undefined, @Body() body: Buffer | undefined) {
+    return this.policies.addPermission(name, qualifier, parseJson(body));
+  }
+
+  /** RemovePermission. */
+  @Delete(':name/policy/:statement')
+  @HttpCode(204)
+  async removePermission(
+    @Param('name') name: string,
+    @Param('statement') statement: string,
+    @Query('Qualifier') qualifier?: string,
+    @Query('RevisionId') revisionId?: string,
+  ): Promise<void> {
+    await this.policies.removePermission(name, statement, qualifier, revisionId);
   }
 
   @Get(':name/configuration')

@@ -374,7 +374,8 @@ export class FunctionsService {
     return { UpdateRuntimeOn: dto.UpdateRuntimeOn, FunctionArn: functionArn(this.identity, record.name) };
   }
 
-  private validate<T extends object>(cls: new () => T, body: unknown): T {
+  /** A request body as `cls`, or the ValidationException AWS answers for it. */
+  validate<T extends object>(cls: new () => T, body: unknown): T {
     const result = validateDto(cls, body);
     if (!result.ok) throw LambdaError.validation(result.violations);
     return result.value;

@@ -2,13 +2,12 @@ import { Controller, Delete, Inject, Param, Post, Put } from '@nestjs/common';
 import { FunctionsService, PUBLISH_WHY, unsupported } from './functions.service.js';
 
 const ALIASES = 'functions have no aliases yet; invoke $LATEST.';
-const PERMISSIONS = "a function's policy is derived from the bucket notifications that invoke it (PutBucketNotificationConfiguration), and callers are not authorised per function.";
 const CONCURRENCY = 'concurrency is not configurable per function yet.';
 const ASYNC_SETTINGS = 'retries, maximum event age and destinations of asynchronous invocations are not configurable yet.';
 const URLS = 'function URLs are not served yet.';
 
 /**
- * Writes of features this build does not have (versions, aliases, permissions, concurrency,
+ * Writes of features this build does not have (versions, aliases, concurrency,
  * asynchronous-invocation settings, URLs, event source mappings). Each first checks the function
  * exists, as AWS does, then refuses with InvalidParameterValueException naming the operation and
  * why. An UnknownOperationException, which these got before, tells a deployment tool's user nothing.
@@ -40,16 +39,6 @@ export class UnsupportedOperationsController {
   @Delete('2015-03-31/functions/:name/aliases/:alias')
   deleteAlias(@Param('name') name: string) {
     return this.refuse(name, 'DeleteAlias', ALIASES);
-  }
-
-  @Post('2015-03-31/functions/:name/policy')
-  addPermission(@Param('name') name: string) {
-    return this.refuse(name, 'AddPermission', PERMISSIONS);
-  }
-
-  @Delete('2015-03-31/functions/:name/policy/:statement')
-  removePermission(@Param('name') name: string) {
-    return this.refuse(name, 'RemovePermission', PERMISSIONS);
   }
 
   @Put('2017-10-31/functions/:name/concurrency')
