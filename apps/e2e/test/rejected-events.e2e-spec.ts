@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreateFunctionCommand, DeleteFunctionCommand, InvokeCommand } from '@aws-sdk/client-lambda';
-import { invokeEventSubject } from '@tributary/contracts';
+import { invokeEventSubject, s3EventSubject } from '@tributary/contracts';
 import { consumerDeliveries, publishToStream, uniqueName, waitFor } from '@tributary/testing';
 import { encode, functionInput, startE2eStack, type E2eStack } from './harness.js';
 
@@ -29,9 +29,23 @@ describe('events the dispatcher refuses', () => {
     // And what anyone may publish on the events subjects: not JSON, and no CloudEvent.
     await publishToStream(invokeEventSubject(fn, root), 'not json');
     await publishToStream(invokeEventSubject(fn, root), JSON.stringify({ specversion: '1.0' }));
+    // Data nested too deeply to write out again (the API refuses it; anyone may publish it). It
+    // was redelivered for ever, and a thousand of them stopped the consumer for every function.
+    const kept = uniqueName('kept');
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(kept, 'exports.handler = async () => 1;')));
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const time = new Date().toISOString();
+    await publishToStream(
+      invokeEventSubject(kept, root),
+      `{"specversion":"1.0","id":"deep-invoke","source":"test","type":"invoke","time":"${time}","targetfunction":"${kept}","qualifier":"$LATEST","invocationtype":"Event","logtype":"None","functionrevision":1,"data":${deep}}`,
+    );
+    await publishToStream(
+      s3EventSubject(root),
+      `{"specversion":"1.0","id":"deep-s3","source":"test","type":"s3.ObjectCreated:Put","time":"${time}","data":{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"k","deep":${deep}}}}}`,
+    );
     await e2e.stack.startService('dispatcher');
 
-    await waitFor('the dispatcher to settle all three', async () => (await consumerDeliveries(stream, durable)).ackPending === 0, { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor('the dispatcher to settle all five', async () => (await consumerDeliveries(stream, durable)).ackPending === 0, { timeoutMs: 10_000, intervalMs: 100 });
     // Three ack waits later, none of them has come back.
     await new Promise((resolve) => setTimeout(resolve, 3 * ACK_WAIT_MS + 500));
     assert.deepEqual(await consumerDeliveries(stream, durable), { ackPending: 0, redelivered: 0 });

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TEST_NATS_URL, freePort, isolatedEnvironment, removeIsolatedResources, startServer, stopServer, waitFor, type ServerProcess } from '@tributary/testing';
-import { DurableConsumer } from './durable-consumer.js';
+import { DurableConsumer, POISON_DELIVERIES } from './durable-consumer.js';
 import { NatsClient } from './nats-client.js';
 
 describe('DurableConsumer (real NATS)', () => {
@@ -57,6 +57,40 @@ describe('DurableConsumer (real NATS)', () => {
       await waitFor('a message published after the stream was deleted', () => seen.includes('after the stream was deleted'), { timeoutMs: 10_000 });
     } finally {
       await consumer.stop();
+    }
+  });
+
+  it('gives up a message that fails the same way on every delivery, and retries one whose failure may pass', async () => {
+    const own = isolatedEnvironment();
+    const ownStream = own['EVENTS_STREAM'] ?? '';
+    const root = own['EVENTS_SUBJECT_ROOT'] ?? '';
+    const ownDurable = own['DISPATCHER_CONSUMER'] ?? '';
+    await client.ensureEventsStream(ownStream, [`${root}.>`], 60_000);
+    const consumer = new DurableConsumer(client, { stream: ownStream, durable: ownDurable, ackWaitMs: 30_000, concurrency: 4 });
+    const deliveries = new Map<string, number>();
+    let deep: unknown = 0;
+    for (let i = 0; i < 100_000; i += 1) deep = [deep];
+    try {
+      await consumer.start(async (msg) => {
+        const body = msg.string();
+        const count = (deliveries.get(body) ?? 0) + 1;
+        deliveries.set(body, count);
+        // As a dispatcher turning JSON nested this deeply into a job fails: a RangeError, every time.
+        if (body === 'poison') JSON.stringify(deep);
+        // As Redis being away fails, until it is back.
+        if (body === 'outage' && count < POISON_DELIVERIES + 2) throw new Error('Connection is closed.');
+        msg.ack();
+      });
+      await client.js.publish(`${root}.x`, 'poison');
+      await client.js.publish(`${root}.x`, 'outage');
+      // Redelivered after 1, 2, 4 and 8 s: by then a poison message not given up would have come a fourth time.
+      await waitFor('the message whose failure passed to be taken', () => deliveries.get('outage') === POISON_DELIVERIES + 2, { timeoutMs: 30_000 });
+      assert.equal(deliveries.get('poison'), POISON_DELIVERIES);
+      const info = await client.jsm.consumers.info(ownStream, ownDurable);
+      assert.deepEqual([info.num_ack_pending, info.num_pending, info.num_redelivered], [0, 0, 0]);
+    } finally {
+      await consumer.stop();
+      await removeIsolatedResources(own);
     }
   });
 

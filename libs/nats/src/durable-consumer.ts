@@ -33,6 +33,18 @@ const PULL_EXPIRES_MS = 5_000;
 export const terminate = (msg: JsMsg): void => msg.term();
 
 /**
+ * Deliveries after which a message whose handler keeps failing with an error of the message's
+ * own making is given up (terminated): JSON nested too deeply to stringify (RangeError), a
+ * member of the wrong type (TypeError), text that is not Unicode (URIError). Such a message fails
+ * the same way every time, and redelivered for ever it would hold one of the consumer's
+ * max_ack_pending slots for good: enough of them stop the consumer for every function. Any other
+ * failure (Redis or NATS away) is retried for as long as it lasts.
+ */
+export const POISON_DELIVERIES = 3;
+
+const isPoison = (error: unknown): boolean => error instanceof RangeError || error instanceof TypeError || error instanceof URIError;
+
+/**
  * A JetStream durable pull consumer that hands messages to `handle` with bounded concurrency and
  * stops gracefully: on `stop()` it takes no more messages, gives back the ones it holds but has
  * not started (nak, so another replica gets them now), and waits for those in progress.
@@ -116,6 +128,11 @@ export class DurableConsumer {
       while (this.inFlight.size >= this.options.concurrency) await Promise.race(this.inFlight);
       const task = handle(msg)
         .catch((error: unknown) => {
+          if (isPoison(error) && msg.info.deliveryCount >= POISON_DELIVERIES) {
+            this.logger.error(`message ${msg.seq} dropped after ${msg.info.deliveryCount} deliveries: it failed with ${String(error)}, which no retry mends`);
+            terminate(msg);
+            return;
+          }
           // Backing off (1 s doubling to a minute) keeps a message that keeps failing from spinning.
           const delay = Math.min(60_000, 1000 * 2 ** Math.min(6, msg.info.deliveryCount - 1));
           this.logger.error(`handler failed for message ${msg.seq} (delivery ${msg.info.deliveryCount}); redelivered in ${delay} ms: ${String(error)}`);

@@ -97,8 +97,16 @@ export class DispatchService implements OnApplicationShutdown {
       this.answerMissingFunction(event);
       return this.reject(msg, `function ${event.targetfunction} does not exist`, 'unknown_function');
     }
+    let job: InvocationJob;
     try {
-      await this.queues.enqueue(invocationJobFromEvent(event));
+      job = invocationJobFromEvent(event);
+    } catch (error) {
+      // Data nested too deeply to write out again: published by hand (the API refuses it).
+      if (!(error instanceof RangeError)) throw error;
+      return this.reject(msg, `event ${event.id}: data nested too deeply`);
+    }
+    try {
+      await this.queues.enqueue(job);
     } catch (error) {
       // An async event waits in the stream until Redis is back (the consumer naks it). A sync
       // caller is told now, not when its wait runs out, as a 500 its SDK retries; what failed
@@ -118,6 +126,14 @@ export class DispatchService implements OnApplicationShutdown {
     const bucket = record?.s3?.bucket?.name;
     if (typeof bucket !== 'string' || typeof record.s3.object?.key !== 'string' || typeof record.eventName !== 'string') {
       return this.reject(msg, 'S3 event without bucket, key or event name');
+    }
+    try {
+      // A record nested too deeply to write out (published by hand: s3-ingest refuses it) fails
+      // here once, not in every trigger's job.
+      JSON.stringify(record);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      return this.reject(msg, 'S3 event nested too deeply');
     }
     const targets: string[] = [];
     for (const trigger of matchingTriggers(this.triggers.get(bucket), record)) {
