@@ -1,11 +1,25 @@
-import type { BucketNotification, ResourceNames } from '@tributary/contracts';
+import type { BucketNotification, LambdaTrigger, ResourceNames } from '@tributary/contracts';
 import type { NatsClient } from '@tributary/nats';
 import { WatchedKv } from './watched-kv.js';
 
-/** The fields every reader of a bucket's triggers relies on. */
+const isString = (value: unknown): value is string => typeof value === 'string';
+
+/** A trigger with every member its readers use: one that is not would break each of them (GetPolicy of every function, the bucket's events). */
+const isTrigger = (value: unknown): value is LambdaTrigger => {
+  const t = value as Partial<LambdaTrigger> | null;
+  return (
+    typeof t === 'object' && t !== null && isString(t.id) && isString(t.functionArn) && isString(t.functionName) &&
+    Array.isArray(t.events) && t.events.every(isString) && (t.prefix === undefined || isString(t.prefix)) && (t.suffix === undefined || isString(t.suffix))
+  );
+};
+
+/**
+ * The fields every reader of a bucket's triggers relies on, down to each trigger's: anyone who can
+ * write to the KV bucket can put anything there, and a record that is not one is no configuration.
+ */
 const readBucketNotification = (value: unknown): BucketNotification | undefined => {
   const n = value as Partial<BucketNotification> | null;
-  return typeof n === 'object' && n !== null && typeof n.bucket === 'string' && Array.isArray(n.lambda) ? (n as BucketNotification) : undefined;
+  return typeof n === 'object' && n !== null && isString(n.bucket) && Array.isArray(n.lambda) && n.lambda.every(isTrigger) ? (n as BucketNotification) : undefined;
 };
 
 /** Buckets' notification configurations (their function triggers), mirrored by a KV watch. */
