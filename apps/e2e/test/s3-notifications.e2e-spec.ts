@@ -311,6 +311,8 @@ describe('bucket notifications run functions (s3rver as the store)', () => {
         s3: { s3SchemaVersion: '1.0', configurationId: 'Config', bucket: { name: BUCKET, arn: `arn:aws:s3:::${BUCKET}` }, object: { key, size: 1, eTag: `big${i}`, sequencer: 'AB' } },
       })) })), 400, /Records\[1\] is over the \d+-byte limit/],
       ['eventTime that is not a date', post(JSON.stringify({ Records: [{ eventName: 's3:ObjectCreated:Put', eventTime: 'yesterday', s3: { bucket: { name: BUCKET }, object: { key: 'k' } } }] })), 400, /eventTime must be an ISO 8601/],
+      // A lone surrogate: no store sends one, and it was a 500 (the store retries those).
+      ['key that is not Unicode', post('{"Records":[{"eventName":"s3:ObjectCreated:Put","s3":{"bucket":{"name":"b"},"object":{"key":"a\\ud800b"}}}]}'), 400, /object key must be Unicode text/],
       ['negative size', post(JSON.stringify({ Records: [{ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: BUCKET }, object: { key: 'k', size: -1 } } }] })), 400, /size/],
       ['wrong token', post('{"Records": []}', 'Bearer wrong'), 401, /token is wrong/],
       ['missing token', post('{"Records": []}', null), 401, /token is required/],

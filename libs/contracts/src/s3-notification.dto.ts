@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsISO8601, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsISO8601, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
 
 class S3IdentityDto {
   /** Optional: an owner without an id is no reason to refuse a notification the store would retry. */
@@ -13,8 +13,11 @@ class S3BucketDto {
   @IsOptional() @IsObject() @ValidateNested() @Type(() => S3IdentityDto) ownerIdentity?: S3IdentityDto;
 }
 
+/** Text whose UTF-16 is whole: a lone surrogate is no character, and an object key of one cannot be written out in UTF-8. */
+const WELL_FORMED = /^(?:[^\uD800-\uDFFF]|[\uD800-\uDBFF][\uDC00-\uDFFF])*$/;
+
 class S3ObjectDto {
-  @IsString() @IsNotEmpty({ message: 'object key must not be empty' }) key!: string;
+  @IsString() @IsNotEmpty({ message: 'object key must not be empty' }) @Matches(WELL_FORMED, { message: 'object key must be Unicode text (it holds a lone surrogate)' }) key!: string;
   @IsOptional() @IsInt() @Min(0) size?: number;
   @IsOptional() @IsString() eTag?: string;
   @IsOptional() @IsString() versionId?: string;

@@ -47,6 +47,9 @@ describe('normalizeS3Record', () => {
     assert.equal(as('s3:ObjectCreated:PutRetention'), undefined);
     assert.equal(as('s3:ObjectCreated:PutLegalHold'), undefined);
     assert.equal(as('s3:ObjectCreated:Put')?.record.eventName, 'ObjectCreated:Put');
+    // Names of Object's own members are names like any other, not found through the prototype.
+    assert.equal(as('constructor')?.record.eventName, 'constructor');
+    assert.equal(as('s3:toString')?.record.eventName, 'toString');
 
     const aws = fixture('s3-object-created.json').Records[0] as S3RecordDto;
     const quoted = structuredClone(aws);

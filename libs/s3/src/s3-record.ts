@@ -36,7 +36,7 @@ const s3Time = (time: string | undefined): string => {
  */
 export const normalizeS3Record = (input: S3RecordDto, region: string): NormalizedRecord | undefined => {
   const named = input.eventName.replace(/^s3:/, '');
-  const eventName = named in MINIO_EVENT_NAMES ? MINIO_EVENT_NAMES[named] : named;
+  const eventName = Object.hasOwn(MINIO_EVENT_NAMES, named) ? MINIO_EVENT_NAMES[named] : named;
   if (eventName === null || eventName === undefined) return undefined;
   const bucket = input.s3.bucket.name;
   const key = decodeS3Key(input.s3.object.key);
