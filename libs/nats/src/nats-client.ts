@@ -20,6 +20,15 @@ export interface NatsClientOptions {
 
 const nanos = (ms: number): number => ms * 1_000_000;
 
+/**
+ * How long an events stream keeps a message, taken or not: six hours, AWS's longest age of an
+ * asynchronous event (MaximumEventAgeInSeconds), after which AWS drops an event it has not run
+ * too. The streams keep what is taken as well (limits retention: nats-server 2.9 cannot change an
+ * existing stream's retention, and interest retention drops what is published before a consumer
+ * exists), so this also bounds their disk: a week, before session 26, grew with every invocation.
+ */
+export const EVENT_RETENTION_MS = 6 * 3_600_000;
+
 /** One NATS connection with its JetStream, KV and object-store handles. */
 export class NatsClient {
   private constructor(
@@ -70,7 +79,7 @@ export class NatsClient {
     })();
   }
 
-  /** Creates the events stream, or brings its subjects and de-duplication window up to date. */
+  /** Creates an events stream, or brings its subjects, de-duplication window and retention up to date. */
   async ensureEventsStream(name: string, subjects: string[], duplicateWindowMs: number): Promise<void> {
     const config = {
       name,
@@ -79,14 +88,15 @@ export class NatsClient {
       retention: RetentionPolicy.Limits,
       discard: DiscardPolicy.Old,
       duplicate_window: nanos(duplicateWindowMs),
-      max_age: nanos(7 * 24 * 3_600_000),
+      max_age: nanos(EVENT_RETENTION_MS),
     };
     try {
       const info = await this.jsm.streams.info(name);
       const same =
         info.config.duplicate_window === config.duplicate_window &&
+        info.config.max_age === config.max_age &&
         JSON.stringify(info.config.subjects) === JSON.stringify(subjects);
-      if (!same) await this.jsm.streams.update(name, { ...info.config, subjects, duplicate_window: config.duplicate_window });
+      if (!same) await this.jsm.streams.update(name, { ...info.config, subjects, duplicate_window: config.duplicate_window, max_age: config.max_age });
     } catch (error) {
       if (!isNotFound(error)) throw error;
       await this.jsm.streams.add(config).catch(async (addError: unknown) => {
