@@ -563,6 +563,15 @@ exports.handler = async () => {
     assert.equal(plain?.FunctionArn, arn('us-east-1'));
     // AWS lists a subset of the configuration: the states are GetFunction's.
     assert.deepEqual([plain?.State, plain?.LastUpdateStatus, all?.State], [undefined, undefined, undefined]);
+    // So is RuntimeVersionConfig, AWS's name for the runtime's release: one per runtime and release.
+    assert.equal(plain?.RuntimeVersionConfig, undefined);
+    const configured = await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
+    const release = configured.RuntimeVersionConfig?.RuntimeVersionArn ?? '';
+    assert.match(release, /^arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}$/);
+    assert.equal((await e2e.lambda.send(new GetFunctionCommand({ FunctionName: name }))).Configuration?.RuntimeVersionConfig?.RuntimeVersionArn, release);
+    const on22 = await e2e.lambda.send(new CreateFunctionCommand({ ...functionInput(uniqueName('release'), 'exports.handler = async () => 1;'), Runtime: 'nodejs22.x' }));
+    assert.match(on22.RuntimeVersionConfig?.RuntimeVersionArn ?? '', /^arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}$/);
+    assert.notEqual(on22.RuntimeVersionConfig?.RuntimeVersionArn, release);
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ FunctionVersion: 'SOME' as 'ALL' })), 'ValidationException', /at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: \[ALL\]/);
     await rejects(e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'nowhere', FunctionVersion: 'ALL' })), 'ValidationException', /at 'masterRegion' failed to satisfy constraint/);
     assert.deepEqual((await e2e.lambda.send(new ListFunctionsCommand({ MasterRegion: 'us-east-1', FunctionVersion: 'ALL' }))).Functions, []);

@@ -31,6 +31,16 @@ const runs = (path: string, version: string): boolean => {
 const probed = new Map<string, boolean>();
 
 /**
+ * The Node.js version a runtime runs on (`20.20.2`): the worker's own where its major is the
+ * runtime's, else the pinned release; undefined for a runtime the manifest does not pin.
+ */
+export const runtimeNodeVersion = (runtime: string): string | undefined => {
+  const pinned = MANIFEST.runtimes[runtime]?.version;
+  if (pinned === undefined) return undefined;
+  return major(pinned) === major(process.version) ? process.version.replace(/^v/, '') : pinned;
+};
+
+/**
  * The Node.js of every runtime the manifest pins: the worker's own where its major is the
  * runtime's (AWS's nodejs20.x is the latest Node.js 20, as is the worker's own on these machines),
  * else the pinned release installed in `dir`, once it has been seen to run.

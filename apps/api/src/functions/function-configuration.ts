@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { functionArn, LATEST, logGroupOf, type FunctionRecord, type LambdaIdentity } from '@tributary/contracts';
+import { runtimeNodeVersion } from '@tributary/runtime';
 
 /**
  * A registry record as ListFunctions lists it: "a subset of the FunctionConfiguration fields", as
@@ -31,11 +33,25 @@ export const toListedConfiguration = (record: FunctionRecord, identity: LambdaId
 });
 
 /** A registry record in the shape the Lambda API returns it (FunctionConfiguration): the code is stored before CreateFunction answers, so it is at once Active. */
-export const toFunctionConfiguration = (record: FunctionRecord, identity: LambdaIdentity, qualifier?: string) => ({
-  ...toListedConfiguration(record, identity, qualifier),
-  State: 'Active',
-  LastUpdateStatus: 'Successful',
-});
+export const toFunctionConfiguration = (record: FunctionRecord, identity: LambdaIdentity, qualifier?: string) => {
+  const runtimeVersionArn = runtimeVersionArnOf(record.runtime, identity);
+  return {
+    ...toListedConfiguration(record, identity, qualifier),
+    State: 'Active',
+    LastUpdateStatus: 'Successful',
+    ...(runtimeVersionArn ? { RuntimeVersionConfig: { RuntimeVersionArn: runtimeVersionArn } } : {}),
+  };
+};
+
+/**
+ * RuntimeVersionConfig's ARN, as AWS names a managed runtime's release (`arn:aws:lambda:<region>::runtime:`
+ * and 64 hex digits): here the SHA-256 of the runtime and the Node.js release it runs on, so it
+ * changes when that release does, as AWS's does with each runtime update.
+ */
+const runtimeVersionArnOf = (runtime: string, identity: LambdaIdentity): string | undefined => {
+  const version = runtimeNodeVersion(runtime);
+  return version === undefined ? undefined : `arn:aws:lambda:${identity.region}::runtime:${createHash('sha256').update(`${runtime}/${version}`).digest('hex')}`;
+};
 
 /** `2026-11-25T05:00:00.000+0000`: the Lambda API's LastModified format. */
 export const lambdaTimestamp = (date = new Date()): string => date.toISOString().replace('Z', '+0000');
