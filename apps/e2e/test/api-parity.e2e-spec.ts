@@ -649,6 +649,12 @@ exports.handler = async () => {
       'InvalidParameterValueException',
       /^UpdateRuntimeOn Manual is not supported by this Tributary build: /,
     );
+    // The body is checked before the function is looked for, as AWS's model checks come first.
+    await rejects(
+      e2e.lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: uniqueName('missing'), UpdateRuntimeOn: 'Sometimes' as 'Auto' })),
+      'ValidationException',
+      /at 'updateRuntimeOn' failed to satisfy constraint/,
+    );
     await rejects(
       e2e.lambda.send(new PutRuntimeManagementConfigCommand({ FunctionName: name, UpdateRuntimeOn: 'Sometimes' as 'Auto' })),
       'ValidationException',
@@ -731,6 +737,15 @@ exports.handler = async () => {
       /at 'action' failed to satisfy constraint: Member must satisfy regular expression pattern/,
     );
     await rejects(e2e.lambda.send(new AddPermissionCommand({ FunctionName: fn, StatementId: 'who', Action: 'lambda:InvokeFunction', Principal: 'somebody' })), 'InvalidParameterValueException', /principal was invalid/);
+    // $LATEST has no policy of its own, in AWS's words (terraform-aws-modules/terraform-aws-lambda#36).
+    for (const latest of [{ FunctionName: fn, Qualifier: '$LATEST' }, { FunctionName: `${fn}:$LATEST` }]) {
+      await rejects(
+        e2e.lambda.send(new AddPermissionCommand({ ...latest, StatementId: 'latest', Action: 'lambda:InvokeFunction', Principal: '*' })),
+        'InvalidParameterValueException',
+        /^We currently do not support adding policies for \$LATEST\.$/,
+      );
+    }
+    await rejects(e2e.lambda.send(new GetPolicyCommand({ FunctionName: fn, Qualifier: '$LATEST' })), 'ResourceNotFoundException', /does not exist/);
     await assert.rejects(e2e.lambda.send(new AddPermissionCommand({ FunctionName: uniqueName('missing'), StatementId: 's', Action: '*', Principal: '*' })), ResourceNotFoundException);
     // A policy is no change of code or configuration: the function's RevisionId stays.
     assert.equal((await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fn }))).RevisionId, created.RevisionId);
@@ -738,6 +753,10 @@ exports.handler = async () => {
     assert.equal(removed.$metadata.httpStatusCode, 204);
     await rejects(e2e.lambda.send(new RemovePermissionCommand({ FunctionName: fn, StatementId: 's3invoke' })), 'ResourceNotFoundException', /^Statement s3invoke is not found in resource policy\.$/);
     await e2e.lambda.send(new RemovePermissionCommand({ FunctionName: fn, StatementId: 'account' }));
+    // Alexa's principals are amazon.com ones.
+    const alexa = await e2e.lambda.send(new AddPermissionCommand({ FunctionName: fn, StatementId: 'alexa', Action: 'lambda:InvokeFunction', Principal: 'alexa-appkit.amazon.com', EventSourceToken: 'amzn1.ask.skill.1' }));
+    assert.deepEqual(JSON.parse(alexa.Statement ?? '{}').Principal, { Service: 'alexa-appkit.amazon.com' });
+    await e2e.lambda.send(new RemovePermissionCommand({ FunctionName: fn, StatementId: 'alexa' }));
     await rejects(e2e.lambda.send(new GetPolicyCommand({ FunctionName: fn })), 'ResourceNotFoundException', /^The resource you requested does not exist\.$/);
   });
 

@@ -42,8 +42,11 @@ export class BaseConfig {
   @IsInt() @Min(1024) @Max(900 * 1024)
   INLINE_PAYLOAD_BYTES: number = 256 * 1024;
 
-  /** JetStream de-duplication window of the events stream. */
-  @IsInt() @Min(120_000)
+  /**
+   * JetStream de-duplication window of the events streams: at most the six hours they keep a
+   * message (EVENT_RETENTION_MS), as nats-server refuses a window longer than the stream's age.
+   */
+  @IsInt() @Min(120_000) @Max(21_600_000)
   DEDUPE_WINDOW_MS: number = 120_000;
 
   get names(): ResourceNames {

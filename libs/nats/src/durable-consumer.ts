@@ -33,16 +33,19 @@ const PULL_EXPIRES_MS = 5_000;
 export const terminate = (msg: JsMsg): void => msg.term();
 
 /**
- * Deliveries after which a message whose handler keeps failing with an error of the message's
- * own making is given up (terminated): JSON nested too deeply to stringify (RangeError), a
- * member of the wrong type (TypeError), text that is not Unicode (URIError). Such a message fails
- * the same way every time, and redelivered for ever it would hold one of the consumer's
- * max_ack_pending slots for good: enough of them stop the consumer for every function. Any other
- * failure (Redis or NATS away) is retried for as long as it lasts.
+ * The delivery at which a message whose handler fails with an error only its data can cause is
+ * given up (terminated): JSON nested too deeply to walk (RangeError "Maximum call stack size
+ * exceeded"), text that is not Unicode (URIError). Such a message fails the same way every time,
+ * and redelivered for ever it would hold one of the consumer's max_ack_pending slots for good:
+ * enough of them stop the consumer for every function. The handlers refuse the cases they know
+ * at the first delivery; this is the net under them. Any other failure is retried for as long as
+ * it lasts: Redis or NATS away, and a TypeError too, which a bug in a new build throws for every
+ * message alike (retried, they wait for the fix rather than being dropped).
  */
 export const POISON_DELIVERIES = 3;
 
-const isPoison = (error: unknown): boolean => error instanceof RangeError || error instanceof TypeError || error instanceof URIError;
+const isPoison = (error: unknown): boolean =>
+  (error instanceof RangeError && /call stack/i.test(error.message)) || error instanceof URIError;
 
 /**
  * A JetStream durable pull consumer that hands messages to `handle` with bounded concurrency and

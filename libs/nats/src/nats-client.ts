@@ -28,6 +28,8 @@ const nanos = (ms: number): number => ms * 1_000_000;
  * exists), so this also bounds their disk: a week, before session 26, grew with every invocation.
  */
 export const EVENT_RETENTION_MS = 6 * 3_600_000;
+/** The age streams were made with before session 26: a week, in nanoseconds. */
+const OLD_EVENT_RETENTION_NS = 7 * 24 * 3_600_000 * 1_000_000;
 
 /** One NATS connection with its JetStream, KV and object-store handles. */
 export class NatsClient {
@@ -92,11 +94,14 @@ export class NatsClient {
     };
     try {
       const info = await this.jsm.streams.info(name);
+      // A stream made with the week this code gave before comes down to six hours; an age an
+      // operator set is theirs to keep.
+      const maxAge = info.config.max_age === OLD_EVENT_RETENTION_NS ? config.max_age : info.config.max_age;
       const same =
         info.config.duplicate_window === config.duplicate_window &&
-        info.config.max_age === config.max_age &&
+        info.config.max_age === maxAge &&
         JSON.stringify(info.config.subjects) === JSON.stringify(subjects);
-      if (!same) await this.jsm.streams.update(name, { ...info.config, subjects, duplicate_window: config.duplicate_window, max_age: config.max_age });
+      if (!same) await this.jsm.streams.update(name, { ...info.config, subjects, duplicate_window: config.duplicate_window, max_age: maxAge });
     } catch (error) {
       if (!isNotFound(error)) throw error;
       await this.jsm.streams.add(config).catch(async (addError: unknown) => {

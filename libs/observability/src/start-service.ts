@@ -10,7 +10,6 @@ import { METRICS_REGISTRY } from './observability.module.js';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
-/** Nest log levels at and above the configured one (`info` is Nest's `log`). */
 /**
  * Why a request was answered 415: Fastify refuses a Content-Type that is not a media type (an
  * empty one, `json`) before any route or parser runs, so the header is all that can be wrong.
@@ -18,6 +17,7 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 export const notAMediaType = (header: string | string[] | undefined): string =>
   `Content-Type '${String(header ?? '')}' is not a media type (type/subtype, such as application/json)`;
 
+/** Nest log levels at and above the configured one (`info` is Nest's `log`). */
 export const logLevels = (level: string): LogLevel[] => {
   const wanted = (level === 'info' ? 'log' : level) as LogLevel;
   const index = LEVELS.indexOf(wanted);

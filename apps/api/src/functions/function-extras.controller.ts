@@ -69,7 +69,9 @@ export class FunctionExtrasController {
 
   /** PutFunctionCodeSigningConfig: packages are not signed here, as CreateFunction's CodeSigningConfigArn says. */
   @Put('2020-06-30/functions/:name/code-signing-config')
-  async putCodeSigning(@Param('name') name: string): Promise<never> {
+  async putCodeSigning(@Param('name') name: string, @Body() body: Buffer | undefined): Promise<never> {
+    const arn = (parseJson(body) as { CodeSigningConfigArn?: unknown }).CodeSigningConfigArn;
+    if (typeof arn !== 'string') throw LambdaError.validation([{ path: 'codeSigningConfigArn', value: arn, constraints: ['Member must be a string'] }]);
     await this.functions.resolve(name);
     throw unsupported('PutFunctionCodeSigningConfig', CODE_SIGNING_WHY);
   }

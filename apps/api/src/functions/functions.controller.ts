@@ -113,8 +113,8 @@ export class FunctionsController {
   /** GetPolicy: the statements added with AddPermission, and one per bucket that invokes the function. */
   @Get(':name/policy')
   async policy(@Param('name') name: string, @Query('Qualifier') qualifier?: string) {
-    const { record } = await this.functions.resolve(name, qualifier);
-    return this.policies.policy(record);
+    const { record, qualifier: named } = await this.functions.resolve(name, qualifier);
+    return this.policies.policy(record, named);
   }
 
   /** AddPermission (201). */

@@ -366,8 +366,9 @@ export class FunctionsService {
    * which is `Auto`: that is taken (and changes nothing); a pinned or update-bound runtime is not.
    */
   async putRuntimeManagement(name: string, qualifier: string | undefined, body: unknown) {
-    const { record } = await this.resolve(name, qualifier);
+    // The model's checks come first, as on AWS: a bad body is a ValidationException, even for a function that is not there.
     const dto = this.validate(PutRuntimeManagementConfigDto, body);
+    const { record } = await this.resolve(name, qualifier);
     if (dto.UpdateRuntimeOn !== 'Auto') {
       throw unsupported(`UpdateRuntimeOn ${dto.UpdateRuntimeOn}`, "a function runs on the worker's Node.js of its runtime's major version, which is Auto.");
     }

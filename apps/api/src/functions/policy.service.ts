@@ -15,7 +15,8 @@ const principalOf = (principal: string): PolicyStatement['Principal'] => {
   if (principal === '*') return '*';
   if (/^\d{12}$/.test(principal)) return { AWS: `arn:aws:iam::${principal}:root` };
   if (principal.startsWith('arn:')) return { AWS: principal };
-  if (/^[a-z0-9.-]+\.amazonaws\.com(\.cn)?$/.test(principal)) return { Service: principal };
+  // AWS's service principals: `s3.amazonaws.com`, and Alexa's `alexa-appkit.amazon.com`.
+  if (/^[a-z0-9.-]+\.(amazonaws\.com(\.cn)?|amazon\.com)$/.test(principal)) return { Service: principal };
   throw new LambdaError(LambdaErrorType.InvalidParameterValue, 'The provided principal was invalid. Please check the principal and try again.');
 };
 
@@ -34,6 +35,25 @@ const conditionOf = (dto: AddPermissionDto): PolicyStatement['Condition'] => {
   return Object.keys(condition).length > 0 ? condition : undefined;
 };
 
+const isStringMap = (value: unknown): value is Record<string, string> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+
+/** A stored statement with every member GetPolicy writes: the KV bucket is open to anyone who reaches NATS. */
+const isStatement = (value: unknown): value is PolicyStatement => {
+  const s = value as Partial<PolicyStatement> | null;
+  return (
+    typeof s === 'object' && s !== null && typeof s.Sid === 'string' && s.Effect === 'Allow' && typeof s.Action === 'string' && typeof s.Resource === 'string' &&
+    (s.Principal === '*' || isStringMap(s.Principal)) &&
+    (s.Condition === undefined || (typeof s.Condition === 'object' && s.Condition !== null && Object.values(s.Condition).every(isStringMap)))
+  );
+};
+
+/** The statements a record holds, those that are statements: a malformed one is no grant, and no 500. */
+const permissionsOf = (record: FunctionRecord): PolicyStatement[] => (Array.isArray(record.permissions) ? record.permissions.filter(isStatement) : []);
+
+/** AWS keeps no policy for `$LATEST` of its own: the function's is the unqualified one. */
+const LATEST_POLICY = 'We currently do not support adding policies for $LATEST.';
+
 const document = (statements: PolicyStatement[]): string => JSON.stringify({ Version: '2012-10-17', Id: 'default', Statement: statements });
 
 /**
@@ -51,9 +71,9 @@ export class PolicyService {
     @Inject(LAMBDA_IDENTITY) private readonly identity: LambdaIdentity,
   ) {}
 
-  /** GetPolicy. */
-  policy(record: FunctionRecord): { Policy: string; RevisionId: string } {
-    const statements = this.statements(record);
+  /** GetPolicy; `qualifier` is the one the caller named ($LATEST, the only one here, has no policy of its own). */
+  policy(record: FunctionRecord, qualifier?: string): { Policy: string; RevisionId: string } {
+    const statements = qualifier === undefined ? this.statements(record) : [];
     if (statements.length === 0) throw new LambdaError(LambdaErrorType.ResourceNotFound, 'The resource you requested does not exist.');
     return { Policy: document(statements), RevisionId: record.policyRevisionId ?? record.revisionId };
   }
@@ -62,13 +82,14 @@ export class PolicyService {
   async addPermission(name: string, qualifier: string | undefined, body: unknown): Promise<{ Statement: string }> {
     const dto = this.functions.validate(AddPermissionDto, body);
     const { record, qualifier: named } = await this.functions.resolve(name, qualifier);
+    if (named !== undefined) throw new LambdaError(LambdaErrorType.InvalidParameterValue, LATEST_POLICY);
     const condition = conditionOf(dto);
     const statement: PolicyStatement = {
       Sid: dto.StatementId,
       Effect: 'Allow',
       Principal: principalOf(dto.Principal),
       Action: dto.Action,
-      Resource: functionArn(this.identity, record.name, named),
+      Resource: functionArn(this.identity, record.name),
       ...(condition ? { Condition: condition } : {}),
     };
     await this.changePolicy(record.name, dto.RevisionId, (current) => {
@@ -78,7 +99,7 @@ export class PolicyService {
           `The statement id (${statement.Sid}) provided already exists. Please provide a new statement id, or remove the existing statement.`,
         );
       }
-      const permissions = [...(current.permissions ?? []), statement];
+      const permissions = [...permissionsOf(current), statement];
       const size = Buffer.byteLength(document([...permissions, ...this.derived(current, permissions)]));
       if (size > POLICY_MAX_BYTES) {
         throw new LambdaError(LambdaErrorType.PolicyLengthExceeded, `The final policy size (${size}) is bigger than the limit (${POLICY_MAX_BYTES}).`);
@@ -95,9 +116,11 @@ export class PolicyService {
         { path: 'statementId', value: statementId, constraints: [statementId.length > 100 ? 'Member must have length less than or equal to 100' : 'Member must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)'] },
       ]);
     }
-    const { record } = await this.functions.resolve(name, qualifier);
+    const { record, qualifier: named } = await this.functions.resolve(name, qualifier);
+    // $LATEST has no policy of its own to remove a statement from.
+    if (named !== undefined) throw new LambdaError(LambdaErrorType.ResourceNotFound, 'The resource you requested does not exist.');
     await this.changePolicy(record.name, revisionId, (current) => {
-      const permissions = current.permissions ?? [];
+      const permissions = permissionsOf(current);
       if (permissions.some((s) => s.Sid === statementId)) return permissions.filter((s) => s.Sid !== statementId);
       const derived = this.derived(current, permissions).find((s) => s.Sid === statementId);
       if (derived) {
@@ -111,7 +134,7 @@ export class PolicyService {
   }
 
   private statements(record: FunctionRecord): PolicyStatement[] {
-    const permissions = record.permissions ?? [];
+    const permissions = permissionsOf(record);
     return [...permissions, ...this.derived(record, permissions)];
   }
 

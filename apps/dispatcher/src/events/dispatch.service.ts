@@ -103,6 +103,7 @@ export class DispatchService implements OnApplicationShutdown {
     } catch (error) {
       // Data nested too deeply to write out again: published by hand (the API refuses it).
       if (!(error instanceof RangeError)) throw error;
+      this.answerSync(event, { type: 'InvalidRequestContentException', statusCode: 400, message: 'Could not parse request body into json' });
       return this.reject(msg, `event ${event.id}: data nested too deeply`);
     }
     try {
