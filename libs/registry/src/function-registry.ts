@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '@nats-io/obj';
 import {
+  LAMBDA_LIMITS,
   LATEST,
   functionArn,
   functionDefaults,
@@ -40,9 +41,13 @@ const isFunctionRecord = (value: unknown): value is FunctionRecord => {
   const r = value as Partial<FunctionRecord> | null;
   return (
     typeof r === 'object' && r !== null && typeof r.name === 'string' && typeof r.codeKey === 'string' && typeof r.revisionId === 'string' &&
-    typeof r.handler === 'string' && typeof r.runtime === 'string' && typeof r.timeout === 'number' && typeof r.memorySize === 'number'
+    typeof r.handler === 'string' && typeof r.runtime === 'string' && within(r.timeout, LAMBDA_LIMITS.timeoutMin, LAMBDA_LIMITS.timeoutMax) &&
+    within(r.memorySize, LAMBDA_LIMITS.memoryMin, LAMBDA_LIMITS.memoryMax)
   );
 };
+
+/** Timeout and MemorySize within the API's ranges: out of them a timer overflows (a timeout of 1e12 s answered 429 at once) or a limit means nothing. */
+const within = (value: unknown, min: number, max: number): boolean => Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 
 /**
  * A stored function record. Before session 16 the API stored a member sent as JSON null by
