@@ -47,6 +47,8 @@ describe('a sync invocation that waited in the queue past its budget', () => {
     const second = await invoke('second');
     assert.deepEqual(await first, { ok: '"first"' });
     assert.ok('error' in second && second.error instanceof TooManyRequestsException, `second: ${JSON.stringify(second)}`);
+    // Which limit, in the member AWS's model gives it.
+    assert.equal(second.error.Reason, 'ConcurrentInvocationLimitExceeded');
     // Had it run, the caller (and the SDK, which retries a 429) would have been told it had not.
     await new Promise((r) => setTimeout(r, 3500));
     assert.deepEqual(callbacks.received.map((c) => c.path), ['/first']);

@@ -5,7 +5,7 @@ import { INVOCATION_TYPES, LAMBDA_LIMITS, LATEST, LOG_TYPES, type LogType } from
 import { InvocationClient, InvocationTimeoutError, type ChunkSink } from '@tributary/nats';
 import { METRICS_REGISTRY } from '@tributary/observability';
 import { FunctionsService } from './functions.service.js';
-import { LambdaError, LambdaErrorType, eventPayloadTooLarge } from './lambda-error.js';
+import { LambdaError, LambdaErrorType, eventPayloadTooLarge, throttled } from './lambda-error.js';
 
 export const SYNC_QUEUE_WAIT_MS = Symbol('SYNC_QUEUE_WAIT_MS');
 
@@ -146,13 +146,14 @@ export class InvokeService {
     } catch (error) {
       if (error instanceof InvocationTimeoutError) {
         // Nothing picked the invocation up in time: AWS answers an over-capacity sync call with 429.
-        throw new LambdaError(LambdaErrorType.TooManyRequests, 'Rate Exceeded.', { 'Retry-After': '1' });
+        throw throttled();
       }
       throw error;
     }
     if (reply.serviceError) {
       const { type, message } = reply.serviceError;
-      throw LambdaError.of(type, message, type === LambdaErrorType.TooManyRequests ? { 'Retry-After': '1' } : undefined);
+      if (type === LambdaErrorType.TooManyRequests) throw throttled();
+      throw LambdaError.of(type, message);
     }
     const headers: Record<string, string> = {
       'x-amzn-RequestId': reply.requestId,

@@ -61,6 +61,8 @@ export class LambdaError extends Error {
     readonly type: LambdaErrorType,
     message: string,
     readonly extra: Record<string, string> = {},
+    /** Modelled members of the error besides its message (TooManyRequestsException's `Reason`). */
+    readonly members: Record<string, string> = {},
   ) {
     super(message);
     this.name = type;
@@ -75,7 +77,7 @@ export class LambdaError extends Error {
     return {
       status: this.status,
       headers: { 'x-amzn-ErrorType': this.type, 'x-amzn-RequestId': randomUUID(), 'content-type': 'application/json', ...this.extra },
-      body: JSON.stringify({ Type: this.status >= 500 ? 'Service' : 'User', [CAPITALISED_MESSAGE.has(this.type) ? 'Message' : 'message']: this.message }),
+      body: JSON.stringify({ Type: this.status >= 500 ? 'Service' : 'User', [CAPITALISED_MESSAGE.has(this.type) ? 'Message' : 'message']: this.message, ...this.members }),
     };
   }
 
@@ -108,6 +110,13 @@ export class LambdaError extends Error {
     );
   }
 }
+
+/**
+ * AWS's 429 for a sync invocation nothing could start in time: `Reason` says which limit, as the
+ * model has it, and `Retry-After` when to try again.
+ */
+export const throttled = (): LambdaError =>
+  new LambdaError(LambdaErrorType.TooManyRequests, 'Rate Exceeded.', { 'Retry-After': '1' }, { Reason: 'ConcurrentInvocationLimitExceeded' });
 
 /** An Event invocation's payload over its limit, in AWS's words. */
 export const eventPayloadTooLarge = (size: number, limit: number): LambdaError =>
