@@ -260,12 +260,14 @@ export const streamMessageCount = async (stream: string): Promise<number> => {
   }
 };
 
-/** A durable consumer's deliveries still waiting for an ack, and redeliveries so far. */
-export const consumerDeliveries = async (stream: string, durable: string): Promise<{ ackPending: number; redelivered: number }> => {
+/** A durable consumer's deliveries still waiting for an ack, its pending redeliveries, and every delivery past a message's first. */
+export const consumerDeliveries = async (stream: string, durable: string): Promise<{ ackPending: number; redelivered: number; deliveriesAgain: number }> => {
   const nc = await connect({ servers: TEST_NATS_URL.replace(/^nats:\/\//, '') });
   try {
     const info = await (await jetstreamManager(nc)).consumers.info(stream, durable);
-    return { ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
+    // num_redelivered counts only messages still pending: one given up after three deliveries
+    // leaves it at 0. The consumer's sequence counts every delivery, the stream's each message once.
+    return { ackPending: info.num_ack_pending, redelivered: info.num_redelivered, deliveriesAgain: info.delivered.consumer_seq - info.delivered.stream_seq };
   } finally {
     await nc.close();
   }

@@ -128,20 +128,21 @@ export class DispatchService implements OnApplicationShutdown {
     if (typeof bucket !== 'string' || typeof record.s3.object?.key !== 'string' || typeof record.eventName !== 'string') {
       return this.reject(msg, 'S3 event without bucket, key or event name');
     }
-    try {
-      // A record nested too deeply to write out (published by hand: s3-ingest refuses it) fails
-      // here once, not in every trigger's job.
-      JSON.stringify(record);
-    } catch (error) {
-      if (!(error instanceof RangeError)) throw error;
-      return this.reject(msg, 'S3 event nested too deeply');
-    }
     const targets: string[] = [];
     for (const trigger of matchingTriggers(this.triggers.get(bucket), record)) {
       const entry = await this.registry.getFresh(trigger.functionName, 0);
       if (!entry) {
         this.logger.warn({ msg: `bucket ${bucket} trigger ${trigger.id} names a function that no longer exists`, eventId: event.id });
         continue;
+      }
+      let payload: string;
+      try {
+        payload = JSON.stringify({ Records: [{ ...record, s3: { ...record.s3, configurationId: trigger.id } }] });
+      } catch (error) {
+        // A record nested too deeply to write out (published by hand: s3-ingest refuses it). It
+        // fails at the first trigger, before any job: each trigger's payload is the same record.
+        if (!(error instanceof RangeError)) throw error;
+        return this.reject(msg, 'S3 event nested too deeply');
       }
       const triggerId = `s3-${createHash('sha256').update(`${bucket}\u0000${trigger.id}`).digest('hex').slice(0, 16)}`;
       const job: InvocationJob = {
@@ -153,7 +154,7 @@ export class DispatchService implements OnApplicationShutdown {
         functionCreated: entry.record.createdAt,
         invocationType: 'Event',
         logType: 'None',
-        payload: JSON.stringify({ Records: [{ ...record, s3: { ...record.s3, configurationId: trigger.id } }] }),
+        payload,
         receivedAt: Date.parse(event.time) || Date.now(),
       };
       await this.queues.enqueue(job, triggerId);
