@@ -53,6 +53,11 @@ import {
   ResourceNotFoundException,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
+  waitUntilFunctionActive,
+  waitUntilFunctionActiveV2,
+  waitUntilFunctionExists,
+  waitUntilFunctionUpdated,
+  waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
 import { readableBy } from '@tributary/runtime';
 import { CallbackListener, TEST_SANDBOX_USERS, buildZip, uniqueName } from '@tributary/testing';
@@ -613,6 +618,27 @@ exports.handler = async () => {
     const missing = uniqueName('missing');
     await assert.rejects(e2e.lambda.send(new ListVersionsByFunctionCommand({ FunctionName: missing })), ResourceNotFoundException);
     await assert.rejects(e2e.lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: missing })), ResourceNotFoundException);
+  });
+
+  it("lets the SDK's waiters, which deployment tools call after every change, see a function ready", async () => {
+    const fn = uniqueName('waiters');
+    // A waiter that does not see its state retries until maxWaitTime, then throws TimeoutError.
+    const waiting = { client: e2e.lambda, maxWaitTime: 5, minDelay: 1, maxDelay: 1 };
+    await e2e.lambda.send(new CreateFunctionCommand(functionInput(fn, 'exports.handler = async () => 1;')));
+    try {
+      for (const wait of [waitUntilFunctionExists, waitUntilFunctionActiveV2, waitUntilFunctionActive]) {
+        assert.equal((await wait(waiting, { FunctionName: fn })).state, 'SUCCESS', wait.name);
+      }
+      await e2e.lambda.send(new UpdateFunctionCodeCommand({ FunctionName: fn, ZipFile: buildZip({ 'index.js': 'exports.handler = async () => 2;' }) }));
+      assert.equal((await waitUntilFunctionUpdatedV2(waiting, { FunctionName: fn })).state, 'SUCCESS');
+      await e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: fn, Description: 'waited for' }));
+      assert.equal((await waitUntilFunctionUpdated(waiting, { FunctionName: fn })).state, 'SUCCESS');
+      assert.equal(decode((await e2e.lambda.send(new InvokeCommand({ FunctionName: fn }))).Payload), '2');
+    } finally {
+      await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: fn }));
+    }
+    // Gone, the function is never seen: FunctionExists retries ResourceNotFoundException until it gives up.
+    await assert.rejects(waitUntilFunctionExists({ ...waiting, maxWaitTime: 2 }, { FunctionName: fn }), { name: 'TimeoutError' });
   });
 
   it('answers the lookups of settings a function has none of, and refuses by name the writes of features this build lacks', async () => {
