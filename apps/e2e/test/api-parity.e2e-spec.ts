@@ -323,8 +323,8 @@ exports.handler = async () => {
     assert.deepEqual(JSON.parse(decode(empty.Payload)), { got: {} });
   });
 
-  it('runs every Node.js runtime it supports, 18 to 24, each on its own Node.js, and names them when refusing another', async () => {
-    for (const runtime of ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const) {
+  it('runs every Node.js runtime it supports, 18 to 26, each on its own Node.js, and names them when refusing another', async () => {
+    for (const runtime of ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x', 'nodejs26.x'] as const) {
       const fn = uniqueName('runtime');
       // `node` on PATH is the function's Node.js too, as /var/lang/bin is on AWS.
       const handler = "exports.handler = async () => [process.env.AWS_EXECUTION_ENV, process.version, require('node:child_process').execFileSync('node', ['--version'], { encoding: 'utf8' }).trim()];";
@@ -340,20 +340,22 @@ exports.handler = async () => {
     await rejects(
       e2e.lambda.send(new CreateFunctionCommand(functionInput(uniqueName('runtime'), 'exports.handler = async () => 1;', { Runtime: 'python3.13' }))),
       'InvalidParameterValueException',
-      /^The runtime parameter of python3\.13 is not supported by this Tributary build\. Supported runtimes: nodejs18\.x, nodejs20\.x, nodejs22\.x, nodejs24\.x\.$/,
+      /^The runtime parameter of python3\.13 is not supported by this Tributary build\. Supported runtimes: nodejs18\.x, nodejs20\.x, nodejs22\.x, nodejs24\.x, nodejs26\.x\.$/,
     );
     // Node.js 16 and older are past both of AWS's deprecation blocks: no function is created with one, or changed to one.
-    const blocked = /^The runtime parameter of nodejs16\.x is no longer supported for creating or updating AWS Lambda functions\. We recommend you use the new runtime \(nodejs24\.x\) while creating or updating functions\.$/;
+    const blocked = /^The runtime parameter of nodejs16\.x is no longer supported for creating or updating AWS Lambda functions\. We recommend you use the new runtime \(nodejs26\.x\) while creating or updating functions\.$/;
     await rejects(e2e.lambda.send(new CreateFunctionCommand(functionInput(uniqueName('runtime'), 'exports.handler = async () => 1;', { Runtime: 'nodejs16.x' }))), 'InvalidParameterValueException', blocked);
     await rejects(e2e.lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, Runtime: 'nodejs16.x' })), 'InvalidParameterValueException', blocked);
     assert.equal((await e2e.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }))).Runtime, 'nodejs20.x');
-    // Node.js 24 took callbacks away: such a handler deploys, and fails at init as on AWS.
-    const callback = uniqueName('callback');
-    await e2e.lambda.send(new CreateFunctionCommand(functionInput(callback, 'exports.handler = (event, context, callback) => callback(null, 1);', { Runtime: 'nodejs24.x' })));
-    const refused = await e2e.lambda.send(new InvokeCommand({ FunctionName: callback }));
-    assert.equal(refused.FunctionError, 'Unhandled');
-    assert.equal((JSON.parse(decode(refused.Payload)) as { errorType: string }).errorType, 'Runtime.CallbackHandlerDeprecated');
-    await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: callback }));
+    // Node.js 24 took callbacks away, and 26 keeps them away: such a handler deploys, and fails at init as on AWS.
+    for (const runtime of ['nodejs24.x', 'nodejs26.x'] as const) {
+      const callback = uniqueName('callback');
+      await e2e.lambda.send(new CreateFunctionCommand(functionInput(callback, 'exports.handler = (event, context, callback) => callback(null, 1);', { Runtime: runtime })));
+      const refused = await e2e.lambda.send(new InvokeCommand({ FunctionName: callback }));
+      assert.equal(refused.FunctionError, 'Unhandled', runtime);
+      assert.equal((JSON.parse(decode(refused.Payload)) as { errorType: string }).errorType, 'Runtime.CallbackHandlerDeprecated', runtime);
+      await e2e.lambda.send(new DeleteFunctionCommand({ FunctionName: callback }));
+    }
   });
 
   it('logs a function in JSON at the levels of its LoggingConfig, and back in text when asked', async () => {

@@ -62,8 +62,8 @@ export class WorkerConfig extends WithCodeCollection(WithRedis(WithHttp(BaseConf
   SANDBOX_TMP_DIR: string = join(tmpdir(), 'tributary-sandbox-tmp');
 
   /**
-   * Where the Node.js of each runtime is installed: nodejs22.x runs on Node.js 22 and nodejs24.x
-   * on Node.js 24, as on AWS (npm ci puts them in .runtimes in the checkout). One missing there
+   * Where the Node.js of each runtime is installed: nodejs22.x runs on Node.js 22, nodejs26.x
+   * on Node.js 26, as on AWS (npm ci puts them in .runtimes in the checkout). One missing there
    * runs on the worker's own Node.js, with a warning at start.
    */
   @IsOptional() @IsString()

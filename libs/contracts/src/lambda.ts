@@ -50,7 +50,7 @@ export const LAMBDA_LIMITS = {
 } as const;
 
 /** Runtimes this build can execute, each on its own Node.js (libs/runtime/node-runtimes.json; see ARCHITECTURE.md). */
-export const SUPPORTED_RUNTIMES = ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x'] as const;
+export const SUPPORTED_RUNTIMES = ['nodejs18.x', 'nodejs20.x', 'nodejs22.x', 'nodejs24.x', 'nodejs26.x'] as const;
 export type SupportedRuntime = (typeof SUPPORTED_RUNTIMES)[number];
 
 /**

@@ -391,7 +391,7 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
     });
   });
 
-  it('runs each runtime on its own Node.js, as AWS does: nodejs22.x on Node.js 22, nodejs24.x on Node.js 24', async () => {
+  it('runs each runtime on its own Node.js, as AWS does: nodejs22.x on Node.js 22, nodejs24.x on 24, nodejs26.x on 26', async () => {
     // The rest of this suite runs nodejs20.x: here the runtime's core on each Node.js, ES module and CommonJS.
     for (const runtime of SUPPORTED_RUNTIMES) {
       const s = spec(

@@ -13,7 +13,7 @@ import { format, types } from 'node:util';
 const RUNTIME_PATH = '/2018-06-01/runtime';
 
 /**
- * nodejs24.x runs on version 4 of AWS's runtime interface client, a rewrite in TypeScript; the
+ * nodejs24.x and later run on version 4 of AWS's runtime interface client, a rewrite in TypeScript; the
  * earlier runtimes on version 3 (its source says so: "This RIC is used by Nodejs24 and above").
  * Where the two differ and a function can tell, this runtime does as the version its function's
  * runtime has: 4 imports every handler module, finds a handler in its `default` export too,
