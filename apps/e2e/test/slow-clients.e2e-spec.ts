@@ -24,3 +24,36 @@ describe('a client that stops sending halfway through a request', () => {
     assert.match(answer, /^HTTP\/1\.1 408 /);
   });
 });
+
+describe('a client that keeps its connection for the next request', () => {
+  let e2e: E2eStack;
+
+  before(async () => {
+    e2e = await startE2eStack();
+  });
+
+  after(async () => e2e.stop());
+
+  it("finds it still open after more than Node's 5 s default of idling, as an SDK client's agent expects", { timeout: 60_000 }, async () => {
+    const { port } = new URL(e2e.stack.url('api'));
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    let closed = false;
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    socket.on('close', () => (closed = true));
+    const answered = async (count: number) => {
+      // A status line follows the body before it directly: no line start to anchor on.
+      while ((received.match(/HTTP\/1\.1 \d{3} /g) ?? []).length < count && !closed) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answered(1);
+    assert.match(received, /^HTTP\/1\.1 200 /);
+    assert.match(received, /^keep-alive: timeout=72\r$/im);
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    assert.equal(closed, false, 'the server closed the idle connection');
+    socket.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    await answered(2);
+    assert.equal((received.match(/HTTP\/1\.1 200 /g) ?? []).length, 2);
+    socket.destroy();
+  });
+});

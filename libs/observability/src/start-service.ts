@@ -61,6 +61,9 @@ const frameworkErrors =
     reply.status(status).headers(headers).send(body);
   };
 
+/** How long an idle keep-alive connection stays open: Fastify's own default. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 /**
  * Boots a service: Nest on Fastify, raw request bodies, shutdown hooks, then listens. Returns the
  * app so tests can close it; prints where it listens.
@@ -77,7 +80,12 @@ export const startService = async (options: StartServiceOptions): Promise<INestA
     // Node's own default is 5 minutes; Fastify's is none, so a client that stops halfway through
     // a body held its connection (and a file descriptor) for ever. Node reads it only when the
     // server is made: Fastify's `requestTimeout`, set on the server afterwards, has no effect.
-    serverFactory: (handler: RequestListener) => createServer({ requestTimeout: options.config.HTTP_REQUEST_TIMEOUT_MS }, handler),
+    // Made here, the server has Node's 5 s keep-alive and not Fastify's 72 s (it sets that only on
+    // a server of its own): an SDK client, whose agent keeps idle sockets with no limit, reusing
+    // one idle for 5 s raced the server's close and got ECONNRESET. 72 s outlasts the usual 60 s
+    // of a load balancer in front.
+    serverFactory: (handler: RequestListener) =>
+      Object.assign(createServer({ requestTimeout: options.config.HTTP_REQUEST_TIMEOUT_MS }, handler), { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }),
     // No Nest middleware anywhere (request hooks are Fastify's, see `configure`): middie would
     // only add a step to every request.
     skipMiddie: true,
