@@ -85,7 +85,7 @@ export const startService = async (options: StartServiceOptions): Promise<INestA
     // one idle for 5 s raced the server's close and got ECONNRESET. 72 s outlasts the usual 60 s
     // of a load balancer in front.
     serverFactory: (handler: RequestListener) =>
-      Object.assign(createServer({ requestTimeout: options.config.HTTP_REQUEST_TIMEOUT_MS }, handler), { keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }),
+      createServer({ requestTimeout: options.config.HTTP_REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, handler),
     // No Nest middleware anywhere (request hooks are Fastify's, see `configure`): middie would
     // only add a step to every request.
     skipMiddie: true,
