@@ -89,9 +89,10 @@ const post = (url: URL, body: string): Promise<number> =>
     const started = performance.now();
     const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       res.resume();
-      res.on('end', () => (res.statusCode === 200 ? done(performance.now() - started) : fail(new Error(`HTTP ${res.statusCode}`))));
+      res.on('end', () => (res.statusCode === 200 ? done(performance.now() - started) : fail(new Error(`${url.href}: HTTP ${res.statusCode}`))));
     });
-    req.on('error', fail);
+    // Named by its target: a bench that fails says which of the pipelines failed it.
+    req.on('error', (error) => fail(new Error(`${url.href}: ${error.message}`, { cause: error })));
     req.end(body);
   });
 
