@@ -529,6 +529,10 @@ describe('Node.js runtime parity with AWS (real child processes)', { timeout: 18
       // One of its own for an invocation that came without: root, parent and sampling, as AWS's.
       const own = await call(s, {});
       assert.match(String(payload(own)), /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/);
+      // And a new one for each: the random part of the next is not the last one's again.
+      const next = await call(s, {});
+      assert.match(String(payload(next)), /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/);
+      assert.notEqual(String(payload(next)).slice(16), String(payload(own)).slice(16));
     });
 
     it('defines awslambda.streamifyResponse, and answers a streaming handler with its whole stream', async () => {
