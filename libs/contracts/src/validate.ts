@@ -30,8 +30,8 @@ export interface ValidateOptions {
  * An instance of `cls` holding `input`'s own members. class-validator finds a DTO's rules through
  * the instance's `constructor`: an own `constructor` member would hide the class (and pass
  * anything, or throw), so it is left out, as class-transformer leaves it out. Members are
- * copied by spread, which defines them, not assigned: an own `__proto__` member (JSON.parse makes
- * one) assigned would replace the prototype, with the same effect. Defining them one by one on an
+ * copied by spread, which defines them: assigned, an own `__proto__` member (JSON.parse makes
+ * one) would replace the prototype, with the same effect. Defining them one by one on an
  * `Object.create` instance cost 7.4 µs an invoke event, against 0.3 µs for this (Node.js 20).
  */
 const shallowInstance = <T extends object>(cls: new () => T, input: object): T => {

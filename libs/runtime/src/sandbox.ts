@@ -343,12 +343,6 @@ const success = (result: { payload: string; payloadEncoding?: 'base64'; streamed
 const single = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
 
 /**
- * An X-Ray trace header as AWS hands one to an invocation that came without: a new root, a
- * parent id and the sampling decision, all three, or the X-Ray SDK (and Powertools' Tracer) logs
- * "_X_AMZN_TRACE_ID is missing required information" at every invocation. Not sampled: no trace
- * is collected here, whatever the function's TracingConfig.
- */
-/**
  * Random bytes as hex, drawn from a pool filled 4 KB at a time, as Node's randomUUID draws its
  * own: `randomBytes(20)` for each invocation's trace id cost 4.7 µs a call (1.6 % of a worker's
  * CPU per invocation under `perf`), a pooled draw 0.3 µs.
@@ -364,6 +358,12 @@ const randomHex = (bytes: number): string => {
   return RANDOM_POOL.toString('hex', randomOffset - bytes, randomOffset);
 };
 
+/**
+ * An X-Ray trace header as AWS hands one to an invocation that came without: a new root, a
+ * parent id and the sampling decision, all three, or the X-Ray SDK (and Powertools' Tracer) logs
+ * "_X_AMZN_TRACE_ID is missing required information" at every invocation. Not sampled: no trace
+ * is collected here, whatever the function's TracingConfig.
+ */
 const traceId = (): string => {
   const random = randomHex(20);
   return `Root=1-${Math.floor(Date.now() / 1000).toString(16).padStart(8, '0')}-${random.slice(0, 24)};Parent=${random.slice(24, 40)};Sampled=0`;
